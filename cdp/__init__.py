@@ -1,0 +1,1 @@
+"""Nottingham Crime and Drugs Partnership dashboard: the plain package (no Streamlit)."""

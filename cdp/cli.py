@@ -1,0 +1,164 @@
+"""Command line: `python -m cdp ingest|export|status|demo|bench` (see --help on each)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import config, geography, queries, store
+from .priorities import PRIORITY_KEYS
+
+
+class _Progress:
+    """Progress lines on stderr, once a run has taken more than a second."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last = ""
+
+    def __call__(self, message: str, fraction: float) -> None:
+        if time.monotonic() - self.started > 1.0 and message != self.last:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+            self.last = message
+
+
+def _open(args) -> "store.duckdb.DuckDBPyConnection":
+    return store.connect(config.db_path(args.db))
+
+
+def cmd_ingest(args) -> int:
+    from .ingest import ImportFailed, ingest
+    dataset = "police_uk" if args.kind == "police-uk" else "partner"
+    con = _open(args)
+    try:
+        result = ingest(con, dataset, args.paths, boundaries=args.boundaries,
+                        skip_bad_rows=args.skip_bad_rows, rejects_path=args.rejects,
+                        progress=_Progress())
+    except (ImportFailed, geography.BoundaryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(result.summary())
+    if result.boundaries_changed:
+        print(f"Ward boundaries now in use: {result.boundaries}")
+    return 0
+
+
+def cmd_export_ward_counts(args) -> int:
+    try:
+        start = queries.parse_month(args.from_month, "--from") if args.from_month else None
+        end = queries.parse_month(args.to_month, "--to") if args.to_month else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    con = _open(args)
+    try:
+        if not con.execute("SELECT count(*) FROM wards").fetchall()[0][0]:
+            print("error: the store has no ward boundaries yet: ingest some data first", file=sys.stderr)
+            return 1
+        frame = queries.ward_counts(con, priority=args.priority, crime_type=args.crime_type,
+                                    start=start, end=end)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
+def cmd_status(args) -> int:
+    con = _open(args)
+    try:
+        info = queries.status(con)
+    finally:
+        con.close()
+    print(f"Store: {config.db_path(args.db)}")
+    if info["synthetic_demo"]:
+        print(f"*** {info['synthetic_demo']} ***")
+    if not info["rows"]:
+        print("No incidents loaded. Load data with `python -m cdp ingest` or build the demo with "
+              "`python -m cdp demo`.")
+        return 0
+    print(f"Incidents: {info['rows']:,} ({info['crimes']:,} crimes, {info['asb_incidents']:,} ASB "
+          f"incidents; never added together)")
+    print(f"Months: {info['first_month']:%Y-%m} to {info['last_month']:%Y-%m}")
+    print(f"Unlocated: {info['unlocated']:,}   Outside the area's wards: {info['outside_area']:,}")
+    print(f"Boundaries: {info['wards']} wards from {info['boundary_source']}")
+    print("\nSources:")
+    print(info["sources"].to_string(index=False))
+    print("\nRows per priority:")
+    print(info["priorities"].to_string(index=False))
+    print("\nLast imports:")
+    print(info["imports"].to_string(index=False))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import build_demo
+    con = _open(args)
+    try:
+        wards, origin = geography.resolve_boundaries(con, args.boundaries)
+        summary = build_demo(con, wards, seed=args.seed, rows=args.scale, progress=_Progress())
+    except geography.BoundaryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(f"Built synthetic demo data in {config.db_path(args.db)}: {summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cdp", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    db_help = f"the DuckDB store (default: $CDP_DB or {config.DATA_DIR / 'cdp.duckdb'})"
+
+    ingest = commands.add_parser("ingest", help="load police.uk or partner files into the store",
+                                 description="Load files in one transaction: on any problem nothing is loaded.")
+    ingest.add_argument("kind", choices=["police-uk", "partner"],
+                        help="police-uk: street CSVs, folders, archive zips; partner: extract v1 CSVs")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--db", help=db_help)
+    ingest.add_argument("--boundaries", help="ward boundary file (GeoPackage, GeoJSON, Shapefile; "
+                                             "default: $CDP_BOUNDARIES or the store's set)")
+    ingest.add_argument("--skip-bad-rows", action="store_true",
+                        help="load the good rows and write the rejected ones, with reasons, to a CSV")
+    ingest.add_argument("--rejects", help="where --skip-bad-rows writes rejected rows "
+                                          "(default: rejected-rows-<time>.csv here)")
+    ingest.set_defaults(run=cmd_ingest)
+
+    export = commands.add_parser("export", help="export aggregates as CSV on stdout")
+    what = export.add_subparsers(dest="what", required=True)
+    wc = what.add_parser("ward-counts", help="incidents per ward: ward_code,ward_name,count",
+                         description="One row for every ward of the loaded boundaries (0 where none); "
+                                     "months inclusive.")
+    choice = wc.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--priority", choices=PRIORITY_KEYS)
+    choice.add_argument("--crime-type", help="a police.uk crime type or partner category, e.g. 'Burglary'")
+    wc.add_argument("--from", dest="from_month", metavar="YYYY-MM")
+    wc.add_argument("--to", dest="to_month", metavar="YYYY-MM")
+    wc.add_argument("--db", help=db_help)
+    wc.set_defaults(run=cmd_export_ward_counts)
+
+    status = commands.add_parser("status", help="what the store holds")
+    status.add_argument("--db", help=db_help)
+    status.set_defaults(run=cmd_status)
+
+    demo = commands.add_parser("demo", help="build synthetic demo data for Nottingham's wards",
+                               description="Generate synthetic partner-extract incidents and load them "
+                                           "through the partner importer.")
+    demo.add_argument("--db", help=db_help)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=int, default=None, metavar="ROWS",
+                      help="total rows (default: realistic volumes for April 2020 to March 2025)")
+    demo.add_argument("--boundaries", help="ward boundary file (default as for ingest)")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)

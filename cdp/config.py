@@ -1,0 +1,51 @@
+"""Where things are: the store, the reference files, the caches. Environment variables override."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+GEO_CACHE_DIR = PROJECT_ROOT / "geo" / "cache"
+# The partnership's shared reference folder, when the checkout sits beside it.
+SHARED_GEO_DIR = PROJECT_ROOT.parent / "shared" / "geo"
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def db_path(override: str | Path | None = None) -> Path:
+    """The DuckDB store: `--db`, else CDP_DB, else data/cdp.duckdb."""
+    if override:
+        return Path(override).expanduser()
+    return _env_path("CDP_DB") or DATA_DIR / "cdp.duckdb"
+
+
+def boundaries_path(override: str | Path | None = None) -> Path | None:
+    """A configured ward boundary file (`--boundaries` or CDP_BOUNDARIES), if any."""
+    if override:
+        return Path(override).expanduser()
+    return _env_path("CDP_BOUNDARIES")
+
+
+def reference_file(env_name: str, shared_name: str) -> Path | None:
+    """A reference file: the env variable if set, else the shared folder's copy if present."""
+    configured = _env_path(env_name)
+    if configured:
+        return configured
+    candidate = SHARED_GEO_DIR / shared_name
+    return candidate if candidate.exists() else None
+
+
+def imd_path() -> Path | None:
+    return reference_file("CDP_IMD", "nottingham_ward_imd2019.csv")
+
+
+def population_path() -> Path | None:
+    return _env_path("CDP_POPULATION")
+
+
+def audit_log_path() -> Path:
+    return _env_path("CDP_AUDIT_LOG") or DATA_DIR / "audit.log"

@@ -1,0 +1,215 @@
+"""Ward boundaries: loading any common format and CRS, the ONS download, and placing incidents.
+
+The boundary set in use is kept in the store (table `wards`), so every view and export lists the
+same wards that incidents were placed in.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from . import config
+from .store import get_meta, set_meta
+
+ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government Licence "
+               "v.3.0. Contains OS data © Crown copyright and database right 2022.")
+
+# Nottingham's 20 wards (ONS, December 2022): E05012270 Aspley ... E05012289 Wollaton West.
+NOTTINGHAM_WARD_CODES: tuple[str, ...] = tuple(f"E050122{n}" for n in range(70, 90))
+ONS_WARDS_URL = ("https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services/"
+                 "Wards_December_2022_Boundaries_UK_BGC/FeatureServer/0/query")
+CACHED_BOUNDARIES = "wards.geojson"
+
+# Great Britain, generously: anything outside is a mistake, not an incident.
+GB_LON = (-9.0, 2.5)
+GB_LAT = (49.5, 61.5)
+GB_EASTING = (0.0, 700_000.0)
+GB_NORTHING = (0.0, 1_300_000.0)
+
+_TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+_FROM_BNG = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+
+
+class BoundaryError(Exception):
+    """A boundary file or download that cannot be used; the message names it and says why."""
+
+
+def _find_column(columns: list[str], plain: str, ons_suffix: str) -> str | None:
+    for col in columns:
+        if col.lower() == plain:
+            return col
+    pattern = re.compile(rf"^wd\d{{2}}{ons_suffix}$", re.IGNORECASE)
+    return next((col for col in columns if pattern.match(col)), None)
+
+
+def normalise_boundaries(gdf: gpd.GeoDataFrame, origin: str) -> gpd.GeoDataFrame:
+    """Ward polygons as columns ward_code, ward_name, geometry in WGS84."""
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    code = _find_column(columns, "ward_code", "cd")
+    name = _find_column(columns, "ward_name", "nm")
+    if not code or not name:
+        raise BoundaryError(f"{origin}: no ward code and name columns (expected ward_code/ward_name "
+                            f"or ONS style WD22CD/WD22NM); found {', '.join(columns) or 'none'}")
+    if gdf.crs is None:
+        raise BoundaryError(f"{origin}: the file has no coordinate reference system")
+    if len(gdf) == 0:
+        raise BoundaryError(f"{origin}: the file has no wards")
+    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        raise BoundaryError(f"{origin}: ward geometries must be polygons")
+    out = gpd.GeoDataFrame({"ward_code": gdf[code].astype(str).str.strip(),
+                            "ward_name": gdf[name].astype(str).str.strip()},
+                           geometry=gdf.geometry.values, crs=gdf.crs).to_crs("EPSG:4326")
+    if out["ward_code"].duplicated().any():
+        dupes = ", ".join(sorted(out.loc[out["ward_code"].duplicated(), "ward_code"].unique()))
+        raise BoundaryError(f"{origin}: ward codes appear more than once: {dupes}")
+    out["geometry"] = shapely.make_valid(out.geometry.values)
+    return out.sort_values("ward_code").reset_index(drop=True)
+
+
+def load_boundaries(path: str | Path) -> gpd.GeoDataFrame:
+    """Read ward boundaries from a GeoPackage, GeoJSON or Shapefile in any CRS."""
+    path = Path(path)
+    if not path.exists():
+        raise BoundaryError(f"{path}: no such boundary file")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise BoundaryError(f"{path}: cannot be read as GeoPackage, GeoJSON or Shapefile ({exc})") from exc
+    return normalise_boundaries(gdf, str(path))
+
+
+def download_ons_wards(codes: tuple[str, ...] = NOTTINGHAM_WARD_CODES, url: str | None = None,
+                       timeout: float = 60.0) -> gpd.GeoDataFrame:
+    """Download ward boundaries for `codes` from the ONS Open Geography Portal (ArcGIS REST)."""
+    url = url or os.environ.get("CDP_ONS_WARDS_URL") or ONS_WARDS_URL
+    quoted = ",".join(f"'{c}'" for c in codes)
+    params = {"where": f"WD22CD IN ({quoted})", "outFields": "WD22CD,WD22NM",
+              "outSR": "4326", "f": "geojson"}
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read().decode("utf-8"))
+    except Exception as exc:
+        raise BoundaryError(f"ONS Open Geography Portal ({url}): download failed ({exc}). "
+                            "Set CDP_BOUNDARIES to a ward boundary file instead.") from exc
+    if "features" not in payload:
+        raise BoundaryError(f"ONS Open Geography Portal ({url}): unexpected answer "
+                            f"{str(payload)[:200]}")
+    gdf = gpd.GeoDataFrame.from_features(payload["features"], crs="EPSG:4326")
+    wards = normalise_boundaries(gdf, url)
+    missing = sorted(set(codes) - set(wards["ward_code"]))
+    if missing:
+        raise BoundaryError(f"ONS Open Geography Portal ({url}): wards missing from the answer: "
+                            f"{', '.join(missing)}")
+    return wards
+
+
+def default_boundaries(cache_dir: Path | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """Boundaries when none is configured: the cache, the shared folder, else the ONS download."""
+    cache_dir = cache_dir or config.GEO_CACHE_DIR
+    cached = cache_dir / CACHED_BOUNDARIES
+    if cached.exists():
+        return load_boundaries(cached), f"{cached} (cached ONS download)"
+    shared = config.SHARED_GEO_DIR / "nottingham_wards.gpkg"
+    if shared.exists():
+        return load_boundaries(shared), str(shared)
+    wards = download_ons_wards()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    wards.to_file(cached, driver="GeoJSON")
+    return wards, f"ONS Open Geography Portal, Wards (December 2022), cached at {cached}"
+
+
+def stored_wards(con: duckdb.DuckDBPyConnection) -> gpd.GeoDataFrame | None:
+    """The boundary set saved in the store, or None when none is saved yet."""
+    rows = con.execute("SELECT ward_code, ward_name, geometry_wkb FROM wards ORDER BY ward_code").fetchall()
+    if not rows:
+        return None
+    return gpd.GeoDataFrame({"ward_code": [r[0] for r in rows], "ward_name": [r[1] for r in rows]},
+                            geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs="EPSG:4326")
+
+
+def resolve_boundaries(con: duckdb.DuckDBPyConnection,
+                       override: str | Path | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """The boundaries to use: `--boundaries`/CDP_BOUNDARIES, else the store's, else the default."""
+    path = config.boundaries_path(override)
+    if path:
+        return load_boundaries(path), str(path)
+    wards = stored_wards(con)
+    if wards is not None:
+        return wards, get_meta(con, "boundary_source") or "stored boundaries"
+    return default_boundaries()
+
+
+def save_wards(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, origin: str) -> bool:
+    """Make `wards` the store's boundary set, re-placing incidents if it changed.
+
+    Call inside the import's transaction. Returns True when the set changed.
+    """
+    current = stored_wards(con)
+    if current is not None and _same_wards(current, wards):
+        if get_meta(con, "boundary_source") != origin:
+            set_meta(con, "boundary_source", origin)
+        return False
+    con.execute("DELETE FROM wards")
+    frame = pd.DataFrame({"ward_code": wards["ward_code"], "ward_name": wards["ward_name"],
+                          "geometry_wkb": shapely.to_wkb(wards.geometry.values)})
+    con.register("_new_wards", frame)
+    con.execute("INSERT INTO wards SELECT ward_code, ward_name, geometry_wkb FROM _new_wards")
+    con.unregister("_new_wards")
+    set_meta(con, "boundary_source", origin)
+    _replace_all_incidents(con, wards)
+    return True
+
+
+def _same_wards(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> bool:
+    if list(a["ward_code"]) != list(b["ward_code"]) or list(a["ward_name"]) != list(b["ward_name"]):
+        return False
+    return bool(np.all(shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=1e-9)))
+
+
+def _replace_all_incidents(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame) -> None:
+    located = con.execute("SELECT rowid AS rid, longitude, latitude FROM incidents "
+                          "WHERE longitude IS NOT NULL").df()
+    if located.empty:
+        return
+    located["ward_code"] = assign_wards(located["longitude"].to_numpy(), located["latitude"].to_numpy(), wards)
+    located = located[["rid", "ward_code"]]
+    con.register("_placed", located)
+    con.execute("""UPDATE incidents SET ward_code = p.ward_code,
+                   location_status = CASE WHEN p.ward_code IS NULL THEN 'outside_area' ELSE 'in_area' END
+                   FROM _placed p WHERE incidents.rowid = p.rid""")
+    con.unregister("_placed")
+
+
+def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Point-in-polygon: the ward code of each WGS84 point, None where it is in no ward."""
+    result = np.full(len(lon), None, dtype=object)
+    if len(lon) == 0:
+        return result
+    points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    point_idx, ward_idx = wards.sindex.query(points, predicate="intersects")
+    # A point on a shared edge touches two wards: it goes to the first (lowest code).
+    first = pd.Series(ward_idx).groupby(point_idx).min()
+    result[first.index.to_numpy()] = wards["ward_code"].to_numpy()[first.to_numpy()]
+    return result
+
+
+def to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 longitude/latitude to British National Grid easting/northing (metres)."""
+    return _TO_BNG.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+
+
+def from_bng(easting: np.ndarray, northing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """British National Grid easting/northing to WGS84 longitude/latitude."""
+    return _FROM_BNG.transform(np.asarray(easting, dtype=float), np.asarray(northing, dtype=float))

@@ -1,0 +1,81 @@
+"""Shared fixtures: the real ward boundaries from ../shared/geo and real-shaped police.uk files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from cdp import geography, store
+from cdp.police_uk_format import street_frame, write_street_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_GEO = ROOT.parent / "shared" / "geo"
+WARDS_FILE = SHARED_GEO / "nottingham_wards.gpkg"
+DISTRICTS_FILE = SHARED_GEO / "nottinghamshire_districts.gpkg"
+
+CRIME_TYPES = ["Anti-social behaviour", "Violence and sexual offences", "Burglary", "Shoplifting",
+               "Drugs", "Possession of weapons", "Vehicle crime", "Public order"]
+
+
+@pytest.fixture(scope="session")
+def wards() -> gpd.GeoDataFrame:
+    return geography.load_boundaries(WARDS_FILE)
+
+
+@pytest.fixture(scope="session")
+def county() -> gpd.GeoDataFrame:
+    return gpd.read_file(DISTRICTS_FILE)
+
+
+def random_points_in(area: gpd.GeoDataFrame, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n uniform random WGS84 points inside the union of `area`'s polygons."""
+    shape = shapely.union_all(area.to_crs("EPSG:4326").geometry.values)
+    minx, miny, maxx, maxy = shape.bounds
+    xs, ys = [], []
+    while sum(len(x) for x in xs) < n:
+        x = rng.uniform(minx, maxx, n * 3)
+        y = rng.uniform(miny, maxy, n * 3)
+        inside = shapely.contains_xy(shape, x, y)
+        xs.append(x[inside])
+        ys.append(y[inside])
+    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def police_uk_month(county: gpd.GeoDataFrame, month: str, n: int, seed: int,
+                    unlocated: int = 3, asb_twins: int = 2) -> pd.DataFrame:
+    """A month of force-wide street rows: half in the city, half across the county, some with no
+    location, and identical ASB rows at one point (distinct incidents, as police.uk publishes them)."""
+    rng = np.random.default_rng(seed)
+    city = county[county["district_code"] == "E06000018"]
+    city_lon, city_lat = random_points_in(city, n // 2, rng)
+    rest_lon, rest_lat = random_points_in(county, n - n // 2, rng)
+    lon, lat = np.concatenate([city_lon, rest_lon]), np.concatenate([city_lat, rest_lat])
+    lon, lat = np.round(lon, 6), np.round(lat, 6)
+    category = pd.Series(rng.choice(CRIME_TYPES, n, p=[.3, .3, .1, .1, .05, .05, .05, .05]))
+    lon_s, lat_s = pd.Series(lon), pd.Series(lat)
+    lon_s[:unlocated] = np.nan
+    lat_s[:unlocated] = np.nan
+    locations = pd.Series([f"Street {i % 50}" for i in range(n)])
+    frame = street_frame(month, category, lon_s, lat_s, locations, seed=seed)
+    twins = frame[frame["Crime type"] == "Anti-social behaviour"].iloc[[-1] * asb_twins]
+    twins = twins[twins["Longitude"] != ""]
+    return pd.concat([frame, twins], ignore_index=True)
+
+
+@pytest.fixture
+def police_uk_files(tmp_path, county) -> list[Path]:
+    """Three months of real-shaped Nottinghamshire street files in the archive's layout."""
+    folder = tmp_path / "policeuk"
+    return [write_street_csv(police_uk_month(county, m, 400, seed=i), folder)
+            for i, m in enumerate(["2024-01", "2024-02", "2024-03"])]
+
+
+@pytest.fixture
+def db(tmp_path):
+    con = store.connect(tmp_path / "test.duckdb")
+    yield con
+    con.close()
