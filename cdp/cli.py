@@ -97,12 +97,13 @@ def cmd_status(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import build_demo
+    from .demo import DemoStoreError, build_demo
     con = _open(args)
     try:
         wards, origin = geography.resolve_boundaries(con, args.boundaries)
-        summary = build_demo(con, wards, seed=args.seed, rows=args.scale, progress=_Progress())
-    except geography.BoundaryError as exc:
+        summary = build_demo(con, wards, seed=args.seed, rows=args.scale, progress=_Progress(),
+                             wards_origin=origin)
+    except (geography.BoundaryError, DemoStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -49,3 +49,9 @@ def population_path() -> Path | None:
 
 def audit_log_path() -> Path:
     return _env_path("CDP_AUDIT_LOG") or DATA_DIR / "audit.log"
+
+
+def demo_rows() -> int | None:
+    """Size of the demo built on first run: CDP_DEMO_ROWS, else the realistic default (None)."""
+    value = os.environ.get("CDP_DEMO_ROWS", "").strip()
+    return int(value) if value else None

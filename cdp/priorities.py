@@ -68,8 +68,20 @@ def priority_column(key: str) -> str:
             f"unknown priority {key!r}; choose one of {', '.join(PRIORITY_KEYS)}") from None
 
 
-def is_asb_category(category: str) -> bool:
-    return category.strip().lower() in ASB_CATEGORIES
+def count_condition(key: str, alias: str = "") -> str:
+    """SQL condition for the incidents counted under priority `key`.
+
+    ASB counts ASB incidents; every other priority counts crimes. Crime and ASB counts are never
+    added together, so an ASB incident flagged for drugs is reported beside, not inside, a crime count.
+    """
+    prefix = f"{alias}." if alias else ""
+    kind = f"{prefix}is_asb" if key == "asb" else f"NOT {prefix}is_asb"
+    return f"({prefix}{priority_column(key)} AND {kind})"
+
+
+def counted_unit(key: str) -> str:
+    """What a count of priority `key` counts, for labels."""
+    return "ASB incidents" if key == "asb" else "crimes"
 
 
 def police_uk_types(key: str) -> list[str]:

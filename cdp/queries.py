@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, priority_column
+from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, count_condition, priority_column
 from .store import get_meta
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -31,7 +31,7 @@ def ward_counts(con: duckdb.DuckDBPyConnection, *, priority: str | None = None,
     if (priority is None) == (crime_type is None):
         raise ValueError("give exactly one of a priority or a crime type")
     if priority is not None:
-        condition, params = f"i.{priority_column(priority)}", []
+        condition, params = count_condition(priority, "i"), []
     else:
         if crime_type not in POLICE_UK_CRIME_TYPES:
             known = con.execute("SELECT DISTINCT category FROM incidents").fetchall()

@@ -78,6 +78,16 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             geometry_wkb BLOB NOT NULL         -- WGS84
         )""",
         "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        # Victims with two incidents within 365 days of each other, in any priority (DESIGN.md);
+        # the "repeat victims only" filter reads it.
+        """
+        CREATE VIEW repeat_victims AS
+        SELECT DISTINCT victim_id FROM (
+            SELECT victim_id, coalesce(occurred_at, month) AS t,
+                   lag(coalesce(occurred_at, month)) OVER (
+                       PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS prev
+            FROM incidents WHERE victim_id IS NOT NULL)
+        WHERE t - prev <= INTERVAL 365 DAY""",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

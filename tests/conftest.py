@@ -79,3 +79,35 @@ def db(tmp_path):
     con = store.connect(tmp_path / "test.duckdb")
     yield con
     con.close()
+
+
+DEMO_ROWS = 40_000
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory, wards) -> Path:
+    """A small synthetic demo store (built once per test run) for page and AppTest tests.
+
+    Tests must not write to it; copy it (`shutil.copy`) for a test that imports data.
+    """
+    from cdp.demo import build_demo
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    con = store.connect(path)
+    build_demo(con, wards, seed=7, rows=DEMO_ROWS, wards_origin=str(WARDS_FILE))
+    con.close()
+    return path
+
+
+@pytest.fixture
+def app_test(demo_db, monkeypatch):
+    """A function opening a dashboard page in Streamlit's AppTest on the demo store."""
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("CDP_DB", str(demo_db))
+
+    def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout).run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_page

@@ -46,20 +46,23 @@ class ImportResult:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path], *,
-           wards: gpd.GeoDataFrame | None = None, boundaries: str | Path | None = None,
-           skip_bad_rows: bool = False, rejects_path: str | Path | None = None,
+           wards: gpd.GeoDataFrame | None = None, wards_origin: str | None = None,
+           boundaries: str | Path | None = None, skip_bad_rows: bool = False,
+           rejects_path: str | Path | None = None, replace_dataset: bool = False,
            progress: Progress | None = None) -> ImportResult:
     """Load files into the store in one transaction; on any problem raise ImportFailed, loading nothing.
 
-    `dataset` is "police_uk" or "partner". Ward boundaries come from `wards`, else `boundaries`
-    (a file), else the store's own set, else the default (see geography.resolve_boundaries).
+    `dataset` is "police_uk" or "partner". Ward boundaries come from `wards` (described by
+    `wards_origin`), else `boundaries` (a file), else the store's own set, else the default (see
+    geography.resolve_boundaries). `replace_dataset` first removes every row of that dataset,
+    within the same transaction (used to rebuild the demo).
     """
     started = datetime.now()
     report = progress or (lambda message, fraction: None)
     importer = IMPORTERS[dataset]
     sources = importer.source_files([Path(p) for p in paths])
     if wards is not None:
-        origin = str(boundaries or "boundaries given by the caller")
+        origin = wards_origin or "boundaries given by the caller"
     else:
         wards, origin = geography.resolve_boundaries(con, boundaries)
 
@@ -93,6 +96,8 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
         import_id = next_import_id(con)
         con.register("_replace", importer.replace_keys(rows))
         before = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+        if replace_dataset:
+            con.execute("DELETE FROM incidents WHERE dataset = ?", [dataset])
         con.execute(importer.REPLACE_SQL)
         replaced = before - con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
         con.unregister("_replace")

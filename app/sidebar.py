@@ -1,0 +1,166 @@
+"""The one sidebar of filters shared by every page, kept across pages and written to the URL."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import streamlit as st
+
+from cdp import filters as flt
+from cdp import geography
+from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS
+
+from . import context
+
+CUSTOM = "Custom range"
+
+
+def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
+    """Quick picks relative to the latest month loaded: rolling windows and financial years."""
+    presets = {
+        "Last 12 months": (flt.month_add(last, -11), last),
+        "Last 3 months": (flt.month_add(last, -2), last),
+        "Latest month": (last, last),
+    }
+    year = last.year if last.month >= 4 else last.year - 1
+    while date(year, 4, 1) >= first and len(presets) < 10:
+        start = date(year, 4, 1)
+        end = min(date(year + 1, 3, 1), last)
+        label = f"Financial year {year}/{str(year + 1)[2:]}" + (" (to date)" if end < date(year + 1, 3, 1) else "")
+        presets[label] = (start, end)
+        year -= 1
+    return presets
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _choices(version: str) -> dict:
+    con = context.cursor()
+    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
+    wards = con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall()
+    premises = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
+            avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
+            GROUP BY premises_id ORDER BY 2, 1""").fetchall()
+    types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
+                                       "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
+    return {"first": first, "last": last, "wards": dict(wards),
+            "premises": {p[0]: (f"{p[1] or p[0]} ({p[2] or 'premises'})", p[3], p[4]) for p in premises},
+            "premises_types": types, "available": flt.availability(con)}
+
+
+def default_filters(choices: dict) -> flt.Filters:
+    last = choices["last"]
+    return flt.Filters(start=max(flt.month_add(last, -11), choices["first"]), end=last)
+
+
+def _init_state(choices: dict, default: flt.Filters) -> None:
+    """On a session's first run, set the widgets from the URL (a bookmarked or shared view)."""
+    if st.session_state.get("_filters_ready"):
+        return
+    f = flt.from_query(st.query_params.to_dict(), default)
+    presets = _presets(choices["last"], choices["first"])
+    chosen = next((name for name, span in presets.items() if span == (f.start, f.end)), CUSTOM)
+    state = st.session_state
+    state["f_period"] = chosen
+    state["f_range"] = (f.start, f.end)
+    state["f_priorities"] = list(f.priorities)
+    state["f_wards"] = [w for w in f.wards if w in choices["wards"]]
+    state["f_age"], state["f_sex"] = list(f.age_bands), list(f.sexes)
+    state["f_vulnerable"], state["f_repeat"] = f.vulnerable_only, f.repeat_only
+    state["f_location"] = f.location_text
+    state["f_ptypes"] = [t for t in f.premises_types if t in choices["premises_types"]]
+    state["f_premises"] = f.premises_id if f.premises_id in choices["premises"] else None
+    state["f_radius"] = f.radius_m
+    state["f_centre_premises"] = None
+    state["f_centre_point"] = ""
+    if f.radius_m and f.centre_label:
+        if f.centre_label in choices["premises"]:
+            state["f_centre_premises"] = f.centre_label
+        else:
+            state["f_centre_point"] = f.centre_label
+    state["_filters_ready"] = True
+
+
+def _centre(choices: dict) -> tuple[float | None, float | None, str, str | None]:
+    """The radius centre from a chosen premises or a typed 'lat, lon'; with an error if unreadable."""
+    premises = st.session_state.get("f_centre_premises")
+    if premises:
+        _, east, north = choices["premises"][premises]
+        return east, north, premises, None
+    text = st.session_state.get("f_centre_point", "").strip()
+    if not text:
+        return None, None, "", None
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        return None, None, "", f"'{text}' is not 'latitude, longitude'"
+    east, north = geography.to_bng([lon], [lat])
+    return float(east[0]), float(north[0]), text, None
+
+
+def render() -> flt.Filters:
+    """Draw the filter sidebar and return the filters it sets (also written to the URL)."""
+    choices = _choices(context.data_version())
+    default = default_filters(choices)
+    _init_state(choices, default)
+    available = choices["available"]
+    months = [flt.month_add(choices["first"], i) for i in range(flt.months_between(choices["first"], choices["last"]))]
+    presets = _presets(choices["last"], choices["first"])
+    bar = st.sidebar
+
+    bar.header("Filters")
+    period = bar.selectbox("Period", [*presets, CUSTOM], key="f_period")
+    if period == CUSTOM:
+        start, end = bar.select_slider("Months", options=months, key="f_range",
+                                       format_func=lambda d: d.strftime("%b %Y"))
+    else:
+        start, end = presets[period]
+        st.session_state["f_range"] = (start, end)
+    bar.multiselect("Priorities", PRIORITY_KEYS, key="f_priorities",
+                    format_func=lambda k: PRIORITY_BY_KEY[k].label,
+                    help="The Partnership Plan 2021-24 priorities. Empty means all six.")
+    bar.multiselect("Wards", list(choices["wards"]), key="f_wards",
+                    format_func=lambda c: choices["wards"][c], placeholder="All wards")
+
+    def why(name: str) -> dict:
+        return {"disabled": True, "help": available[name]} if available[name] else {}
+
+    with bar.expander("People", expanded=False):
+        st.multiselect("Victim age band", flt.AGE_BANDS, key="f_age", **why("age_bands"))
+        st.multiselect("Victim sex", flt.SEXES, key="f_sex", **why("sexes"))
+        st.checkbox("Vulnerable victims only", key="f_vulnerable", **why("vulnerable_only"))
+        st.checkbox("Repeat victims only", key="f_repeat", **why("repeat_only"),
+                    **({} if available["repeat_only"] else
+                       {"help": "Victims with two or more incidents within 12 months"}))
+    with bar.expander("Places", expanded=False):
+        st.text_input("Street or location contains", key="f_location", **why("location_text"))
+        st.number_input("Within radius (metres)", min_value=0, max_value=20_000, step=100,
+                        key="f_radius", **why("radius_m"))
+        st.selectbox("...of premises", list(choices["premises"]), key="f_centre_premises",
+                     format_func=lambda p: choices["premises"][p][0], index=None,
+                     placeholder="Choose premises", **why("premises_id"))
+        st.text_input("...or of a point (latitude, longitude)", key="f_centre_point",
+                      placeholder="52.9536, -1.1505", **why("radius_m"))
+    with bar.expander("Premises", expanded=False):
+        st.multiselect("Premises type", choices["premises_types"], key="f_ptypes", **why("premises_types"))
+        st.selectbox("Named premises", list(choices["premises"]), key="f_premises", index=None,
+                     format_func=lambda p: choices["premises"][p][0], placeholder="Any premises",
+                     **why("premises_id"))
+
+    east, north, centre_label, centre_error = _centre(choices)
+    radius = int(st.session_state["f_radius"] or 0)
+    if radius and east is None:
+        bar.warning(centre_error or "Choose premises or a point for the radius to apply.")
+    state = st.session_state
+    f = replace(default, start=start, end=end,
+                priorities=tuple(state["f_priorities"]) or PRIORITY_KEYS,
+                wards=tuple(state["f_wards"]), age_bands=tuple(state["f_age"]),
+                sexes=tuple(state["f_sex"]), vulnerable_only=bool(state["f_vulnerable"]),
+                repeat_only=bool(state["f_repeat"]), location_text=state["f_location"].strip(),
+                premises_types=tuple(state["f_ptypes"]), premises_id=state["f_premises"] or "",
+                radius_m=radius if east is not None else 0,
+                centre_easting=east if radius else None, centre_northing=north if radius else None,
+                centre_label=centre_label if radius else "")
+    query = flt.to_query(f, default)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    return f

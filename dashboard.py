@@ -1,0 +1,63 @@
+"""Nottingham Crime and Drugs Partnership: community safety dashboard.
+
+Run with `streamlit run dashboard.py`. Builds the navigation and the shared sidebar filters, then
+runs the chosen page. On first run with an empty store it builds the synthetic demo data.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import context, sidebar
+from cdp import config, geography, store
+
+HERE = Path(__file__).parent
+# (page key, file, title, icon). Each page is one file in pages/.
+PAGES = [
+    ("overview", "pages/overview.py", "Overview", ":material/dashboard:"),
+    ("maps", "pages/maps.py", "Hotspot maps", ":material/map:"),
+    ("trends", "pages/trends.py", "Trends and exceptions", ":material/monitoring:"),
+    ("repeats", "pages/repeats.py", "Repeat victimisation", ":material/group:"),
+    ("profile", "pages/profile.py", "Problem profile", ":material/person_search:"),
+    ("briefing", "pages/briefing.py", "Board briefing", ":material/co_present:"),
+    ("data", "pages/data.py", "Data", ":material/database:"),
+]
+
+st.set_page_config(page_title="Nottingham CDP community safety", page_icon=":material/shield:",
+                   layout="wide")
+
+
+def first_run() -> None:
+    """An empty store: build the synthetic demo data so the dashboard is worth opening."""
+    from cdp.demo import build_demo
+    st.title("Nottingham Crime and Drugs Partnership")
+    st.info("The store is empty, so the dashboard is building **synthetic demo data** for "
+            "Nottingham's 20 wards. Real data can be loaded afterwards on the Data page or with "
+            "`python -m cdp ingest`.")
+    bar = st.progress(0.0, text="Preparing ward boundaries")
+    con = context.connection()
+    try:
+        wards, origin = geography.resolve_boundaries(con)
+    except geography.BoundaryError as exc:
+        st.error(f"Ward boundaries are needed first. {exc}")
+        st.stop()
+    build_demo(con, wards, rows=config.demo_rows(), wards_origin=origin,
+               progress=lambda message, fraction: bar.progress(min(fraction, 1.0), text=message))
+    st.cache_data.clear()
+    st.rerun()
+
+
+if store.incident_count(context.cursor()) == 0:
+    first_run()
+
+viewer = context.viewer()
+pages = [st.Page(str(HERE / file), title=title, icon=icon, url_path=key, default=key == "overview")
+         for key, file, title, icon in PAGES if (HERE / file).exists() and viewer.may_open(key)]
+navigation = st.navigation(pages)
+st.session_state["filters"] = sidebar.render()
+demo_note = store.get_meta(context.cursor(), "synthetic_demo")
+if demo_note:
+    st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
+               icon=":material/science:")
+navigation.run()

@@ -1,0 +1,61 @@
+"""Data: what is loaded, where the boundaries come from, and an upload that runs the importers."""
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from app import context
+from cdp import geography, queries
+from cdp.ingest import ImportFailed, ingest
+
+st.title("Data")
+info = context.cached(queries.status)()
+if info["synthetic_demo"]:
+    st.info(f"**{info['synthetic_demo']}.** Load real police.uk or partner files below; "
+            "re-importing replaces months and incidents rather than doubling them.")
+
+left, middle, right, far = st.columns(4)
+left.metric("Incidents", f"{info['rows']:,}")
+middle.metric("Crimes / ASB incidents", f"{info['crimes']:,} / {info['asb_incidents']:,}",
+              help="Crimes and ASB incidents are never added together in any view.")
+right.metric("Without a location", f"{info['unlocated']:,}")
+far.metric("Outside the area's wards", f"{info['outside_area']:,}")
+if info["first_month"] is not None:
+    st.caption(f"Months covered: {info['first_month']:%B %Y} to {info['last_month']:%B %Y}")
+
+st.subheader("Sources")
+st.dataframe(info["sources"], hide_index=True, width="stretch")
+st.subheader("Rows per priority")
+st.dataframe(info["priorities"], hide_index=True, width="stretch")
+st.subheader("Last imports")
+st.dataframe(info["imports"], hide_index=True, width="stretch")
+
+st.subheader("Ward boundaries")
+st.write(f"{info['wards']} wards from {info['boundary_source']}")
+st.caption(geography.ATTRIBUTION)
+
+st.subheader("Load files")
+st.write("The same importers as `python -m cdp ingest`, with the same checks: a file with a problem "
+         "loads nothing and the store stays exactly as it was.")
+kind = st.radio("Kind of file", ["police.uk street CSV or archive zip", "Partner extract (v1)"],
+                horizontal=True)
+uploads = st.file_uploader("Files", type=["csv", "zip"], accept_multiple_files=True)
+skip = st.checkbox("Skip bad rows (load the good rows and keep a CSV of the rejected ones)")
+if st.button("Import", type="primary", disabled=not uploads):
+    dataset = "police_uk" if kind.startswith("police") else "partner"
+    with tempfile.TemporaryDirectory() as folder, st.spinner("Importing..."):
+        paths = []
+        for upload in uploads:
+            path = Path(folder) / upload.name
+            path.write_bytes(upload.getvalue())
+            paths.append(path)
+        rejects = Path(folder) / "rejected-rows.csv"
+        try:
+            result = ingest(context.cursor(), dataset, paths, skip_bad_rows=skip, rejects_path=rejects)
+        except (ImportFailed, geography.BoundaryError) as exc:
+            st.error(str(exc).replace(f"{folder}/", ""))
+        else:
+            st.success(result.summary().replace(f"{folder}/", ""))
+            if result.rows_rejected:
+                st.download_button("Download the rejected rows", rejects.read_bytes(),
+                                   file_name="rejected-rows.csv", mime="text/csv")

@@ -1,0 +1,87 @@
+"""The shared filters: SQL they produce, the URL round trip, and what loaded data can serve."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cdp import filters as flt
+from cdp.ingest import ingest
+from conftest import WARDS_FILE
+from test_partner import EXTRACT
+
+BASE = flt.Filters(start=date(2024, 1, 1), end=date(2024, 12, 1))
+
+
+def test_periods():
+    assert BASE.months == 12
+    assert BASE.previous_period() == flt.Filters(start=date(2023, 1, 1), end=date(2023, 12, 1))
+    assert BASE.year_earlier().start == date(2023, 1, 1)
+    q3 = BASE.with_period(date(2024, 7, 1), date(2024, 9, 1))
+    assert (q3.previous_period().start, q3.previous_period().end) == (date(2024, 4, 1), date(2024, 6, 1))
+    assert flt.month_add(date(2024, 1, 1), -1) == date(2023, 12, 1)
+
+
+def test_url_round_trip_restores_every_filter():
+    f = flt.Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), priorities=("asb", "hate_crime"),
+                    wards=("E05012277",), age_bands=("18-24",), sexes=("F",), vulnerable_only=True,
+                    repeat_only=True, location_text="Market", premises_types=("shop",),
+                    premises_id="PR1", radius_m=500, centre_easting=457000.0,
+                    centre_northing=339500.0, centre_label="PR1")
+    query = flt.to_query(f, BASE)
+    assert query["start"] == "2023-04" and query["priorities"] == "asb,hate_crime"
+    assert flt.from_query(query, BASE) == f
+    assert flt.to_query(BASE, BASE) == {}
+
+
+def test_unreadable_url_values_fall_back_to_the_default():
+    restored = flt.from_query({"start": "garbage", "priorities": "nonsense", "radius_m": "far"}, BASE)
+    assert restored == BASE
+
+
+def test_where_applies_people_places_and_premises(db, tmp_path):
+    path = tmp_path / "extract.csv"
+    path.write_text(EXTRACT)
+    ingest(db, "partner", [path], boundaries=WARDS_FILE)
+
+    def ids(f, **kw):
+        sql, params = flt.where(f, **kw)
+        return sorted(r[0] for r in db.execute(f"SELECT incident_id FROM incidents WHERE {sql}", params).fetchall())
+
+    spring = BASE.with_period(date(2024, 3, 1), date(2024, 4, 1))
+    assert ids(spring) == ["A1", "A2", "P1", "P2"]
+    assert ids(spring, priority="asb") == ["A1", "A2"]
+    assert ids(spring, priority="dsva") == ["P1"]
+    assert ids(flt.Filters(**{**spring.__dict__, "wards": ("E05012275",)})) == ["P2"]
+    assert ids(flt.Filters(**{**spring.__dict__, "age_bands": ("18-24",)})) == ["P1"]
+    assert ids(flt.Filters(**{**spring.__dict__, "vulnerable_only": True})) == ["P2"]
+    assert ids(flt.Filters(**{**spring.__dict__, "location_text": "market"})) == ["A1", "P1"]
+    assert ids(flt.Filters(**{**spring.__dict__, "premises_id": "PR1"})) == ["P1"]
+    p1 = db.execute("SELECT easting, northing FROM incidents WHERE incident_id = 'P1'").fetchall()[0]
+    near = flt.Filters(**{**spring.__dict__, "radius_m": 50, "centre_easting": p1[0] + 30,
+                          "centre_northing": p1[1]})
+    assert ids(near) == ["A1", "P1"]  # both at the Market Square point, 30 m away
+    assert ids(flt.Filters(**{**near.__dict__, "radius_m": 20})) == []
+    assert ids(BASE.with_period(date(2024, 4, 1), date(2024, 4, 1))) == ["A1", "A2"]
+
+
+def test_availability_says_why_police_uk_cannot_serve_people_filters(db, police_uk_files):
+    ingest(db, "police_uk", police_uk_files, boundaries=WARDS_FILE)
+    available = flt.availability(db)
+    assert available["age_bands"] == ("police.uk data has no victim age bands: load a partner extract "
+                                      "to use this filter")
+    assert available["premises_id"] is not None
+    assert available["location_text"] is None and available["radius_m"] is None
+
+
+def test_repeat_victims_view(db, tmp_path):
+    path = tmp_path / "repeat.csv"
+    path.write_text("incident_id,source,occurred_at,category,longitude,latitude,victim_id\n"
+                    "1,police,2023-12-20,Burglary,-1.15,52.95,V1\n"
+                    "2,police,2024-01-05,Burglary,-1.15,52.95,V1\n"
+                    "3,police,2023-01-01,Burglary,-1.15,52.95,V2\n"
+                    "4,police,2024-06-01,Burglary,-1.15,52.95,V2\n"
+                    "5,police,2024-06-01,Burglary,-1.15,52.95,V3\n")
+    ingest(db, "partner", [path], boundaries=WARDS_FILE)
+    repeat = {r[0] for r in db.execute("SELECT victim_id FROM repeat_victims").fetchall()}
+    assert repeat == {"V1"}  # 16 days apart across a year end; V2's are 17 months apart

@@ -1,0 +1,119 @@
+"""AppTest: the shell (first run, navigation, shared filters, URL) and the overview page."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+
+def metric_values(at) -> dict[str, str]:
+    return {m.label + str(i): m.value for i, m in enumerate(at.metric)}
+
+
+def numbers(at) -> list[int]:
+    return [int(m.value.replace(",", "")) for m in at.metric]
+
+
+def test_overview_shows_six_priorities_with_tests_and_trends(app_test):
+    at = app_test()
+    assert at.title[0].value == "Overview"
+    assert sorted(h.value for h in at.subheader) == [  # laid out in three columns
+        "Anti-social behaviour", "Domestic and sexual violence and abuse", "Drugs and alcohol",
+        "Hate crime", "Modern slavery and exploitation", "Weapon-enabled offending"]
+    assert at.metric[0].label == "ASB incidents in the period"
+    assert all(m.label == "Crimes in the period" for m in at.metric[1:])
+    assert min(numbers(at)) > 0
+    text = " ".join(m.value for m in at.markdown)
+    assert "Against the previous 12 months" in text
+    at.selectbox(key="f_period").set_value("Last 3 months").run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "Against the previous period" in text and "Against the same months a year earlier" in text
+    assert re.search(r"significant (rise|fall)|no significant change", text)
+    assert len(at.get("plotly_chart")) == 6
+    assert "Synthetic demo data" in at.warning[0].value
+
+
+def test_filters_change_the_figures_and_persist_across_pages(app_test):
+    at = app_test()
+    city = numbers(at)
+    at.multiselect(key="f_wards").set_value(["E05012277"]).run()  # Castle
+    castle = numbers(at)
+    assert all(c <= w for c, w in zip(castle, city)) and castle != city
+    at.multiselect(key="f_priorities").set_value(["asb", "dsva"]).run()
+    assert [h.value for h in at.subheader] == ["Anti-social behaviour", "Domestic and sexual violence and abuse"]
+    assert at.query_params["wards"] == "E05012277"
+    assert at.query_params["priorities"] == "asb,dsva"
+    at.switch_page("pages/data.py").run()
+    assert at.multiselect(key="f_wards").value == ["E05012277"]
+    at.switch_page("pages/overview.py").run()
+    assert numbers(at) == [castle[0], castle[5]]
+
+
+def test_period_quick_picks_and_financial_years(app_test):
+    at = app_test()
+    options = at.selectbox(key="f_period").options
+    assert options[:3] == ["Last 12 months", "Last 3 months", "Latest month"]
+    assert "Financial year 2023/24" in options and options[-1] == "Custom range"
+    last12 = numbers(at)
+    at.selectbox(key="f_period").set_value("Last 3 months").run()
+    assert all(q < y for q, y in zip(numbers(at), last12))
+    assert at.query_params["start"] == "2025-01"
+
+
+def test_url_restores_a_shared_view(demo_db, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(demo_db))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.query_params["priorities"] = "hate_crime"
+    at.query_params["wards"] = "E05012277,E05012286"
+    at.query_params["start"] = "2023-04"
+    at.query_params["end"] = "2024-03"
+    at.run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == ["Hate crime"]
+    assert at.multiselect(key="f_wards").value == ["E05012277", "E05012286"]
+    assert at.selectbox(key="f_period").value == "Financial year 2023/24"
+
+
+def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(tmp_path, police_uk_files, monkeypatch):
+    from cdp import store
+    from cdp.ingest import ingest
+    from conftest import WARDS_FILE
+    db = tmp_path / "pu.duckdb"
+    con = store.connect(db)
+    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
+    con.close()
+    monkeypatch.setenv("CDP_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
+    assert not at.exception
+    age = at.multiselect(key="f_age")
+    assert age.disabled and "police.uk data has no victim age bands" in age.help
+    assert at.checkbox(key="f_repeat").disabled
+    assert not at.text_input(key="f_location").disabled
+    badges = " ".join(m.value for m in at.markdown)
+    assert "Proxy only" in badges and "Unavailable" in badges
+    assert not at.warning  # real data: no synthetic-data banner
+
+
+def test_first_run_builds_the_demo_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(tmp_path / "fresh.duckdb"))
+    monkeypatch.setenv("CDP_BOUNDARIES", str(ROOT.parent / "shared" / "geo" / "nottingham_wards.gpkg"))
+    monkeypatch.setenv("CDP_DEMO_ROWS", "20000")
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180).run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert "Synthetic demo data" in at.warning[0].value
+
+
+def test_data_page_reports_what_is_loaded(app_test):
+    at = app_test("pages/data.py")
+    labels = [m.label for m in at.metric]
+    assert labels == ["Incidents", "Crimes / ASB incidents", "Without a location", "Outside the area's wards"]
+    assert int(at.metric[0].value.replace(",", "")) == 40_000
+    text = " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert "Office for National Statistics" in text and "Open Government Licence" in text
+    assert "20 wards from" in text
+    assert len(at.dataframe) == 3
