@@ -1,0 +1,218 @@
+"""`python -m cdp bench`: the dashboard measured at scale (see README, Performance).
+
+Builds (or reuses) a store of N synthetic incidents, then, each in its own process so peak memory
+is the page's own: times every page's first render and its rerun after each shared filter changes
+(Streamlit AppTest, caches cleared before every timed run so each run does its real work), with the
+store-query time inside each run; times `ingest police-uk` of a year of force-wide street files;
+reports store size and peak memory. Lives in the Streamlit layer because it drives the app.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cdp import config, geography, store
+
+ROOT = Path(__file__).resolve().parent.parent
+# (label, widget kind, widget key, value): each applied on top of the default view, then undone.
+FILTER_CHANGES = [
+    ("period", "selectbox", "f_period", "Last 3 months"),
+    ("priorities", "multiselect", "f_priorities", ["asb", "dsva"]),
+    ("wards", "multiselect", "f_wards", ["E05012277", "E05012275"]),
+    ("victim age", "multiselect", "f_age", ["18-24"]),
+    ("victim sex", "multiselect", "f_sex", ["F"]),
+    ("vulnerable only", "checkbox", "f_vulnerable", True),
+    ("repeat victims only", "checkbox", "f_repeat", True),
+    ("location text", "text_input", "f_location", "Road"),
+    ("premises type", "multiselect", "f_ptypes", ["licensed premises"]),
+]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_store(path: Path, rows: int, seed: int = 42) -> str:
+    """Reuse the store if it already holds `rows` demo incidents, else build it."""
+    con = store.connect(path)
+    try:
+        if store.incident_count(con) == rows and store.get_meta(con, "synthetic_demo"):
+            return "reused"
+        from cdp.demo import build_demo
+        wards, origin = geography.resolve_boundaries(con)
+        started = time.perf_counter()
+        build_demo(con, wards, seed=seed, rows=rows, wards_origin=origin)
+        return f"built in {time.perf_counter() - started:.0f} s"
+    finally:
+        con.close()
+
+
+# --- measured in a child process ----------------------------------------------------------------
+
+def measure_pages(db: Path, repeats: int, pages: list[str]) -> dict:
+    """Per page: first render and filter-change reruns (seconds), and store-query seconds within."""
+    os.environ["CDP_DB"] = str(db)
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from app import context
+
+    query_seconds: list[float] = []
+
+    class TimedRegistry(dict):
+        def __getitem__(self, name):
+            fn = super().__getitem__(name)
+
+            def timed(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    query_seconds.append(time.perf_counter() - started)
+            return timed
+
+    context._REGISTRY = TimedRegistry(context._REGISTRY)
+
+    def timed_run(at, page: str) -> tuple[float, float]:
+        st.cache_data.clear()
+        query_seconds.clear()
+        started = time.perf_counter()
+        at.run(timeout=600)
+        elapsed = time.perf_counter() - started
+        if at.exception:
+            raise RuntimeError(f"pages/{page}.py raised: {at.exception[0].value}")
+        return elapsed, sum(query_seconds)
+
+    results = {}
+    for page in pages:
+        first, first_q, rerun, rerun_q, by_filter = [], [], [], [], {}
+        for _ in range(repeats):
+            at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
+            at.switch_page(f"pages/{page}.py")
+            seconds, queries = timed_run(at, page)
+            first.append(seconds)
+            first_q.append(queries)
+            for label, kind, key, value in FILTER_CHANGES:
+                widget = getattr(at, kind)(key=key)
+                if widget.disabled:
+                    continue
+                before = widget.value
+                widget.set_value(value)
+                seconds, queries = timed_run(at, page)
+                rerun.append(seconds)
+                rerun_q.append(queries)
+                by_filter.setdefault(label, []).append(seconds)
+                getattr(at, kind)(key=key).set_value(before)
+                at.run(timeout=600)
+        results[page] = {"first": first, "first_queries": first_q, "rerun": rerun,
+                         "rerun_queries": rerun_q, "by_filter": by_filter}
+    return {"pages": results, "peak_mb": _peak_mb()}
+
+
+def measure_ingest(rows: int) -> dict:
+    """`ingest police-uk` of a year of force-wide street files generated in police.uk format."""
+    import geopandas as gpd  # noqa: F401  (loaded before timing, as the CLI would be)
+    import pandas as pd
+
+    from cdp.demo import generate
+    from cdp.ingest import ingest
+    from cdp.police_uk_format import street_frame, write_street_csv
+
+    with tempfile.TemporaryDirectory(prefix="cdp-bench-ingest-") as tmp:
+        con = store.connect(Path(tmp) / "ingest.duckdb")
+        wards, origin = geography.resolve_boundaries(con)
+        incidents = generate(wards, seed=3, rows=rows * 5)  # five years: keep one
+        incidents["month"] = incidents["occurred_at"].str[:7]
+        year = incidents[incidents["month"].between("2024-04", "2025-03")]
+        is_crime = ~year["flag_asb"].eq("true")
+        category = year["category"].where(is_crime, "Anti-social behaviour")
+        files = []
+        for month, part in year.assign(category=category).groupby("month"):
+            frame = street_frame(month, part["category"], part["longitude"].astype(float),
+                                 part["latitude"].astype(float), part["location"], seed=int(month[-2:]))
+            files.append(write_street_csv(frame, Path(tmp) / "files"))
+        total = sum(len(pd.read_csv(f, usecols=[0])) for f in files)
+        started = time.perf_counter()
+        result = ingest(con, "police_uk", files, wards=wards, wards_origin=origin)
+        seconds = time.perf_counter() - started
+        con.close()
+    return {"rows": result.rows_loaded, "files": len(files), "seconds": seconds,
+            "peak_mb": _peak_mb(), "source_rows": total}
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+def _child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "app.bench", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def report(rows: int, db: Path, repeats: int, ingest_rows: int, pages: list[str] | None = None) -> str:
+    build = ensure_store(db, rows)
+    pages = pages or [p.stem for p in sorted((ROOT / "pages").glob("*.py"))]
+    measured = _child("pages", str(db), str(repeats), ",".join(pages))
+    ingest = _child("ingest", str(ingest_rows))
+    lines = [
+        f"Benchmark: {rows:,} synthetic incidents ({build}); store {db} "
+        f"{db.stat().st_size / 2**20:,.0f} MiB on disk",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{repeats} run(s) of each; times in seconds, median / max; caches cleared before each run",
+        "",
+        f"{'page':<10} {'first render':>14} {'its queries':>13} {'filter rerun':>14} {'its queries':>13}  slowest filter",
+    ]
+    for page, m in measured["pages"].items():
+        slowest = max(m["by_filter"].items(), key=lambda kv: max(kv[1]), default=("-", [0]))
+        lines.append(f"{page:<10} {_fmt(m['first']):>14} {_fmt(m['first_queries']):>13} "
+                     f"{_fmt(m['rerun']):>14} {_fmt(m['rerun_queries']):>13}  "
+                     f"{slowest[0]} ({max(slowest[1]):.2f})")
+    lines += [
+        "",
+        f"ingest police-uk: {ingest['rows']:,} rows in {ingest['files']} monthly files: "
+        f"{ingest['seconds']:.1f} s ({ingest['rows'] / ingest['seconds']:,.0f} rows/s)",
+        f"peak memory: pages {measured['peak_mb']:,.0f} MB; ingest {ingest['peak_mb']:,.0f} MB",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "pages":
+        print(json.dumps(measure_pages(Path(argv[1]), int(argv[2]), argv[3].split(","))))
+        return 0
+    if argv and argv[0] == "ingest":
+        print(json.dumps(measure_ingest(int(argv[1]))))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m cdp bench")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", help="benchmark store (default: data/bench-<rows>.duckdb, reused)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ingest-rows", type=int, default=150_000,
+                        help="police.uk rows for the ingest timing (a year of the force)")
+    parser.add_argument("--pages", help="comma-separated page names (default: every page)")
+    args = parser.parse_args(argv)
+    db = Path(args.db) if args.db else config.DATA_DIR / f"bench-{args.rows}.duckdb"
+    print(report(args.rows, db, args.repeats, args.ingest_rows,
+                 args.pages.split(",") if args.pages else None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""A smoke run of the benchmark at 10,000 incidents: every page measured, figures printed."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_bench_smoke_run_prints_figures_for_every_page(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp", "bench", "--rows", "10000", "--db", str(tmp_path / "bench.duckdb"),
+         "--repeats", "1", "--ingest-rows", "10000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "Benchmark: 10,000 synthetic incidents (built in" in out
+    for page in sorted(p.stem for p in (ROOT / "pages").glob("*.py")):
+        row = re.search(rf"^{page}\s+(\d+\.\d\d) / (\d+\.\d\d)\s+\S+ / \S+\s+(\d+\.\d\d) / (\d+\.\d\d)", out, re.M)
+        assert row, f"no figures for {page}:\n{out}"
+    ingest = re.search(r"ingest police-uk: ([\d,]+) rows in 12 monthly files: ([\d.]+) s", out)
+    assert ingest and int(ingest.group(1).replace(",", "")) > 1000
+    assert re.search(r"peak memory: pages [\d,]+ MB; ingest [\d,]+ MB", out)
