@@ -1,0 +1,1143 @@
+"""Board briefing: the plan's targets, progress per priority, and the deck exports.
+
+Every figure this module hands out for display has small-number suppression applied, whoever is
+looking (the briefing is a board view, DESIGN.md): a count from 1 to 4 reads "<5", and a
+secondary figure (a percentage, a change, a verdict, a chart point, a target status) is shown only
+when it would read the same whatever the hidden counts are (1, 2, 3 or 4), so no hidden count can
+be worked back from it. No person keys leave this module.
+
+Targets file
+------------
+TOML, `config/targets.toml` by default, or the file named by the CDP_TARGETS environment variable::
+
+    plan = "Crime and Drugs Partnership Plan 2021-24"    # optional title
+    [baseline]
+    start = "2020-04"            # first month of the baseline year, YYYY-MM
+    end = "2021-03"              # last month; the baseline is exactly 12 months
+    [[targets]]                  # one table per target
+    label = "Reduce anti-social behaviour by 25%"
+    measure = "count"            # count | all_crime | repeat_rate | treatment
+    priority = "asb"             # a priority key (needed for count and repeat_rate)
+    aim = "reduce"               # reduce | maintain
+    percent = 25                 # reduce: by this much (0 = any fall); maintain: no fall beyond it
+    panel = "asb"                # optional: the panel it shows on (a priority key or "crime")
+
+Measures: `count` counts the priority's incidents (ASB incidents for asb, crimes otherwise);
+`all_crime` every recorded crime (ASB incidents never added in); `repeat_rate` the repeat
+victimisation rate of the priority's crimes (`cdp.repeats.repeat_rate_for_target`); `treatment`
+the share of people in treatment who completed it successfully, from the indicator file below.
+
+Treatment indicator file
+------------------------
+CSV, UTF-8, named by the CDP_TREATMENT environment variable, one row per month, header first::
+
+    month,successful_completions,in_treatment
+    2020-04,31,1042
+    2020-05,28,1046
+
+- `month`: YYYY-MM, each month once (any order);
+- `successful_completions`: whole number >= 0, people who left structured substance misuse
+  treatment successfully in that month (as NDTMS counts them);
+- `in_treatment`: whole number >= 0, people in treatment at any time in the 12 months up to the
+  end of that month (NDTMS's rolling count). The rate for 12 months ending in month M is the
+  completions of those 12 months divided by `in_treatment` of month M.
+Other columns are ignored. An unreadable file is reported as "<file>, line <n>: <reason>".
+The file is city-wide: the ward filter does not apply to it.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import itertools
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+from scipy.stats import fisher_exact
+
+from . import config
+from . import filters as flt
+from .charts import PALETTE
+from .priorities import (PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit,
+                         coverage, priority_column)
+from .repeats import WINDOW_DAYS, repeat_rate_for_target
+from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
+                    exceptions, format_p)
+from .suppression import THRESHOLD, suppress_count
+
+TARGETS_ENV = "CDP_TARGETS"
+TREATMENT_ENV = "CDP_TREATMENT"
+DEFAULT_TARGETS_FILE = config.PROJECT_ROOT / "config" / "targets.toml"
+MEASURES = ("count", "all_crime", "repeat_rate", "treatment")
+AIMS = ("reduce", "maintain")
+CRIME_PANEL = "crime"
+LATEST_MONTHS = 12
+CHART_MONTHS = 24
+TOP_EXCEPTIONS = 3
+EXCEPTION_WINDOW = "quarter"
+MAX_HIDDEN_FOR_CHART_STATUS = 3   # beyond this many hidden months the chart status is withheld
+WITHHELD = "withheld (small numbers)"
+# The same comparison is judged for every value hidden counts could take: remember the answers.
+_compare = lru_cache(maxsize=8192)(compare_periods)
+
+
+# --- the targets file ------------------------------------------------------------------------
+
+class BriefingConfigError(ValueError):
+    """A targets or indicator file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    measure: str
+    aim: str
+    percent: float
+    panel: str
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    baseline_start: date
+    baseline_end: date
+    targets: tuple[Target, ...]
+    plan: str = "Partnership Plan"
+    source: str = ""
+
+    @property
+    def baseline_label(self) -> str:
+        return period_label(self.baseline_start, self.baseline_end)
+
+    def targets_for(self, panel: str) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.panel == panel)
+
+
+def period_label(start: date, end: date) -> str:
+    """'April 2020 to March 2021' (one month: 'March 2025')."""
+    return f"{start:%B %Y}" if start == end else f"{start:%B %Y} to {end:%B %Y}"
+
+
+def targets_path() -> Path:
+    """The targets file: CDP_TARGETS if set, else config/targets.toml."""
+    value = os.environ.get(TARGETS_ENV, "").strip()
+    return Path(value).expanduser() if value else DEFAULT_TARGETS_FILE
+
+
+def _line_of(text: str, header: str, occurrence: int = 0) -> int | None:
+    """Line number of the `occurrence`-th line that is exactly the TOML table header `header`."""
+    found = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip() == header]
+    return found[occurrence] if occurrence < len(found) else None
+
+
+def _month(value, where: str) -> date:
+    if isinstance(value, date):
+        return date(value.year, value.month, 1)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value.strip()):
+        year, month = map(int, value.strip().split("-"))
+        return date(year, month, 1)
+    raise ValueError(f"{where} must be a month written YYYY-MM, not {value!r}")
+
+
+_TARGET_KEYS = {"label", "measure", "aim", "percent", "panel", "priority"}
+
+
+def _target(raw: dict) -> Target:
+    if not isinstance(raw, dict):
+        raise ValueError("each target must be a [[targets]] table")
+    unknown = set(raw) - _TARGET_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}; "
+                         f"a target has {', '.join(sorted(_TARGET_KEYS))}")
+    label = raw.get("label")
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError("label is missing (the target as the plan words it)")
+    measure = raw.get("measure")
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    aim = raw.get("aim")
+    if aim not in AIMS:
+        raise ValueError(f"aim must be one of {', '.join(AIMS)}, not {aim!r}")
+    percent = raw.get("percent", 0)
+    if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent < 100:
+        raise ValueError(f"percent must be a number from 0 up to 100, not {percent!r}")
+    priority = raw.get("priority")
+    if measure in ("count", "repeat_rate"):
+        if priority not in PRIORITY_KEYS:
+            raise ValueError(f"measure {measure} needs priority, one of {', '.join(PRIORITY_KEYS)}; "
+                             f"got {priority!r}")
+    elif priority is not None:
+        raise ValueError(f"measure {measure} takes no priority")
+    default_panel = {"all_crime": CRIME_PANEL, "treatment": "drugs_alcohol"}.get(measure, priority)
+    panel = raw.get("panel", default_panel)
+    if panel not in (CRIME_PANEL, *PRIORITY_KEYS):
+        raise ValueError(f"panel must be '{CRIME_PANEL}' or a priority key "
+                         f"({', '.join(PRIORITY_KEYS)}), not {panel!r}")
+    return Target(label.strip(), measure, aim, float(percent), panel, priority)
+
+
+def load_targets(path: str | Path | None = None) -> TargetsConfig:
+    """Read and check a targets file (default: `targets_path()`).
+
+    Raises BriefingConfigError naming the file, the line where it can, and what is wrong.
+    """
+    path = Path(path) if path is not None else targets_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BriefingConfigError(f"{path}: the targets file does not exist "
+                                  f"(set {TARGETS_ENV} to an existing file, or unset it)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BriefingConfigError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # its message carries "(at line L, column C)"
+        raise BriefingConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    def fail(reason: str, line: int | None = None):
+        where = f"{path}, line {line}" if line else str(path)
+        raise BriefingConfigError(f"{where}: {reason}")
+
+    baseline = raw.get("baseline")
+    if not isinstance(baseline, dict):
+        fail("no [baseline] table with start and end months")
+    baseline_line = _line_of(text, "[baseline]")
+    try:
+        start = _month(baseline.get("start"), "baseline start")
+        end = _month(baseline.get("end"), "baseline end")
+    except ValueError as exc:
+        fail(str(exc), baseline_line)
+    if flt.months_between(start, end) != 12:
+        fail(f"the baseline must be 12 months (a year); {period_label(start, end)} is "
+             f"{flt.months_between(start, end)}", baseline_line)
+    entries = raw.get("targets", [])
+    if not isinstance(entries, list) or not entries:
+        fail("no targets: add one or more [[targets]] tables")
+    targets = []
+    for number, entry in enumerate(entries):
+        try:
+            targets.append(_target(entry))
+        except ValueError as exc:
+            fail(f"target {number + 1}: {exc}", _line_of(text, "[[targets]]", number))
+    plan = raw.get("plan", "Partnership Plan")
+    return TargetsConfig(start, end, tuple(targets), str(plan), str(path))
+
+
+# --- the treatment indicator file ------------------------------------------------------------
+
+TREATMENT_COLUMNS = ("month", "successful_completions", "in_treatment")
+
+
+@dataclass(frozen=True)
+class TreatmentIndicator:
+    """The indicator file as configured: `frame` when read, `error` when not readable, or
+    neither when no file is configured."""
+    path: str | None
+    frame: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def treatment_path() -> Path | None:
+    value = os.environ.get(TREATMENT_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def load_treatment(path: str | Path) -> pd.DataFrame:
+    """Read a treatment indicator file (format in the module docstring).
+
+    Returns month (Timestamp, first of month), successful_completions, in_treatment, sorted by
+    month. Raises BriefingConfigError "<file>, line <n>: <reason>".
+    """
+    path = Path(path)
+
+    def fail(reason: str, line: int | None = None):
+        where = f"{path}, line {line}" if line else str(path)
+        raise BriefingConfigError(f"{where}: {reason}")
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        fail(f"the treatment indicator file does not exist (check {TREATMENT_ENV})")
+    except UnicodeDecodeError as exc:
+        fail(f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except OSError as exc:
+        fail(f"cannot be read ({exc.strerror})")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    if not header:
+        fail("the file is empty; the first line must be the header "
+             + ",".join(TREATMENT_COLUMNS), 1)
+    missing = [c for c in TREATMENT_COLUMNS if c not in header]
+    if missing:
+        fail(f"the header lacks {', '.join(missing)}; it must have "
+             f"{','.join(TREATMENT_COLUMNS)}", 1)
+    reader.fieldnames = header
+    rows, seen = [], {}
+    for record in reader:
+        line = reader.line_num
+        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+            continue
+        text_month = (record.get("month") or "").strip()
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text_month):
+            fail(f"month {text_month!r} is not a month written YYYY-MM", line)
+        if text_month in seen:
+            fail(f"month {text_month} appears again (first on line {seen[text_month]})", line)
+        seen[text_month] = line
+        values = {}
+        for column in TREATMENT_COLUMNS[1:]:
+            raw = (record.get(column) or "").strip().replace(",", "")
+            if not re.fullmatch(r"\d+", raw):
+                fail(f"{column} {raw or '(blank)'!r} is not a whole number of 0 or more", line)
+            values[column] = int(raw)
+        rows.append({"month": pd.Timestamp(text_month + "-01"), **values})
+    if not rows:
+        fail("no data rows below the header")
+    return pd.DataFrame(rows).sort_values("month").reset_index(drop=True)
+
+
+def treatment_indicator(path: str | Path | None = None) -> TreatmentIndicator:
+    """The configured indicator file (`path`, else CDP_TREATMENT), read or with its error."""
+    path = Path(path) if path is not None else treatment_path()
+    if path is None:
+        return TreatmentIndicator(None)
+    try:
+        return TreatmentIndicator(str(path), frame=load_treatment(path))
+    except BriefingConfigError as exc:
+        return TreatmentIndicator(str(path), error=str(exc))
+
+
+# --- target progress --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    status: str                 # "on track", "behind" or "not measurable"
+    change_pct: float | None    # latest against baseline, % (negative: a fall)
+
+
+def target_progress(target: Target, baseline: float | None, latest: float | None) -> Progress:
+    """Where `latest` stands against `baseline` for `target`.
+
+    reduce by p%: on track when the fall is at least p% (p = 0: any fall); maintain (p%): on
+    track when latest is at least baseline x (1 - p/100). From a baseline of 0, a reduction is
+    on track only at 0, and maintain always is.
+    """
+    if baseline is None or latest is None or (isinstance(baseline, float) and math.isnan(baseline)):
+        return Progress("not measurable", None)
+    change = None if baseline == 0 else (latest / baseline - 1) * 100
+    if target.aim == "maintain":
+        on_track = latest >= baseline * (1 - target.percent / 100) - 1e-12
+    elif baseline == 0:
+        on_track = latest == 0
+    elif target.percent > 0:
+        on_track = -change >= target.percent - 1e-9
+    else:
+        on_track = latest < baseline
+    return Progress("on track" if on_track else "behind", change)
+
+
+def _percent_text(change: float, target_percent: float) -> str:
+    """'down 18%', 'up 4%', 'unchanged'; one decimal when a whole number would look like the target."""
+    size = abs(change)
+    digits = 1 if abs(round(size) - target_percent) < 1 and target_percent else 0
+    if round(size, digits) == 0:
+        return "unchanged"
+    return f"{'down' if change < 0 else 'up'} {size:.{digits}f}%"
+
+
+def target_wording(target: Target) -> str:
+    """'target 25%' (a fall of 25%), 'target any fall', 'target no fall' (maintain)."""
+    if target.aim == "maintain":
+        return "target no fall" if not target.percent else f"target no fall beyond {target.percent:g}%"
+    return f"target {target.percent:g}%" if target.percent else "target any fall"
+
+
+def progress_sentence(subject: str, target: Target, progress: Progress | None,
+                      change_text: str | None = None) -> str:
+    """e.g. 'ASB down 18% against the baseline; target 25%: behind.'
+
+    `progress` None means the status is withheld; `change_text` overrides the change wording
+    (e.g. 'change withheld (small numbers)').
+    """
+    if progress is not None and progress.status == "not measurable":
+        return f"{subject}: not measurable against the baseline; {target_wording(target)}."
+    if change_text is None:
+        change_text = ("no baseline to compare (0 in the baseline)" if progress.change_pct is None
+                       else _percent_text(progress.change_pct, target.percent) + " against the baseline")
+    status = progress.status if progress is not None else WITHHELD
+    return f"{subject} {change_text}; {target_wording(target)}: {status}."
+
+
+# --- suppression of secondary figures -------------------------------------------------------
+
+def is_hidden(n) -> bool:
+    """A count that displays as '<5'."""
+    return n is not None and not pd.isna(n) and 1 <= n < THRESHOLD
+
+
+def possible_values(n) -> tuple:
+    """What a reader who sees `n` as displayed knows it could be."""
+    return tuple(range(1, THRESHOLD)) if is_hidden(n) else (n,)
+
+
+def same_whatever_hidden(fn: Callable, *counts, valid: Callable | None = None, limit: int = 4 ** 4):
+    """fn(*counts) when it gives the same result for every value the hidden counts could take
+    (1 to 4 each, combinations failing `valid` left out), else None: a figure that would let a
+    hidden count be worked back (or narrowed) is withheld. None too when there would be more
+    than `limit` combinations to try."""
+    choices = [possible_values(c) for c in counts]
+    if math.prod(len(c) for c in choices) > limit:
+        return None
+    results = {fn(*combo) for combo in itertools.product(*choices) if valid is None or valid(*combo)}
+    return results.pop() if len(results) == 1 else None
+
+
+# --- data from the store ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BriefingData:
+    """Aggregates behind the briefing for one ward selection (no person-level rows)."""
+    data_first: date | None
+    data_last: date | None
+    latest_start: date | None
+    latest_end: date | None
+    datasets: frozenset
+    wards: tuple[str, ...]
+    ward_names: dict
+    monthly: pd.DataFrame          # month index; columns "crime" and every priority key
+    exceptions: pd.DataFrame       # stats.exceptions rows (latest 3 months, ward level)
+    repeats: dict                  # {"latest": {...}, "baseline": {...}, "like_for_like": bool} or {}
+    has_victims: bool
+
+
+def ignored_filters(f: flt.Filters) -> list[str]:
+    """The shared filters that are set but do not apply to the briefing, in words."""
+    return [name.replace("_", " ") for name in f.people_places_premises()]
+
+
+def _monthly(con, f: flt.Filters, start: date, end: date) -> pd.DataFrame:
+    condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
+    sums = ", ".join([f"count(*) FILTER (WHERE NOT is_asb) AS {CRIME_PANEL}"]
+                     + [f"count(*) FILTER (WHERE {count_condition(k)}) AS {k}" for k in PRIORITY_KEYS])
+    frame = con.execute(f"SELECT month, {sums} FROM incidents WHERE {condition} "
+                        f"AND month BETWEEN ? AND ? GROUP BY month", params + [start, end]).df()
+    months = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS", name="month")
+    return frame.set_index("month").reindex(months, fill_value=0).astype(int)
+
+
+def _ward_exceptions(con, f: flt.Filters, end: date, ward_names: dict,
+                     keys: tuple[str, ...]) -> pd.DataFrame:
+    """stats.exceptions over a priority x ward x month aggregation ending at `end`."""
+    if not keys:
+        return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    start = flt.month_add(end, -CHART_MONTHS)
+    condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
+    sums = ", ".join(f"count(*) FILTER (WHERE {count_condition(k)}) AS {k}" for k in keys)
+    wide = con.execute(f"SELECT ward_code, month, {sums} FROM incidents WHERE {condition} "
+                       f"AND ward_code IS NOT NULL AND month BETWEEN ? AND ? "
+                       f"GROUP BY ward_code, month", params + [start, end]).df()
+    long = wide.melt(id_vars=["ward_code", "month"], var_name="priority", value_name="count")
+    return exceptions(long, latest=pd.Timestamp(end), window=EXCEPTION_WINDOW, ward_names=ward_names)
+
+
+def _repeat_rates(con, f: flt.Filters, targets: TargetsConfig, latest_start: date,
+                  latest_end: date, data_first: date, priority: str) -> dict:
+    """Repeat victimisation rates of `priority` in the baseline year and the latest 12 months.
+
+    When the data does not reach the full look-back before the baseline year, both periods are
+    measured like for like: only repeats within each period count.
+    """
+    lookback_start = (pd.Timestamp(targets.baseline_start) - pd.Timedelta(days=WINDOW_DAYS)).date()
+    like_for_like = data_first > lookback_start
+    condition, params = flt.where(f, period=False, priority=priority)
+    rows = con.execute(f"""SELECT victim_id, month, occurred_at, {priority_column(priority)}
+                           FROM incidents WHERE {condition} AND victim_id IS NOT NULL AND month BETWEEN ? AND ?""",
+                       params + [flt.month_add(targets.baseline_start, -13), latest_end]).df()
+    out = {"like_for_like": like_for_like}
+    for name, start, end in (("baseline", targets.baseline_start, targets.baseline_end),
+                             ("latest", latest_start, latest_end)):
+        period_end = pd.Timestamp(end) + pd.offsets.MonthEnd(0)
+        subset = rows[pd.to_datetime(rows["month"]) >= pd.Timestamp(start)] if like_for_like else rows
+        rate = repeat_rate_for_target(subset, pd.Timestamp(start), period_end, priority=priority)
+        out[name] = {k: rate[k] for k in ("numerator", "denominator", "rate")}
+    out["definition"] = rate["definition"]
+    return out
+
+
+def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
+                  targets: TargetsConfig) -> BriefingData:
+    """Everything the briefing needs from the store for a ward selection (empty: all wards), for
+    every priority: monthly counts from the baseline year (or 24 months back) to the latest month
+    loaded, the ward exceptions of the latest 3 months, and the rates behind repeat targets.
+
+    Only the wards are taken from the shared filters: the briefing always compares the latest 12
+    months with the baseline year, and its measures are the plan's, not a subset of people or
+    places. Priorities are chosen afterwards, in `build_panels`.
+    """
+    f = flt.Filters(start=targets.baseline_start, end=targets.baseline_end, wards=tuple(wards))
+    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
+    datasets = frozenset(r[0] for r in con.execute("SELECT DISTINCT dataset FROM incidents").fetchall())
+    ward_names = dict(con.execute("SELECT ward_code, ward_name FROM wards").fetchall())
+    if last is None:
+        return BriefingData(None, None, None, None, datasets, f.wards, ward_names,
+                            pd.DataFrame(), pd.DataFrame(), {}, False)
+    latest_start = max(first, flt.month_add(last, -(LATEST_MONTHS - 1)))
+    start = min(targets.baseline_start, flt.month_add(last, -(CHART_MONTHS - 1)))
+    monthly = _monthly(con, f, start, last)
+    available = tuple(k for k in PRIORITY_KEYS if coverage(k, set(datasets)) != "unavailable")
+    ward_exceptions = _ward_exceptions(con, f, last, ward_names, available)
+    has_victims = bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])
+    repeats = {}
+    for target in targets.targets:
+        if target.measure == "repeat_rate" and has_victims and target.priority not in repeats:
+            repeats[target.priority] = _repeat_rates(con, f, targets, latest_start, last, first,
+                                                     target.priority)
+    return BriefingData(first, last, latest_start, last, datasets, f.wards, ward_names, monthly,
+                        ward_exceptions, repeats, has_victims)
+
+
+# --- panels: what the board sees --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TargetLine:
+    label: str
+    status: str          # "on track", "behind", "not measurable", "no data" or WITHHELD
+    sentence: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One priority (or all crime) as the board sees it: display text with suppression applied."""
+    key: str
+    title: str
+    unit: str
+    coverage: str
+    coverage_note: str
+    headline: str                   # the latest 12 months' count as shown ("1,234", "<5")
+    headline_label: str
+    comparison: str                 # latest 12 months against the baseline year, in words
+    targets: tuple[TargetLine, ...]
+    chart_status: str               # "In control", "Signal", or why there is no status
+    chart_sentences: tuple[str, ...]
+    chart: pd.DataFrame | None = field(default=None, compare=False)  # control chart; None if withheld
+    chart_note: str = ""
+    exceptions: tuple[str, ...] = ()
+    exceptions_note: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def comparison_sentence(latest: int, baseline: int | None, baseline_label: str) -> str:
+    """The latest 12 months against the baseline year, judged by the exact rate-ratio test,
+    with every figure that could reveal a count of 1-4 withheld."""
+    if baseline is None:
+        return f"The baseline year ({baseline_label}) is not covered by the loaded data."
+    text = f"Against {suppress_count(baseline)} in the baseline year ({baseline_label})"
+
+    def change(c, b):
+        result = _compare(int(c), int(b))
+        if result.pct_change is None:
+            return "up from none" if c else "none in either"
+        return _percent_text(result.pct_change, 0)
+
+    def judged(c, b):
+        result = _compare(int(c), int(b))
+        if result.verdict == "no significant change":
+            return f"not a significant change ({format_p(result.p_value)})"
+        return f"a {result.verdict} ({format_p(result.p_value)})"
+
+    def verdict_only(c, b):
+        result = _compare(int(c), int(b))
+        return "not a significant change" if result.verdict == "no significant change" else f"a {result.verdict}"
+
+    shown_change = same_whatever_hidden(change, latest, baseline) or "change withheld (small numbers)"
+    shown_judged = (same_whatever_hidden(judged, latest, baseline)
+                    or same_whatever_hidden(verdict_only, latest, baseline))
+    return f"{text}: {shown_change}" + (f", {shown_judged}." if shown_judged else ".")
+
+
+_MONTH_YEAR = re.compile(r"(January|February|March|April|May|June|July|August|September|October|"
+                         r"November|December) (\d{4})")
+
+
+def _ends_since(sentence: str, since: pd.Timestamp) -> bool:
+    """Whether a `describe_signals` sentence describes a signal that lasts into `since` or later:
+    a run still going ("since ..."), else the last month the sentence names."""
+    if " since " in sentence:
+        return True
+    months = _MONTH_YEAR.findall(sentence)
+    return bool(months) and pd.Timestamp(f"{months[-1][0]} {months[-1][1]}") >= since
+
+
+def _chart_summary(series: pd.Series) -> tuple[str, tuple[str, ...]]:
+    """Control-chart status of a monthly series: 'Signal' when any of the latest 12 months
+    signals on an XmR chart of the last 24 months, else 'In control'; with those signals in words."""
+    chart = control_chart(series, "xmr")
+    recent = chart["signal"].to_numpy()[-LATEST_MONTHS:]
+    if not recent.any():
+        return "In control", ()
+    since = pd.Timestamp(series.index[-LATEST_MONTHS])
+    return "Signal", tuple(s for s in describe_signals(chart) if _ends_since(s, since))
+
+
+_FIGURE_IN_BRACKETS = re.compile(r" \([0-9][0-9,.]*\)")
+
+
+def chart_status(series: pd.Series) -> tuple[str, tuple[str, ...], pd.DataFrame | None, str]:
+    """Control-chart status, signal sentences, the chart to plot (None when withheld) and a note.
+
+    A series with any month of 1-4 is not plotted (its points beside the panel's totals could
+    reveal them); its status and signals (without figures) are shown only when they would be
+    the same whatever the hidden months are.
+    """
+    series = series.astype(int)
+    if len(series) < 12:
+        return "too few months", (), None, ""
+    hidden = [i for i, v in enumerate(series) if is_hidden(v)]
+    if not hidden:
+        status, sentences = _chart_summary(series)
+        return status, sentences, control_chart(series, "xmr"), ""
+    note = ("Monthly chart not shown: some months had fewer than 5, which the other months and "
+            "the totals could reveal.")
+    if len(hidden) > MAX_HIDDEN_FOR_CHART_STATUS:
+        return WITHHELD, (), None, note
+    values = series.to_numpy().copy()
+
+    def summary(*hidden_values):
+        values[hidden] = hidden_values
+        status, sentences = _chart_summary(pd.Series(values, index=series.index))
+        return status, tuple(_FIGURE_IN_BRACKETS.sub("", s) for s in sentences)
+
+    shown = same_whatever_hidden(summary, *series.iloc[hidden])
+    if shown is None:
+        return WITHHELD, (), None, note
+    return shown[0], shown[1], None, note
+
+
+def exception_sentence(row: pd.Series, unit: str, ward_names: dict) -> str:
+    """One plain sentence for an exceptions row (counts of 5 or more only, see `board_exceptions`)."""
+    label = PRIORITY_BY_KEY[row["priority"]].label
+    ward = ward_names.get(row["ward_code"], row["ward_code"])
+    higher = row["direction"] == "above"
+    observed = int(row["observed"])
+    text = (f"{label} in {ward}: {f'{observed:,}' if observed else 'no'} {unit} in "
+            f"{row['period_label']}, {'more' if higher else 'fewer'} than the "
+            f"{row['expected']:,.1f} expected from the previous 12 months")
+    if observed and math.isfinite(row["ratio"]) and row["expected"] > 0:
+        text += f" ({row['ratio']:,.1f} times the usual rate, {format_p(row['p_value'])})"
+    else:
+        text += f" ({format_p(row['p_value'])})"
+    if row["signal"]:
+        text += "; " + _FIGURE_IN_BRACKETS.sub("", row["signal"])
+    return text + "."
+
+
+def board_exceptions(rows: pd.DataFrame, series: pd.Series | None, unit: str, ward_names: dict,
+                     top: int = TOP_EXCEPTIONS) -> tuple[tuple[str, ...], str]:
+    """The strongest exceptions of one priority as sentences, with small numbers kept out.
+
+    Rows with 1-4 in the latest 3 months or in the 12 months before are left out. When the
+    monthly chart is shown (`series`), the listed wards' counts are subtracted from the chart's
+    totals by a reader: sentences are dropped (smallest first) until what remains for the other
+    wards is 0 or at least 5 in both spans.
+    """
+    window = {"month": 1, "quarter": 3}[EXCEPTION_WINDOW]
+    rows = rows.assign(baseline=(rows["expected"] * 12 / window).round().astype(int))
+    small = rows["observed"].map(is_hidden) | rows["baseline"].map(is_hidden)
+    kept = rows[~small].head(top)
+    if series is not None and len(kept):
+        values = series.to_numpy()
+        recent, before = int(values[-window:].sum()), int(values[-window - 12:-window].sum())
+        while len(kept):
+            rest_recent = recent - int(kept["observed"].sum())
+            rest_before = before - int(kept["baseline"].sum())
+            if not is_hidden(rest_recent) and not is_hidden(rest_before):
+                break
+            kept = kept.drop(kept["observed"].idxmin())
+    note = ""
+    if small.any() or len(kept) < min(top, len(rows)):
+        note = ("Exceptions with fewer than 5 in either period, or that would let such a count "
+                "be worked out, are not listed.")
+    return tuple(exception_sentence(r, unit, ward_names) for _, r in kept.iterrows()), note
+
+
+def _total(monthly: pd.DataFrame, column: str, start: date, end: date) -> int:
+    return int(monthly.loc[pd.Timestamp(start):pd.Timestamp(end), column].sum())
+
+
+def _baseline_covered(data: BriefingData, targets: TargetsConfig) -> bool:
+    return (data.data_first is not None and data.data_first <= targets.baseline_start
+            and data.data_last >= targets.baseline_end)
+
+
+def _count_target(target: Target, subject: str, latest: int, baseline: int | None) -> TargetLine:
+    if baseline is None:
+        return TargetLine(target.label, "not measurable",
+                          progress_sentence(subject, target, Progress("not measurable", None)))
+    status = same_whatever_hidden(lambda c, b: target_progress(target, b, c).status, latest, baseline)
+    change = same_whatever_hidden(
+        lambda c, b: progress_sentence(subject, target, target_progress(target, b, c)), latest, baseline)
+    if change is not None:
+        return TargetLine(target.label, status, change)
+    progress = target_progress(target, baseline, latest)
+    shown = Progress(status, progress.change_pct) if status else None
+    return TargetLine(target.label, status or WITHHELD,
+                      progress_sentence(subject, target, shown, "change withheld (small numbers)"))
+
+
+def _rate_text(numerator: int, denominator: int) -> str:
+    return f"{numerator / denominator:.1%}" if denominator else "no victims"
+
+
+def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
+                   targets: TargetsConfig) -> TargetLine:
+    label = PRIORITY_BY_KEY[target.priority].label.lower()
+    subject = f"The {label} repeat victimisation rate"
+    if rates is None:
+        return TargetLine(target.label, "no data",
+                          f"{subject} needs pseudonymous victim keys, which the loaded data does "
+                          f"not have: load a partner extract.")
+    if not _baseline_covered(data, targets):
+        return TargetLine(target.label, "not measurable",
+                          progress_sentence(subject, target, Progress("not measurable", None)))
+    nb, db = rates["baseline"]["numerator"], rates["baseline"]["denominator"]
+    nl, dl = rates["latest"]["numerator"], rates["latest"]["denominator"]
+    valid = lambda a, b, c, d: a <= b and c <= d  # noqa: E731 - repeat victims are among victims
+
+    def rate(n, d):
+        return same_whatever_hidden(_rate_text, n, d, valid=lambda a, b: a <= b) or WITHHELD
+
+    details = [
+        f"Latest 12 months: {suppress_count(nl)} of {suppress_count(dl)} victims were repeat "
+        f"victims ({rate(nl, dl)}).",
+        f"Baseline year: {suppress_count(nb)} of {suppress_count(db)} victims ({rate(nb, db)}).",
+    ]
+
+    def progress(a, b, c, d):
+        if not b or not d:
+            return Progress("not measurable", None)
+        return target_progress(target, c / d, a / b)
+
+    def fisher(a, b, c, d):
+        if not b or not d:
+            return ""
+        p = fisher_exact([[a, b - a], [c, d - c]]).pvalue
+        significant = p < ALPHA
+        return (f"{'A significant' if significant else 'Not a significant'} change in the rate "
+                f"(Fisher's exact test, {format_p(p)}).")
+
+    sentence = same_whatever_hidden(
+        lambda *v: progress_sentence(subject, target, progress(*v)), nl, dl, nb, db, valid=valid)
+    status = same_whatever_hidden(lambda *v: progress(*v).status, nl, dl, nb, db, valid=valid)
+    if sentence is None:
+        sentence = progress_sentence(subject, target, Progress(status, None) if status else None,
+                                     "change withheld (small numbers)")
+    tested = same_whatever_hidden(fisher, nl, dl, nb, db, valid=valid)
+    if tested:
+        details.append(tested)
+    if rates.get("like_for_like"):
+        details.append("The loaded data does not reach 12 months before the baseline year, so "
+                       "both periods count only repeats within the period, like for like.")
+    return TargetLine(target.label, status or WITHHELD, sentence, tuple(details))
+
+
+def _treatment_target(target: Target, treatment: TreatmentIndicator,
+                      targets: TargetsConfig) -> TargetLine:
+    if treatment.path is None:
+        return TargetLine(target.label, "no data",
+                          "No treatment indicator file is configured. To show this target, set "
+                          f"{TREATMENT_ENV} to a monthly CSV with the columns "
+                          f"{','.join(TREATMENT_COLUMNS)} (format in cdp/briefing.py).")
+    if treatment.error:
+        return TargetLine(target.label, "no data", f"The treatment indicator file cannot be used: "
+                                                   f"{treatment.error}")
+    frame = treatment.frame.set_index("month")
+    last = frame.index.max().date()
+    latest_start = flt.month_add(last, -(LATEST_MONTHS - 1))
+
+    def twelve(start: date, end: date) -> tuple[int, int] | str:
+        months = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
+        missing = [m for m in months if m not in frame.index]
+        if missing:
+            return (f"the file lacks {len(missing)} month(s) of {period_label(start, end)}, "
+                    f"e.g. {missing[0]:%B %Y}")
+        return int(frame.loc[months, "successful_completions"].sum()), int(frame.loc[months[-1], "in_treatment"])
+
+    baseline, latest = twelve(targets.baseline_start, targets.baseline_end), twelve(latest_start, last)
+    for name, value in (("baseline year", baseline), ("latest 12 months", latest)):
+        if isinstance(value, str):
+            return TargetLine(target.label, "not measurable",
+                              f"Successful completions cannot be measured for the {name}: {value}.")
+    (cb, tb), (cl, tl) = baseline, latest
+    valid = lambda a, b, c, d: a <= b and c <= d  # noqa: E731 - completions are among those in treatment
+
+    def rate(c, t):
+        return same_whatever_hidden(_rate_text, c, t, valid=lambda a, b: a <= b) or WITHHELD
+
+    details = (
+        f"12 months to {last:%B %Y}: {suppress_count(cl)} successful completions of "
+        f"{suppress_count(tl)} in treatment ({rate(cl, tl)}).",
+        f"Baseline year ({targets.baseline_label}): {suppress_count(cb)} of {suppress_count(tb)} "
+        f"({rate(cb, tb)}).",
+        f"City-wide figures from {Path(treatment.path).name}; the ward filter does not apply.",
+    )
+    subject = "The successful completion rate"
+
+    def progress(a, b, c, d):
+        if not b or not d:
+            return Progress("not measurable", None)
+        return target_progress(target, c / d, a / b)
+
+    sentence = same_whatever_hidden(lambda *v: progress_sentence(subject, target, progress(*v)),
+                                    cl, tl, cb, tb, valid=valid)
+    status = same_whatever_hidden(lambda *v: progress(*v).status, cl, tl, cb, tb, valid=valid)
+    if sentence is None:
+        sentence = progress_sentence(subject, target, Progress(status, None) if status else None,
+                                     "change withheld (small numbers)")
+    return TargetLine(target.label, status or WITHHELD, sentence, details)
+
+
+_SHORT_SUBJECT = {"asb": "ASB", CRIME_PANEL: "Crime"}
+
+
+def build_panels(data: BriefingData, targets: TargetsConfig, treatment: TreatmentIndicator,
+                 priorities: tuple[str, ...] = PRIORITY_KEYS) -> list[Panel]:
+    """The briefing's panels, suppression applied: all crime (when no priority is narrowed in the
+    sidebar), then each chosen priority in the plan's order."""
+    if data.data_last is None:
+        return []
+    keys = ([CRIME_PANEL] if set(priorities) == set(PRIORITY_KEYS) else []) + \
+        [p.key for p in PRIORITIES if p.key in priorities]
+    baseline_ok = _baseline_covered(data, targets)
+    latest_months = flt.months_between(data.latest_start, data.latest_end)
+    panels = []
+    for key in keys:
+        if key == CRIME_PANEL:
+            title, unit, level, note = "All recorded crime", "crimes", "full", \
+                "Every recorded crime in the selected wards, all crime types; ASB incidents are not added in."
+        else:
+            priority = PRIORITY_BY_KEY[key]
+            title, unit, level = priority.label, counted_unit(key), coverage(key, set(data.datasets))
+            note = ("" if level == "full" else priority.police_uk_note if level == "proxy"
+                    else f"Unavailable in the loaded data: {priority.police_uk_note}")
+        notes = []
+        if latest_months < LATEST_MONTHS:
+            notes.append(f"Only {latest_months} months are loaded, so the 'latest 12 months' are "
+                         f"{period_label(data.latest_start, data.latest_end)}.")
+        if level == "unavailable":
+            panels.append(Panel(key, title, unit, level, note, "", "", "", (), "", ()))
+            continue
+        latest = _total(data.monthly, key, data.latest_start, data.latest_end)
+        baseline = (_total(data.monthly, key, targets.baseline_start, targets.baseline_end)
+                    if baseline_ok else None)
+        series = data.monthly[key].iloc[-CHART_MONTHS:]
+        status, sentences, chart, chart_note = chart_status(series)
+        lines = []
+        for target in targets.targets_for(key):
+            if target.measure in ("count", "all_crime"):
+                column = target.priority or CRIME_PANEL
+                subject = _SHORT_SUBJECT.get(column) or PRIORITY_BY_KEY[column].label
+                t_latest = _total(data.monthly, column, data.latest_start, data.latest_end)
+                t_base = (_total(data.monthly, column, targets.baseline_start, targets.baseline_end)
+                          if baseline_ok else None)
+                lines.append(_count_target(target, subject, t_latest, t_base))
+            elif target.measure == "repeat_rate":
+                lines.append(_repeat_target(target, data.repeats.get(target.priority), data, targets))
+            else:
+                lines.append(_treatment_target(target, treatment, targets))
+        found, exceptions_note = (), ""
+        if key != CRIME_PANEL and not data.exceptions.empty:
+            rows = data.exceptions[data.exceptions["priority"] == key]
+            found, exceptions_note = board_exceptions(rows, series if chart is not None else None,
+                                                      unit, data.ward_names)
+        if key != CRIME_PANEL and not found and not exceptions_note:
+            exceptions_note = "No ward stands out in the latest 3 months."
+        panels.append(Panel(
+            key, title, unit, level, note, suppress_count(latest),
+            f"{unit[0].upper()}{unit[1:]}, latest 12 months",
+            comparison_sentence(latest, baseline, targets.baseline_label), tuple(lines),
+            status, sentences, chart, chart_note, found, exceptions_note, tuple(notes)))
+    return panels
+
+
+def period_caption(data: BriefingData, targets: TargetsConfig) -> str:
+    """What every panel compares, in words."""
+    if data.data_last is None:
+        return "No data is loaded."
+    return (f"Latest 12 months ({period_label(data.latest_start, data.latest_end)}) against the "
+            f"baseline year ({targets.baseline_label}).")
+
+
+def ward_caption(data: BriefingData) -> str:
+    if not data.wards:
+        return "All wards"
+    names = [data.ward_names.get(w, w) for w in data.wards]
+    return ", ".join(names) if len(names) <= 4 else f"{len(names)} wards"
+
+
+SUPPRESSION_TEXT = (f"Counts from 1 to {THRESHOLD - 1} show as \"<{THRESHOLD}\" for every viewer, "
+                    f"and any figure that could reveal them (a change, a rate, a chart, a target "
+                    f"status) reads \"{WITHHELD}\" or is left out.")
+METHOD_TEXT = ("Changes are judged with an exact Poisson rate-ratio test (p < 0.05); control charts "
+               "are XmR charts of the last 24 months, a signal being a point beyond 3 sigma, 8 in a "
+               "row on one side of the mean or 6 rising or falling, in the latest 12 months. "
+               "Exceptions test each ward's latest 3 months against its previous 12. ASB incidents "
+               "and crimes are counted separately and never added.")
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+def panel_figure(panel: Panel, large: bool = False) -> go.Figure | None:
+    """The panel's control chart (monthly counts, mean, limits, signals), or None when withheld."""
+    chart = panel.chart
+    if chart is None or chart.empty:
+        return None
+    size = 22 if large else 13
+    x = pd.to_datetime(chart["period"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=chart["count"], mode="lines+markers", name=panel.unit,
+                             line={"color": PALETTE["primary"], "width": 4 if large else 2},
+                             marker={"size": 9 if large else 5},
+                             hovertemplate="%{x|%b %Y}: %{y:,}<extra></extra>"))
+    signals = chart[chart["signal"]]
+    if not signals.empty:
+        fig.add_trace(go.Scatter(x=pd.to_datetime(signals["period"]), y=signals["count"], mode="markers",
+                                 name="signal", marker={"color": PALETTE["accent"], "size": 14 if large else 9},
+                                 hovertemplate="%{x|%b %Y}: %{y:,} (signal)<extra></extra>"))
+    for column, name, dash in (("centre", "mean", "dash"), ("ucl", "upper limit", "dot"),
+                               ("lcl", "lower limit", "dot")):
+        fig.add_trace(go.Scatter(x=x, y=chart[column], mode="lines", name=name,
+                                 line={"color": PALETTE["muted"], "dash": dash, "width": 2},
+                                 hovertemplate=f"{name}: %{{y:,.1f}}<extra></extra>"))
+    margin = {"l": 90, "r": 20, "t": 10, "b": 60} if large else {"l": 10, "r": 10, "t": 10, "b": 10}
+    fig.update_layout(height=400 if large else 280, margin=margin, showlegend=False,
+                      font={"size": size, "color": "#222", "family": "Source Sans Pro, DejaVu Sans, sans-serif"}, template="plotly_white",
+                      yaxis={"rangemode": "tozero", "title": None, "tickfont": {"size": size}},
+                      xaxis={"title": None, "tickfont": {"size": size}, "dtick": "M6",
+                             "tickformat": "%b %Y"},
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool = False) -> str:
+    """The panel's control chart as a small self-contained SVG ('' when withheld), for the decks."""
+    chart = panel.chart
+    if chart is None or chart.empty:
+        return ""
+    pad_left, pad_bottom, pad_top = 70, 34, 10
+    counts = chart["count"].to_numpy(float)
+    top = max(float(counts.max()), float(chart["ucl"].max()), 1.0) * 1.08
+    n = len(counts)
+
+    def x(i: int) -> float:
+        return pad_left + (width - pad_left - 10) * (i / max(n - 1, 1))
+
+    def y(v: float) -> float:
+        return pad_top + (height - pad_top - pad_bottom) * (1 - v / top)
+
+    xmlns = 'xmlns="http://www.w3.org/2000/svg" ' if namespace else ""
+    parts = [f'<svg {xmlns}viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{html.escape(panel.title)}: monthly counts">',
+             f'<line x1="{pad_left}" y1="{y(0):.1f}" x2="{width - 10}" y2="{y(0):.1f}" stroke="#444" stroke-width="1"/>']
+    for value in (0, top / 1.08 / 2, top / 1.08):
+        parts.append(f'<text x="{pad_left - 8}" y="{y(value) + 6:.1f}" font-size="18" text-anchor="end" '
+                     f'fill="#444" font-family="DejaVu Sans, Arial, sans-serif">{value:,.0f}</text>')
+    for column, colour, dash in (("centre", PALETTE["muted"], "8 6"), ("ucl", PALETTE["muted"], "3 5"),
+                                 ("lcl", PALETTE["muted"], "3 5")):
+        ys = chart[column].to_numpy(float)
+        parts.append(f'<line x1="{x(0):.1f}" y1="{y(ys[0]):.1f}" x2="{x(n - 1):.1f}" y2="{y(ys[-1]):.1f}" '
+                     f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>')
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(counts))
+    parts.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE["primary"]}" stroke-width="4"/>')
+    for i, (value, signal) in enumerate(zip(counts, chart["signal"])):
+        colour = PALETTE["accent"] if signal else PALETTE["primary"]
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="{7 if signal else 4}" fill="{colour}"/>')
+    periods = pd.to_datetime(chart["period"])
+    for i, anchor in ((0, "start"), (n - 1, "end")):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="18" text-anchor="{anchor}" '
+                     f'fill="#444" font-family="DejaVu Sans, Arial, sans-serif">{periods[i]:%b %Y}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- the deck exports -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Deck:
+    title: str
+    subtitle: str
+    panels: tuple[Panel, ...]
+    notes: tuple[str, ...]
+
+
+_STATUS_COLOURS = {"on track": PALETTE["good"], "behind": PALETTE["accent"], "Signal": PALETTE["accent"],
+                   "In control": PALETTE["good"]}
+
+_DECK_CSS = """
+*{box-sizing:border-box}
+html,body{margin:0;height:100%;background:#f4f6f9;color:#14213d;font-family:"DejaVu Sans",Arial,Helvetica,sans-serif}
+.slide{display:none;min-height:100vh;padding:3.5vh 4.5vw 9vh;background:#fff}
+.slide.current{display:block}
+h1{font-size:clamp(28px,3.6vw,64px);margin:0 0 1.5vh;color:#1f4e79}
+h2{font-size:clamp(20px,1.9vw,34px);margin:2vh 0 .6vh;color:#1f4e79}
+p,li{font-size:clamp(18px,1.6vw,30px);line-height:1.35;margin:.4vh 0}
+.headline{font-size:clamp(40px,5vw,96px);font-weight:bold;color:#14213d;margin:0}
+.headline small{font-size:clamp(18px,1.6vw,30px);font-weight:normal;color:#555;margin-left:1vw}
+.status{display:inline-block;padding:.1em .5em;border-radius:.3em;color:#fff;font-weight:bold}
+.note{color:#555;font-size:clamp(14px,1.15vw,22px)}
+.columns{display:flex;gap:3vw}.columns>div{flex:1}
+svg{width:100%;height:auto;max-height:32vh}
+nav{position:fixed;bottom:0;left:0;right:0;display:flex;gap:1em;align-items:center;justify-content:center;
+padding:1.2vh;background:#1f4e79;color:#fff;font-size:clamp(14px,1.2vw,22px)}
+nav button{font-size:inherit;padding:.3em 1em;border:0;border-radius:.3em;background:#fff;color:#1f4e79;cursor:pointer}
+@media print{nav{display:none}.slide{display:block;page-break-after:always;min-height:auto}}
+"""
+
+_DECK_JS = """
+(function(){
+  var slides=document.querySelectorAll('.slide'),i=0,counter=document.getElementById('counter');
+  function show(n){i=Math.max(0,Math.min(slides.length-1,n));
+    slides.forEach(function(s,k){s.classList.toggle('current',k===i)});
+    counter.textContent=(i+1)+' / '+slides.length;}
+  document.getElementById('prev').onclick=function(){show(i-1)};
+  document.getElementById('next').onclick=function(){show(i+1)};
+  document.addEventListener('keydown',function(e){
+    if(['ArrowRight','PageDown',' ','Enter'].indexOf(e.key)>=0){show(i+1);e.preventDefault();}
+    else if(['ArrowLeft','PageUp','Backspace'].indexOf(e.key)>=0){show(i-1);e.preventDefault();}
+    else if(e.key==='Home'){show(0);}else if(e.key==='End'){show(slides.length-1);}
+  });
+  show(0);
+})();
+"""
+
+
+def _status_span(status: str) -> str:
+    colour = _STATUS_COLOURS.get(status, "#666")
+    return f'<span class="status" style="background:{colour}">{html.escape(status)}</span>'
+
+
+def _panel_html(panel: Panel) -> str:
+    e = html.escape
+    out = [f"<h1>{e(panel.title)}</h1>"]
+    if panel.coverage_note:
+        out.append(f'<p class="note">{e(panel.coverage_note)}</p>')
+    if panel.coverage == "unavailable":
+        return "".join(out)
+    out.append(f'<p class="headline">{e(panel.headline)}<small>{e(panel.headline_label)}</small></p>')
+    out.append(f"<p>{e(panel.comparison)}</p>")
+    left = []
+    for line in panel.targets:
+        left.append(f"<h2>Target: {e(line.label)}</h2><p>{_status_span(line.status)} {e(line.sentence)}</p>")
+        left += [f'<p class="note">{e(d)}</p>' for d in line.details]
+    left.append(f"<h2>Control chart</h2><p>{_status_span(panel.chart_status)}</p>")
+    left += [f"<p>{e(s)}.</p>" for s in panel.chart_sentences[:3]]
+    right = [panel_svg(panel) or f'<p class="note">{e(panel.chart_note)}</p>']
+    if panel.exceptions or panel.exceptions_note:
+        right.append("<h2>Exceptions, latest 3 months</h2>")
+        right.append("<ul>" + "".join(f"<li>{e(s)}</li>" for s in panel.exceptions) + "</ul>")
+        if panel.exceptions_note:
+            right.append(f'<p class="note">{e(panel.exceptions_note)}</p>')
+    out.append(f'<div class="columns"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
+    out += [f'<p class="note">{e(n)}</p>' for n in panel.notes]
+    return "".join(out)
+
+
+def deck_html(deck: Deck) -> str:
+    """A self-contained HTML slide deck: inline CSS and JavaScript, arrow keys or the buttons to
+    move between slides, no external links; printing gives one slide per page."""
+    e = html.escape
+    title_slide = (f'<section class="slide"><h1>{e(deck.title)}</h1><p>{e(deck.subtitle)}</p>'
+                   + "".join(f'<p class="note">{e(n)}</p>' for n in deck.notes) + "</section>")
+    slides = "".join(f'<section class="slide">{_panel_html(p)}</section>' for p in deck.panels)
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{e(deck.title)}</title>"
+            f"<style>{_DECK_CSS}</style></head><body>{title_slide}{slides}"
+            "<nav><button id=\"prev\" type=\"button\">&#9664; Previous</button><span id=\"counter\"></span>"
+            "<button id=\"next\" type=\"button\">Next &#9654;</button>"
+            "<span>Arrow keys move between slides</span></nav>"
+            f"<script>{_DECK_JS}</script></body></html>")
+
+
+_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+               "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+def _pdf_with_font():
+    from fpdf import FPDF
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_auto_page_break(True, margin=12)
+    if all(Path(p).exists() for p in _FONT_FILES):
+        pdf.add_font("deck", "", _FONT_FILES[0])
+        pdf.add_font("deck", "B", _FONT_FILES[1])
+        return pdf, "deck", lambda text: text
+    # Core fonts only cover Latin-1: replace what they cannot draw.
+    return pdf, "helvetica", lambda text: (text.replace("\u2013", "-").replace("\u2014", "-")
+                                           .encode("latin-1", "replace").decode("latin-1"))
+
+
+def deck_pdf(deck: Deck) -> bytes:
+    """The deck as a landscape A4 PDF (fpdf2), one panel per page in large type."""
+    pdf, font, clean = _pdf_with_font()
+    pdf.set_title(clean(deck.title))
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def write(text: str, size: float, bold: bool = False, colour=(20, 33, 61), gap: float = 1.5):
+        pdf.set_font(font, "B" if bold else "", size)
+        pdf.set_text_color(*colour)
+        pdf.multi_cell(width, size * 0.45, clean(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(gap)
+
+    pdf.add_page()
+    write(deck.title, 30, True, (31, 78, 121), 4)
+    write(deck.subtitle, 18)
+    for note in deck.notes:
+        write(note, 12, colour=(85, 85, 85))
+    for panel in deck.panels:
+        pdf.add_page()
+        write(panel.title, 28, True, (31, 78, 121), 2)
+        if panel.coverage_note:
+            write(panel.coverage_note, 12, colour=(85, 85, 85))
+        if panel.coverage == "unavailable":
+            continue
+        write(f"{panel.headline}  {panel.headline_label}", 24, True)
+        write(panel.comparison, 15)
+        for line in panel.targets:
+            write(f"Target: {line.label}: {line.status}", 16, True, gap=0.5)
+            write(line.sentence, 14, gap=0.5)
+            for detail in line.details:
+                write(detail, 11, colour=(85, 85, 85), gap=0.3)
+            pdf.ln(1)
+        write(f"Control chart: {panel.chart_status}", 16, True, gap=0.5)
+        for sentence in panel.chart_sentences[:2]:
+            write(sentence + ".", 13, gap=0.3)
+        svg = panel_svg(panel, namespace=True)
+        if svg:
+            # Shrink the chart to leave room for the exceptions on the same page where it can.
+            room = pdf.h - pdf.b_margin - pdf.get_y() - 12 * (len(panel.exceptions) + 1)
+            height = min(width * 0.8 * 280 / 960, room)
+            if height < 35:
+                pdf.add_page()
+                height = width * 0.8 * 280 / 960
+            pdf.image(io.BytesIO(svg.encode("utf-8")), x=pdf.l_margin, y=pdf.get_y(), h=height,
+                      w=height * 960 / 280)
+            pdf.ln(height + 2)
+        elif panel.chart_note:
+            write(panel.chart_note, 12, colour=(85, 85, 85))
+        if panel.exceptions:
+            write("Exceptions, latest 3 months", 16, True, gap=0.5)
+            for sentence in panel.exceptions:
+                write("- " + sentence, 13, gap=0.3)
+        if panel.exceptions_note:
+            write(panel.exceptions_note, 11, colour=(85, 85, 85))
+        for note in panel.notes:
+            write(note, 11, colour=(85, 85, 85))
+    return bytes(pdf.output())

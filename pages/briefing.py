@@ -1,0 +1,147 @@
+"""Board briefing: each priority's latest 12 months against the baseline year, progress toward
+the plan's targets, control-chart status and exceptions; a presentation mode for the big screen
+and the deck as PDF or HTML. Small numbers are suppressed here for every viewer."""
+from datetime import date
+
+import streamlit as st
+
+from app import context, widgets
+from cdp import briefing
+
+PRESENTING, SLIDE = "briefing_present", "briefing_slide"
+STATUS_COLOURS = {"on track": "green", "behind": "red", "In control": "green", "Signal": "orange"}
+PRESENTATION_CSS = """<style>
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"], header[data-testid="stHeader"] {display: none !important;}
+[data-testid="stMainBlockContainer"] {max-width: 100%; padding: 1rem 3rem 2rem;}
+.st-key-briefing-slide h2 {font-size: 3.2rem !important; line-height: 1.1; padding-bottom: 0.2rem;}
+.st-key-briefing-slide p, .st-key-briefing-slide li {font-size: 1.75rem !important; line-height: 1.3;}
+.st-key-briefing-slide [data-testid="stCaptionContainer"] p {font-size: 1.3rem !important;}
+.st-key-briefing-slide [data-testid="stMetricValue"] p {font-size: 5rem !important; line-height: 1.05;}
+.st-key-briefing-slide [data-testid="stMetricLabel"] p {font-size: 1.5rem !important;}
+.st-key-briefing-slide .stMarkdownBadge {font-size: 1.5rem !important; padding: 0.1rem 0.6rem;}
+.st-key-briefing-nav p, .st-key-briefing-nav button p {font-size: 1.5rem !important;}
+</style>"""
+
+
+def badge(status: str) -> str:
+    """A coloured status badge in markdown."""
+    return f":{STATUS_COLOURS.get(status, 'gray')}-badge[{status}]"
+
+
+def show_panel(panel: briefing.Panel, large: bool = False) -> None:
+    """One priority: headline, comparison, targets, control chart and exceptions."""
+    if large:
+        st.header(panel.title)
+        if panel.coverage != "full":
+            st.caption(panel.coverage_note)
+    else:
+        st.subheader(panel.title)
+        widgets.coverage_badge(panel.coverage, panel.coverage_note)
+    if panel.coverage == "unavailable":
+        return
+    left, right = st.columns([5, 6] if large else [1, 1], gap="large")
+    with left:
+        st.metric(panel.headline_label, panel.headline)
+        st.markdown(panel.comparison)
+        for line in panel.targets:
+            st.markdown(f"**Target: {line.label}** {badge(line.status)}  \n{line.sentence}")
+            for detail in line.details:
+                st.caption(detail)
+        st.markdown(f"**Control chart** {badge(panel.chart_status)}")
+        for sentence in panel.chart_sentences[:3]:
+            st.markdown(f"- {sentence}.")
+    with right:
+        figure = briefing.panel_figure(panel, large=large)
+        if figure is not None:
+            st.plotly_chart(figure, config={"displayModeBar": False, "staticPlot": large},
+                            theme=None if large else "streamlit", key=f"briefing-chart-{panel.key}-{large}")
+            st.caption("Monthly counts, last 24 months: mean (dashed), control limits (dotted), "
+                       "signals in red.")
+        else:
+            st.info(panel.chart_note or "No monthly chart for this panel.")
+        if panel.exceptions or panel.exceptions_note:
+            st.markdown("**Exceptions, latest 3 months**")
+            for sentence in panel.exceptions:
+                st.markdown(f"- {sentence}")
+            if panel.exceptions_note:
+                st.caption(panel.exceptions_note)
+    for note in panel.notes:
+        st.caption(note)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def panels_for(data, targets, treatment, priorities) -> list[briefing.Panel]:
+    """The panels, kept between reruns so moving between slides is instant."""
+    return briefing.build_panels(data, targets, treatment, priorities)
+
+
+def move(step: int, count: int) -> None:
+    st.session_state[SLIDE] = min(max(st.session_state.get(SLIDE, 0) + step, 0), count - 1)
+
+
+def set_presenting(on: bool) -> None:
+    st.session_state[PRESENTING] = on
+    st.session_state[SLIDE] = 0
+
+
+f = context.filters()
+try:
+    targets = briefing.load_targets()
+except briefing.BriefingConfigError as exc:
+    st.title("Board briefing")
+    st.error(f"The targets file cannot be used. {exc}")
+    st.stop()
+data = context.cached(briefing.briefing_data)(f.wards, targets)
+panels = panels_for(data, targets, briefing.treatment_indicator(), f.priorities)
+subtitle = f"{briefing.period_caption(data, targets)} {briefing.ward_caption(data)}."
+deck = briefing.Deck(f"Board briefing: {targets.plan}", subtitle, tuple(panels),
+                     (briefing.SUPPRESSION_TEXT, briefing.METHOD_TEXT, f"Prepared {date.today():%d %B %Y}."))
+
+if not panels:
+    st.title("Board briefing")
+    st.info("No data is loaded yet, so there is nothing to brief on.")
+    st.stop()
+
+if st.session_state.get(PRESENTING):
+    st.html(PRESENTATION_CSS)
+    index = min(st.session_state.get(SLIDE, 0), len(panels) - 1)
+    with st.container(key="briefing-nav", horizontal=True, vertical_alignment="center"):
+        st.button("Previous", icon=":material/arrow_back:", shortcut="Left", disabled=index == 0,
+                  on_click=move, args=(-1, len(panels)), key="briefing_previous")
+        st.button("Next", icon=":material/arrow_forward:", shortcut="Right", type="primary",
+                  disabled=index == len(panels) - 1, on_click=move, args=(1, len(panels)),
+                  key="briefing_next")
+        st.markdown(f"Panel {index + 1} of {len(panels)} · {briefing.ward_caption(data)}")
+        st.button("Exit presentation", icon=":material/close:", shortcut="Esc",
+                  on_click=set_presenting, args=(False,), key="briefing_exit")
+    with st.container(key="briefing-slide"):
+        show_panel(panels[index], large=True)
+    st.caption(f"{briefing.period_caption(data, targets)} Counts of 1-4 show as \"<5\".")
+    st.stop()
+
+st.title("Board briefing")
+st.caption(f"{targets.plan}. {subtitle}")
+st.caption("The briefing follows the sidebar's ward and priority choices. Its period is always "
+           "the latest 12 months against the baseline year, whatever period the sidebar sets.")
+ignored = briefing.ignored_filters(f)
+if ignored:
+    st.warning(f"The sidebar's {', '.join(ignored)} filter(s) do not apply to the briefing: it "
+               f"reports the plan's measures for whole wards.", icon=":material/filter_alt_off:")
+with st.container(horizontal=True):
+    st.button("Present", icon=":material/slideshow:", type="primary", on_click=set_presenting,
+              args=(True,), key="briefing_present_button",
+              help="Large type, no sidebar, one panel at a time (arrow keys move, Esc exits).")
+    st.download_button("Download PDF deck", data=lambda: briefing.deck_pdf(deck),
+                       file_name="board-briefing.pdf", mime="application/pdf", on_click="ignore",
+                       icon=":material/picture_as_pdf:", key="briefing_pdf")
+    st.download_button("Download HTML deck", data=lambda: briefing.deck_html(deck),
+                       file_name="board-briefing.html", mime="text/html", on_click="ignore",
+                       icon=":material/slideshow:", key="briefing_html")
+st.caption(briefing.SUPPRESSION_TEXT)
+
+for panel in panels:
+    with st.container(border=True):
+        show_panel(panel)
+
+st.caption(briefing.METHOD_TEXT)

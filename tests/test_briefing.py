@@ -1,0 +1,387 @@
+"""Board briefing logic: the targets file, target progress, the treatment indicator file,
+small-number suppression (including figures that could work a hidden count back) and the decks."""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdp import briefing, store
+from cdp.briefing import (BriefingConfigError, BriefingData, Target, TreatmentIndicator,
+                          target_progress)
+from cdp.priorities import PRIORITY_KEYS
+
+ASB_TARGET = Target("Reduce anti-social behaviour by 25%", "count", "reduce", 25, "asb", "asb")
+CRIME_TARGET = Target("Reduce crime", "all_crime", "reduce", 0, "crime")
+MAINTAIN = Target("Maintain successful completions", "treatment", "maintain", 0, "drugs_alcohol")
+HATE_REPEATS = Target("Reduce hate crime repeat victimisation by 10%", "repeat_rate", "reduce", 10,
+                      "hate_crime", "hate_crime")
+CONFIG = briefing.TargetsConfig(date(2020, 4, 1), date(2021, 3, 1),
+                                (ASB_TARGET, HATE_REPEATS, CRIME_TARGET, MAINTAIN), "Plan")
+NO_TREATMENT = TreatmentIndicator(None)
+SMALL = re.compile(r"(?<![\d.,£])[1-4](?![\d.,%])(?! months?\b)")
+
+
+def small_numbers(text: str) -> list[str]:
+    """Standalone numbers from 1 to 4 in display text (not '3 months', '2020' or '1.5')."""
+    return SMALL.findall(text)
+
+
+def panel_texts(panel: briefing.Panel) -> list[str]:
+    return [panel.headline, panel.comparison, panel.chart_status, *panel.chart_sentences,
+            *panel.exceptions, *[t.sentence for t in panel.targets],
+            *[d for t in panel.targets for d in t.details], *[t.status for t in panel.targets]]
+
+
+# --- the targets file ------------------------------------------------------------------------
+
+def test_default_targets_are_the_plans_published_targets():
+    config = briefing.load_targets(briefing.DEFAULT_TARGETS_FILE)
+    assert (config.baseline_start, config.baseline_end) == (date(2020, 4, 1), date(2021, 3, 1))
+    assert config.baseline_label == "April 2020 to March 2021"
+    by_measure = {t.measure: t for t in config.targets}
+    assert (by_measure["count"].priority, by_measure["count"].aim, by_measure["count"].percent) == ("asb", "reduce", 25)
+    assert (by_measure["repeat_rate"].priority, by_measure["repeat_rate"].percent) == ("hate_crime", 10)
+    assert by_measure["all_crime"].aim == "reduce" and by_measure["all_crime"].panel == "crime"
+    assert by_measure["treatment"].aim == "maintain" and by_measure["treatment"].panel == "drugs_alcohol"
+
+
+def test_cdp_targets_overrides_the_default_file(tmp_path, monkeypatch):
+    path = tmp_path / "ours.toml"
+    path.write_text('[baseline]\nstart = "2022-01"\nend = "2022-12"\n\n[[targets]]\n'
+                    'label = "Cut weapon crime by a fifth"\nmeasure = "count"\npriority = "weapons"\n'
+                    'aim = "reduce"\npercent = 20\n', encoding="utf-8")
+    monkeypatch.setenv("CDP_TARGETS", str(path))
+    assert briefing.targets_path() == path
+    config = briefing.load_targets()
+    assert config.baseline_start == date(2022, 1, 1)
+    assert config.targets == (Target("Cut weapon crime by a fifth", "count", "reduce", 20.0, "weapons", "weapons"),)
+    assert config.targets_for("weapons") and not config.targets_for("asb")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[baseline\nstart = "2020-04"', "not valid TOML"),
+    ('[baseline]\nstart = "2020-04"\nend = "2020-12"\n[[targets]]\nlabel = "x"\nmeasure = "count"\n'
+     'priority = "asb"\naim = "reduce"\n', "line 1: the baseline must be 12 months"),
+    ('[baseline]\nstart = "April 2020"\nend = "2021-03"\n', "line 1: baseline start must be a month"),
+    ('[baseline]\nstart = "2020-04"\nend = "2021-03"\n', "no targets"),
+    ('[baseline]\nstart = "2020-04"\nend = "2021-03"\n\n[[targets]]\nlabel = "a"\nmeasure = "count"\n'
+     'priority = "asb"\naim = "reduce"\n\n[[targets]]\nlabel = "b"\nmeasure = "crimes"\naim = "reduce"\n',
+     "line 11: target 2: measure must be one of"),
+    ('[baseline]\nstart = "2020-04"\nend = "2021-03"\n\n[[targets]]\nlabel = "a"\nmeasure = "count"\n'
+     'priority = "knife"\naim = "reduce"\n', "line 5: target 1: measure count needs priority"),
+    ('[baseline]\nstart = "2020-04"\nend = "2021-03"\n\n[[targets]]\nlabel = "a"\nmeasure = "count"\n'
+     'priority = "asb"\naim = "reduce"\npercent = 125\n', "percent must be a number from 0 up to 100"),
+    ('[baseline]\nstart = "2020-04"\nend = "2021-03"\n\n[[targets]]\nlabel = "a"\nmeasure = "count"\n'
+     'priority = "asb"\naim = "reduce"\npercentage = 25\n', "unknown key(s) percentage"),
+])
+def test_a_bad_targets_file_names_the_file_line_and_reason(tmp_path, text, message):
+    path = tmp_path / "targets.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BriefingConfigError) as raised:
+        briefing.load_targets(path)
+    assert str(raised.value).startswith(str(path))
+    assert message in str(raised.value)
+
+
+def test_a_missing_targets_file_says_so(tmp_path):
+    with pytest.raises(BriefingConfigError, match="does not exist"):
+        briefing.load_targets(tmp_path / "nowhere.toml")
+
+
+# --- target progress -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target, baseline, latest, status, change", [
+    (ASB_TARGET, 1000, 820, "behind", -18.0),       # down 18% against a 25% target
+    (ASB_TARGET, 1000, 750, "on track", -25.0),     # exactly the target
+    (ASB_TARGET, 1000, 600, "on track", -40.0),
+    (ASB_TARGET, 1000, 1100, "behind", 10.0),
+    (CRIME_TARGET, 1000, 999, "on track", -0.1),    # "reduce crime": any fall
+    (CRIME_TARGET, 1000, 1000, "behind", 0.0),
+    (MAINTAIN, 0.45, 0.45, "on track", 0.0),
+    (MAINTAIN, 0.45, 0.44, "behind", pytest.approx(-2.22, abs=0.01)),
+    (replace(MAINTAIN, percent=5), 0.45, 0.43, "on track", pytest.approx(-4.44, abs=0.01)),
+    (ASB_TARGET, 0, 0, "on track", None),
+    (ASB_TARGET, 0, 3, "behind", None),
+    (ASB_TARGET, None, 3, "not measurable", None),
+])
+def test_target_progress(target, baseline, latest, status, change):
+    progress = target_progress(target, baseline, latest)
+    assert progress.status == status
+    assert progress.change_pct == (pytest.approx(change) if isinstance(change, float) else change)
+
+
+def test_progress_sentence_reads_as_the_board_would_say_it():
+    assert (briefing.progress_sentence("ASB", ASB_TARGET, target_progress(ASB_TARGET, 1000, 820))
+            == "ASB down 18% against the baseline; target 25%: behind.")
+    assert (briefing.progress_sentence("Crime", CRIME_TARGET, target_progress(CRIME_TARGET, 500, 520))
+            == "Crime up 4% against the baseline; target any fall: behind.")
+    # 24.7% would round to the target itself: one decimal place shows why it is behind.
+    assert "down 24.7%" in briefing.progress_sentence("ASB", ASB_TARGET, target_progress(ASB_TARGET, 1000, 753))
+    assert briefing.progress_sentence("ASB", ASB_TARGET, None, "change withheld (small numbers)") == (
+        "ASB change withheld (small numbers); target 25%: withheld (small numbers).")
+
+
+# --- the treatment indicator file ------------------------------------------------------------
+
+def treatment_csv(tmp_path, rows: list[str], header: str = "month,successful_completions,in_treatment"):
+    path = tmp_path / "treatment.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def monthly_rows(start: str, months: int, completions: int, in_treatment: int) -> list[str]:
+    return [f"{m:%Y-%m},{completions},{in_treatment}"
+            for m in pd.date_range(start, periods=months, freq="MS")]
+
+
+def test_treatment_file_is_read(tmp_path):
+    path = treatment_csv(tmp_path, ["2020-05,28,1046", "2020-04,31,1042"])
+    frame = briefing.load_treatment(path)
+    assert list(frame.columns) == ["month", "successful_completions", "in_treatment"]
+    assert frame["month"].tolist() == [pd.Timestamp("2020-04-01"), pd.Timestamp("2020-05-01")]
+    assert frame["successful_completions"].tolist() == [31, 28]
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (["2020-04,31"], "month,successful_completions", "line 1: the header lacks in_treatment"),
+    (["2020-04,31,1042", "April 2020,3,4"], None, "line 3: month 'April 2020' is not a month"),
+    (["2020-04,31,1042", "2020-05,2,9", "2020-04,3,9"], None, "line 4: month 2020-04 appears again (first on line 2)"),
+    (["2020-04,-3,1042"], None, "line 2: successful_completions '-3' is not a whole number"),
+    (["2020-04,3,"], None, "line 2: in_treatment '(blank)' is not a whole number"),
+    ([], None, "no data rows"),
+])
+def test_a_bad_treatment_file_names_file_line_and_reason(tmp_path, rows, header, message):
+    path = treatment_csv(tmp_path, rows, header or "month,successful_completions,in_treatment")
+    with pytest.raises(BriefingConfigError) as raised:
+        briefing.load_treatment(path)
+    assert str(raised.value).startswith(str(path)) and message in str(raised.value)
+
+
+def test_treatment_indicator_without_configuration_or_with_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("CDP_TREATMENT", raising=False)
+    assert briefing.treatment_indicator() == TreatmentIndicator(None)
+    monkeypatch.setenv("CDP_TREATMENT", str(tmp_path / "missing.csv"))
+    indicator = briefing.treatment_indicator()
+    assert indicator.frame is None and "does not exist" in indicator.error
+
+
+def test_treatment_target_maintained_and_not(tmp_path):
+    rows = monthly_rows("2020-04", 12, 30, 1000) + monthly_rows("2024-04", 12, 31, 1000)
+    indicator = briefing.treatment_indicator(treatment_csv(tmp_path, rows))
+    line = briefing._treatment_target(MAINTAIN, indicator, CONFIG)
+    assert line.status == "on track"
+    assert "The successful completion rate up 3% against the baseline; target no fall: on track." == line.sentence
+    assert "372 successful completions of 1,000 in treatment (37.2%)" in line.details[0]
+    rows = monthly_rows("2020-04", 12, 30, 1000) + monthly_rows("2024-04", 12, 25, 1000)
+    line = briefing._treatment_target(MAINTAIN, briefing.treatment_indicator(treatment_csv(tmp_path, rows)), CONFIG)
+    assert line.status == "behind"
+
+
+def test_treatment_target_without_a_file_says_how_to_supply_one(tmp_path):
+    line = briefing._treatment_target(MAINTAIN, NO_TREATMENT, CONFIG)
+    assert line.status == "no data"
+    assert "No treatment indicator file is configured" in line.sentence and "CDP_TREATMENT" in line.sentence
+    gap = monthly_rows("2020-04", 11, 30, 1000) + monthly_rows("2024-04", 12, 31, 1000)
+    line = briefing._treatment_target(MAINTAIN, briefing.treatment_indicator(treatment_csv(tmp_path, gap)), CONFIG)
+    assert line.status == "not measurable" and "March 2021" in line.sentence
+
+
+# --- suppression: nothing can be worked back ---------------------------------------------------
+
+def test_same_whatever_hidden():
+    assert briefing.same_whatever_hidden(lambda a, b: a + b, 10, 20) == 30
+    assert briefing.same_whatever_hidden(lambda a, b: a + b > 0, 3, 20) is True
+    assert briefing.same_whatever_hidden(lambda a, b: a + b, 3, 20) is None       # 21..24: revealing
+    assert briefing.same_whatever_hidden(lambda a: a, 0) == 0                     # 0 is shown
+
+
+def test_comparison_with_a_hidden_count_withholds_the_change_and_p_value():
+    shown = briefing.comparison_sentence(120, 100, "April 2020 to March 2021")
+    assert shown.startswith("Against 100 in the baseline year") and "up 20%" in shown and "p = " in shown
+    hidden = briefing.comparison_sentence(3, 100, "April 2020 to March 2021")
+    assert "change withheld (small numbers)" in hidden
+    assert "%" not in hidden
+    # 1, 2, 3 or 4 against 100 is a significant fall at p < 0.001 whatever the count: no clue.
+    assert hidden.endswith("a significant fall (p < 0.001).")
+    # Against 9 the verdict depends on the hidden count (1 is a significant fall, 4 is not): left out.
+    nearer = briefing.comparison_sentence(4, 9, "April 2020 to March 2021")
+    assert "p " not in nearer and "significant" not in nearer and small_numbers(nearer) == []
+    assert small_numbers(hidden) == []
+    both = briefing.comparison_sentence(3, 2, "April 2020 to March 2021")
+    assert "<5 in the baseline year" in both and "significant" not in both.replace("not a significant", "")
+
+
+def test_target_status_is_withheld_when_it_would_narrow_a_hidden_count():
+    # From a baseline of 5, a 25% fall means 3 or fewer: "behind" would reveal the hidden count is 4.
+    line = briefing._count_target(ASB_TARGET, "ASB", 3, 5)
+    assert line.status == briefing.WITHHELD and "change withheld" in line.sentence
+    assert small_numbers(line.sentence) == []
+    # Against 100, any count from 1 to 4 is on track: the status gives nothing away.
+    line = briefing._count_target(ASB_TARGET, "ASB", 3, 100)
+    assert line.status == "on track" and "%" not in line.sentence.replace("target 25%", "")
+    line = briefing._count_target(ASB_TARGET, "ASB", 700, 1000)
+    assert line.sentence == "ASB down 30% against the baseline; target 25%: on track."
+
+
+def test_repeat_rate_with_small_numbers_shows_no_rate_that_reveals_them():
+    data = briefing_data_frame({"hate_crime": [10] * 60})
+    rates = {"baseline": {"numerator": 40, "denominator": 200, "rate": 0.2},
+             "latest": {"numerator": 3, "denominator": 150, "rate": 0.02}, "like_for_like": False}
+    line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
+    text = " ".join([line.sentence, *line.details])
+    assert "<5 of 150 victims" in text and "withheld" in text
+    assert "2.0%" not in text and small_numbers(text) == []
+    assert line.status == "on track"             # 1-4 of 150 is under 18% whatever the count
+    rates["latest"] = {"numerator": 30, "denominator": 150, "rate": 0.2}
+    line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
+    assert line.status == "behind" and "20.0%" in line.details[0]
+    assert line.sentence == ("The hate crime repeat victimisation rate unchanged against the baseline; "
+                             "target 10%: behind.")
+
+
+def test_a_chart_with_a_hidden_month_is_not_plotted():
+    months = pd.date_range("2023-04-01", periods=24, freq="MS")
+    busy = pd.Series(np.full(24, 40), index=months)
+    status, _, chart, note = briefing.chart_status(busy)
+    assert status == "In control" and chart is not None and note == ""
+    sparse = busy.copy()
+    sparse.iloc[20] = 3
+    status, sentences, chart, note = briefing.chart_status(sparse)
+    assert chart is None and "not shown" in note
+    # A month of 1-4 among months of 40 is below the lower limit whatever it is: the status holds,
+    # the sentence keeps its month but not its figures.
+    assert status == "Signal"
+    assert sentences and all(small_numbers(s) == [] and "(" not in s for s in sentences)
+    many = pd.Series(np.resize([0, 2, 0, 1, 3, 0], 24), index=months)
+    status, sentences, chart, _ = briefing.chart_status(many)
+    assert chart is None and status == briefing.WITHHELD and sentences == ()
+
+
+def exception_rows(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame([{"priority": "hate_crime", "ward_code": ward, "period_label": "January 2025 to March 2025",
+                          "observed": observed, "expected": baseline / 4, "ratio": observed / (baseline / 4),
+                          "p_value": 0.01, "direction": "above", "signal": "", "strength": 2.0, "sentence": ""}
+                         for ward, observed, baseline in rows])
+
+
+def test_exceptions_leave_out_small_counts_and_any_that_would_reveal_the_rest():
+    names = {"A": "Arboretum", "B": "Basford", "C": "Castle"}
+    rows = exception_rows([("A", 20, 24), ("B", 3, 12), ("C", 9, 8)])
+    sentences, note = briefing.board_exceptions(rows, None, "crimes", names)
+    assert [s.split(":")[0] for s in sentences] == ["Hate crime in Arboretum", "Hate crime in Castle"]
+    assert "fewer than 5" in note
+    # The chart shows the selection's monthly counts: last 3 months 32 (= 20 + 9 + 3 for the rest),
+    # the 12 before 36 (= 24 + 8 + 4). Listing Arboretum and Castle would let a reader work out 3 and 4.
+    series = pd.Series([1] * 9 + [3] * 12 + [10, 11, 11])
+    sentences, _ = briefing.board_exceptions(rows, series, "crimes", names)
+    rest_recent = 32 - sum(int(re.search(r": (\d+) crimes", s).group(1)) for s in sentences)
+    assert not briefing.is_hidden(rest_recent)
+    assert all("Castle" not in s for s in sentences)   # dropped: leaving it out makes the rest 12
+
+
+def briefing_data_frame(columns: dict, first="2020-04-01", exceptions=None, repeats=None) -> BriefingData:
+    months = pd.date_range(first, periods=len(next(iter(columns.values()))), freq="MS", name="month")
+    monthly = pd.DataFrame({key: columns.get(key, [100] * len(months)) for key in ("crime", *PRIORITY_KEYS)},
+                           index=months)
+    last = months[-1].date()
+    return BriefingData(months[0].date(), last, (months[-12]).date(), last, frozenset({"partner"}), (),
+                        {"A": "Arboretum"}, monthly,
+                        exceptions if exceptions is not None else pd.DataFrame(), repeats or {}, True)
+
+
+def test_panels_suppress_a_small_priority_everywhere():
+    exploitation = [1] * 48 + [0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]   # 3 in the latest 12 months
+    data = briefing_data_frame({"exploitation": exploitation, "asb": [1000] * 12 + [700] * 48})
+    panels = {p.key: p for p in briefing.build_panels(data, CONFIG, NO_TREATMENT)}
+    assert list(panels) == ["crime", *PRIORITY_KEYS]
+    small = panels["exploitation"]
+    assert small.headline == "<5"
+    assert small.chart is None and briefing.panel_figure(small) is None
+    for text in panel_texts(small):
+        assert small_numbers(text) == [], text
+    asb = panels["asb"]
+    assert asb.headline == "8,400"
+    assert asb.targets[0].sentence == "ASB down 30% against the baseline; target 25%: on track."
+    figure = briefing.panel_figure(asb)
+    assert list(figure.data[0].y) == [700] * 24
+
+
+def test_panels_follow_the_priority_choice_and_say_when_a_priority_is_unavailable():
+    data = replace(briefing_data_frame({"asb": [50] * 60}), datasets=frozenset({"police_uk"}))
+    panels = briefing.build_panels(data, CONFIG, NO_TREATMENT, ("asb", "hate_crime"))
+    assert [p.key for p in panels] == ["asb", "hate_crime"]     # no all-crime panel when narrowed
+    hate = panels[1]
+    assert hate.coverage == "unavailable" and "does not identify hate crime" in hate.coverage_note
+    assert hate.headline == "" and hate.targets == ()
+
+
+def test_baseline_not_loaded_is_said_plainly():
+    data = briefing_data_frame({"asb": [50] * 36}, first="2022-04-01")
+    asb = briefing.build_panels(data, CONFIG, NO_TREATMENT, ("asb",))[0]
+    assert asb.comparison == "The baseline year (April 2020 to March 2021) is not covered by the loaded data."
+    assert asb.targets[0].status == "not measurable"
+
+
+# --- the store -------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_con(demo_db, tmp_path):
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, path)
+    con = store.connect(path, read_only=True)
+    yield con
+    con.close()
+
+
+def test_briefing_data_counts_match_the_store_and_follow_the_wards(demo_con):
+    data = briefing.briefing_data(demo_con, (), CONFIG)
+    assert data.data_last == date(2025, 3, 1) and data.latest_start == date(2024, 4, 1)
+    asb = demo_con.execute("SELECT count(*) FROM incidents WHERE p_asb AND is_asb AND month BETWEEN "
+                           "'2024-04-01' AND '2025-03-01'").fetchall()[0][0]
+    crime = demo_con.execute("SELECT count(*) FROM incidents WHERE NOT is_asb AND month BETWEEN "
+                             "'2020-04-01' AND '2021-03-01'").fetchall()[0][0]
+    assert data.monthly.loc["2024-04-01":"2025-03-01", "asb"].sum() == asb
+    assert data.monthly.loc["2020-04-01":"2021-03-01", "crime"].sum() == crime
+    ward = demo_con.execute("SELECT ward_code FROM incidents GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    one = briefing.briefing_data(demo_con, (ward,), CONFIG)
+    in_ward = demo_con.execute("SELECT count(*) FROM incidents WHERE p_asb AND is_asb AND ward_code = ? AND month "
+                               "BETWEEN '2024-04-01' AND '2025-03-01'", [ward]).fetchall()[0][0]
+    assert one.monthly.loc["2024-04-01":, "asb"].sum() == in_ward < asb
+    assert set(one.exceptions["ward_code"]) <= {ward}
+    rates = data.repeats["hate_crime"]
+    assert 0 < rates["latest"]["numerator"] <= rates["latest"]["denominator"]
+    # No person keys are kept: only counts.
+    assert "victim_id" not in data.exceptions.columns and "victim_id" not in data.monthly.columns
+
+
+# --- the decks -------------------------------------------------------------------------------
+
+def demo_deck(con) -> briefing.Deck:
+    data = briefing.briefing_data(con, (), CONFIG)
+    panels = briefing.build_panels(data, CONFIG, NO_TREATMENT)
+    return briefing.Deck("Board briefing", briefing.period_caption(data, CONFIG), tuple(panels),
+                         (briefing.SUPPRESSION_TEXT,))
+
+
+def test_pdf_deck(demo_con):
+    pdf = briefing.deck_pdf(demo_deck(demo_con))
+    assert pdf.startswith(b"%PDF")
+    pages = int(re.search(rb"/Count (\d+)", pdf).group(1))
+    assert pages >= 8                      # a title page and one or more pages per panel
+
+
+def test_html_deck_is_self_contained(demo_con):
+    deck = demo_deck(demo_con)
+    page = briefing.deck_html(deck)
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count('<section class="slide">') == len(deck.panels) + 1
+    assert "ArrowRight" in page and "ArrowLeft" in page and "<style>" in page and "<script>" in page
+    for external in ("http:", "https:", "<link", " src=", "@import", "url("):
+        assert external not in page
+    assert "<svg" in page and "Anti-social behaviour" in page

@@ -1,0 +1,264 @@
+"""The Board briefing page in Streamlit's AppTest on the synthetic demo store, and in a browser."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+
+from cdp import briefing
+from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/briefing.py"
+LATEST = ("2024-04-01", "2025-03-01")
+PERSON_KEY = re.compile(r"\b[VO]\d{6}\b")
+SMALL_COUNT = re.compile(r"(?<![\d.,])[1-4](?![\d.,%])(?! months?\b)(?! of \d)")
+
+
+def texts(at) -> list[str]:
+    """Everything the page writes as text."""
+    return ([e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.info]
+            + [e.value for e in at.warning] + [e.value for e in at.error] + [str(m.value) for m in at.metric]
+            + [h.value for h in at.header] + [h.value for h in at.subheader])
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    # The same configuration as the page's connection: DuckDB shares one instance per file.
+    return duckdb.connect(str(path))
+
+
+def count(path: Path, condition: str, params=()) -> int:
+    con = connect(path)
+    try:
+        return con.execute(f"SELECT count(*) FROM incidents WHERE {condition}", list(params)).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def demo_copy(demo_db, tmp_path):
+    """A private copy of the demo store, so the page's read-write connection owns its file."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, path)
+    return path
+
+
+@pytest.fixture
+def briefing_page(app_test, demo_copy, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(demo_copy))
+    monkeypatch.delenv("CDP_TREATMENT", raising=False)
+    monkeypatch.delenv("CDP_TARGETS", raising=False)
+    return lambda: app_test(PAGE)
+
+
+def test_one_panel_per_priority_with_the_latest_12_months(briefing_page, demo_copy):
+    at = briefing_page()
+    titles = [h.value for h in at.subheader]
+    assert titles == ["All recorded crime", *[p.label for p in PRIORITIES]]
+    shown = dict(zip(titles, [m.value for m in at.metric]))
+    asb = count(demo_copy, "p_asb AND is_asb AND month BETWEEN ? AND ?", LATEST)
+    crime = count(demo_copy, "NOT is_asb AND month BETWEEN ? AND ?", LATEST)
+    assert shown["Anti-social behaviour"] == f"{asb:,}"
+    assert shown["All recorded crime"] == f"{crime:,}"
+    page = " ".join(texts(at))
+    assert "Latest 12 months (April 2024 to March 2025) against the baseline year (April 2020 to March 2021)" in page
+    assert "whatever period the sidebar sets" in page
+    assert "Target: Reduce anti-social behaviour by 25%" in page
+    assert re.search(r"ASB (down|up) \d+% against the baseline; target 25%: (on track|behind)\.", page)
+    assert "Target: Reduce hate crime repeat victimisation by 10%" in page
+    assert "No treatment indicator file is configured" in page and "CDP_TREATMENT" in page
+    assert "Exceptions, latest 3 months" in page
+    assert at.get("plotly_chart")
+
+
+def test_the_sidebar_period_does_not_move_the_briefing_but_wards_and_priorities_do(briefing_page, demo_copy):
+    at = briefing_page()
+    before = [m.value for m in at.metric]
+    at.selectbox(key="f_period").set_value("Latest month").run()
+    assert [m.value for m in at.metric] == before          # always the latest 12 months
+    con = connect(demo_copy)
+    ward, name = con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name LIMIT 1").fetchall()[0]
+    con.close()
+    at.multiselect(key="f_wards").set_value([ward]).run()
+    at.multiselect(key="f_priorities").set_value(["asb", "hate_crime"]).run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == ["Anti-social behaviour", "Hate crime"]
+    in_ward = count(demo_copy, "p_asb AND is_asb AND ward_code = ? AND month BETWEEN ? AND ?", (ward, *LATEST))
+    assert at.metric[0].value == (f"{in_ward:,}" if in_ward >= 5 or in_ward == 0 else "<5")
+    assert name in " ".join(texts(at))
+
+
+def test_people_filters_are_said_not_to_apply(briefing_page):
+    at = briefing_page()
+    at.checkbox(key="f_vulnerable").check().run()
+    assert any("do not apply to the briefing" in w.value for w in at.warning)
+
+
+def small_cell(demo_copy) -> tuple[str, str, int]:
+    """A ward and priority with 1-4 counted incidents in the latest 12 months."""
+    con = connect(demo_copy)
+    try:
+        for p in PRIORITIES:
+            condition = ("p_asb AND is_asb" if p.key == "asb" else f"p_{p.key} AND NOT is_asb")
+            rows = con.execute(f"""SELECT ward_code, count(*) FILTER (WHERE {condition}) AS n FROM incidents
+                                   WHERE month BETWEEN ? AND ? AND ward_code IS NOT NULL GROUP BY 1
+                                   HAVING n BETWEEN 1 AND 4 ORDER BY n, ward_code""", list(LATEST)).fetchall()
+            if rows:
+                return rows[0][0], p.key, rows[0][1]
+    finally:
+        con.close()
+    pytest.skip("the demo store has no ward with 1-4 incidents of a priority")
+
+
+def test_small_numbers_are_suppressed_for_every_role(briefing_page, demo_copy, monkeypatch):
+    monkeypatch.setenv("CDP_ROLE", "analyst")                # suppression does not depend on the role
+    ward, key, n = small_cell(demo_copy)
+    at = briefing_page()
+    at.multiselect(key="f_wards").set_value([ward]).run()
+    at.multiselect(key="f_priorities").set_value([key]).run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == [PRIORITY_BY_KEY[key].label]
+    assert at.metric[0].value == "<5"
+    for metric in at.metric:
+        assert metric.value not in {"1", "2", "3", "4"}
+    explanations = {briefing.METHOD_TEXT, briefing.SUPPRESSION_TEXT}   # fixed wording, not figures
+    for text in texts(at):
+        if text not in explanations:
+            assert not SMALL_COUNT.findall(text), text
+    # No chart plots a hidden month, and none is drawn for this panel.
+    for chart in at.get("plotly_chart"):
+        assert not re.search(r'"y":\[[^\]]*\b[1-4]\b[,\]]', chart.proto.spec)
+    assert any("Monthly chart not shown" in i.value for i in at.info)
+
+
+def test_no_person_keys_anywhere(briefing_page):
+    at = briefing_page()
+    assert not [t for t in texts(at) if PERSON_KEY.search(t)]
+
+
+def test_presentation_mode_shows_one_panel_and_moves_with_next(briefing_page):
+    at = briefing_page()
+    at.button(key="briefing_present_button").click().run()
+    assert [h.value for h in at.header if h.value != "Filters"] == ["All recorded crime"]
+    assert len(at.metric) == 1 and not at.subheader
+    css = at.get("html")[0].proto.body
+    assert 'section[data-testid="stSidebar"]' in css and "display: none" in css
+    assert "font-size: 5rem" in css                         # large type for the room
+    assert any("Panel 1 of 7" in m.value for m in at.markdown)
+    at.button(key="briefing_next").click().run()
+    assert [h.value for h in at.header if h.value != "Filters"] == ["Anti-social behaviour"]
+    assert any("Panel 2 of 7" in m.value for m in at.markdown)
+    at.button(key="briefing_previous").click().run()
+    assert [h.value for h in at.header if h.value != "Filters"] == ["All recorded crime"]
+    assert at.button(key="briefing_previous").disabled
+    assert at.button(key="briefing_next").proto.shortcut and at.button(key="briefing_exit").proto.shortcut
+    at.button(key="briefing_exit").click().run()
+    assert len(at.subheader) == 7 and not at.get("html")
+
+
+def test_exports_are_a_pdf_and_a_self_contained_html_deck(briefing_page, monkeypatch):
+    made = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    at = briefing_page()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download PDF deck", "Download HTML deck"]
+    pdf = made["board-briefing.pdf"]()
+    assert pdf.startswith(b"%PDF") and int(re.search(rb"/Count (\d+)", pdf).group(1)) >= 8
+    page = made["board-briefing.html"]()
+    assert page.startswith("<!DOCTYPE html>") and page.count('<section class="slide">') == 8
+    for external in ("http:", "https:", "<link", " src=", "@import", "url("):
+        assert external not in page
+    assert "ArrowRight" in page and not PERSON_KEY.search(page)
+
+
+def test_a_treatment_indicator_file_feeds_the_maintain_target(briefing_page, tmp_path, monkeypatch):
+    lines = ["month,successful_completions,in_treatment"]
+    lines += [f"2020-{m:02d},30,1000" for m in range(4, 13)] + [f"2021-{m:02d},30,1000" for m in range(1, 4)]
+    lines += [f"2024-{m:02d},28,1000" for m in range(4, 13)] + [f"2025-{m:02d},28,1000" for m in range(1, 4)]
+    path = tmp_path / "treatment.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("CDP_TREATMENT", str(path))
+    at = briefing_page()
+    page = " ".join(texts(at))
+    assert "The successful completion rate down 7% against the baseline; target no fall: behind." in page
+    assert "336 successful completions of 1,000 in treatment (33.6%)" in page
+    path.write_text("month,successful_completions\n2020-04,3\n", encoding="utf-8")
+    at = briefing_page()
+    assert "treatment.csv, line 1: the header lacks in_treatment" in " ".join(texts(at))
+
+
+def test_a_broken_targets_file_is_reported_with_its_line(briefing_page, tmp_path, monkeypatch):
+    path = tmp_path / "targets.toml"
+    path.write_text('[baseline]\nstart = "2020-04"\nend = "2021-03"\n\n[[targets]]\nlabel = "x"\n'
+                    'measure = "count"\npriority = "burglary"\naim = "reduce"\n', encoding="utf-8")
+    monkeypatch.setenv("CDP_TARGETS", str(path))
+    at = briefing_page()
+    assert at.error and f"{path}, line 5: target 1: measure count needs priority" in at.error[0].value
+
+
+# --- in a browser ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_presentation_mode_in_a_browser(demo_copy):
+    """Present hides the sidebar; the arrow keys move between panels; Esc goes back."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("no chromium")
+    port = free_port()
+    env = {**os.environ, "CDP_DB": str(demo_copy)}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+                               "--server.headless", "true", "--server.port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            for _ in range(60):
+                try:
+                    page.goto(f"http://localhost:{port}/briefing")
+                    break
+                except Exception:
+                    time.sleep(0.5)
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+            assert page.locator('section[data-testid="stSidebar"]').is_visible()
+            page.get_by_role("button", name="Present").click()
+            page.wait_for_selector(".st-key-briefing-slide", timeout=30_000)
+            page.wait_for_selector("text=Panel 1 of 7")
+            assert not page.locator('section[data-testid="stSidebar"]').is_visible()
+            assert page.locator('[data-testid="stMetric"]').count() == 1
+            size = page.eval_on_selector('.st-key-briefing-slide [data-testid="stMetricValue"] p',
+                                         "e => parseFloat(getComputedStyle(e).fontSize)")
+            assert size >= 64                                   # readable from the back of the room
+            page.keyboard.press("ArrowRight")
+            page.wait_for_selector("text=Panel 2 of 7", timeout=15_000)
+            assert page.locator(".st-key-briefing-slide h2").first.inner_text().startswith("Anti-social behaviour")
+            page.keyboard.press("Escape")
+            page.wait_for_selector("text=Download PDF deck", timeout=15_000)
+            page.wait_for_selector('section[data-testid="stSidebar"]', state="visible", timeout=15_000)
+            assert not page.locator(".st-key-briefing-slide").count()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
