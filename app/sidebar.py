@@ -62,7 +62,7 @@ def _init_state(choices: dict, default: flt.Filters) -> None:
     state = st.session_state
     state["f_period"] = chosen
     state["f_range"] = (f.start, f.end)
-    state["f_priorities"] = list(f.priorities)
+    state["f_priorities"] = [] if f.priorities == PRIORITY_KEYS else list(f.priorities)
     state["f_wards"] = [w for w in f.wards if w in choices["wards"]]
     state["f_age"], state["f_sex"] = list(f.age_bands), list(f.sexes)
     state["f_vulnerable"], state["f_repeat"] = f.vulnerable_only, f.repeat_only
@@ -116,7 +116,7 @@ def render() -> flt.Filters:
         start, end = presets[period]
         st.session_state["f_range"] = (start, end)
     bar.multiselect("Priorities", PRIORITY_KEYS, key="f_priorities",
-                    format_func=lambda k: PRIORITY_BY_KEY[k].label,
+                    format_func=lambda k: PRIORITY_BY_KEY[k].label, placeholder="All six priorities",
                     help="The Partnership Plan 2021-24 priorities. Empty means all six.")
     bar.multiselect("Wards", list(choices["wards"]), key="f_wards",
                     format_func=lambda c: choices["wards"][c], placeholder="All wards")

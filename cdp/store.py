@@ -14,6 +14,16 @@ from .priorities import PRIORITY_COLUMNS
 
 _PRIORITY_DDL = ",\n    ".join(f"{col} BOOLEAN NOT NULL DEFAULT FALSE" for col in PRIORITY_COLUMNS.values())
 
+# Victims with two incidents within 365 days of each other, in any priority (DESIGN.md). The
+# "repeat victims only" filter reads the table built from it; imports refresh it.
+REPEAT_VICTIMS_SQL = """
+    SELECT DISTINCT victim_id FROM (
+        SELECT victim_id, coalesce(occurred_at, month) AS t,
+               lag(coalesce(occurred_at, month)) OVER (
+                   PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS prev
+        FROM incidents WHERE victim_id IS NOT NULL)
+    WHERE t - prev <= INTERVAL 365 DAY"""
+
 # Each migration is applied once, in order, inside one transaction. Never edit a released one:
 # add a new one.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -78,16 +88,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             geometry_wkb BLOB NOT NULL         -- WGS84
         )""",
         "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-        # Victims with two incidents within 365 days of each other, in any priority (DESIGN.md);
-        # the "repeat victims only" filter reads it.
-        """
-        CREATE VIEW repeat_victims AS
-        SELECT DISTINCT victim_id FROM (
-            SELECT victim_id, coalesce(occurred_at, month) AS t,
-                   lag(coalesce(occurred_at, month)) OVER (
-                       PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS prev
-            FROM incidents WHERE victim_id IS NOT NULL)
-        WHERE t - prev <= INTERVAL 365 DAY""",
+    ]),
+    (2, "repeat victims kept as a table, refreshed by every import", [
+        "DROP VIEW IF EXISTS repeat_victims",  # stores made before this release had a view
+        "CREATE TABLE repeat_victims (victim_id VARCHAR PRIMARY KEY)",
+        f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -129,6 +134,12 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the tables derived from incidents (call inside the import's transaction)."""
+    con.execute("DELETE FROM repeat_victims")
+    con.execute(f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}")
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .. import geography
-from ..store import next_import_id, transaction
+from ..store import next_import_id, refresh_derived, transaction
 from . import partner, police_uk
 from .common import ImportFailed, Problem, place
 
@@ -106,6 +106,7 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
         con.register("_staged", staged)
         con.execute("INSERT INTO incidents BY NAME SELECT * FROM _staged")
         con.unregister("_staged")
+        refresh_derived(con)
         result = ImportResult(
             import_id=import_id, dataset=dataset, files=[s.name for s in sources],
             rows_loaded=len(rows), rows_replaced=replaced,

@@ -1,0 +1,149 @@
+"""Ward reference files: deprivation scores (IMD 2019) and resident populations.
+
+Both are CSV files (UTF-8, a byte-order mark is allowed) with a header row, one row per ward,
+keyed by the ward code used by the boundary file. Columns other than those listed are ignored.
+
+IMD 2019 (configured by CDP_IMD; by default ../shared/geo/nottingham_ward_imd2019.csv):
+    ward_code,imd_score[,imd_proportion,imd_extent,imd_income_score,...]
+    E05012270,54.7601,...
+`imd_score` is the ward's average English Indices of Deprivation 2019 score (higher is more
+deprived). Other numeric columns are kept as they are.
+
+Ward population (optional, configured by CDP_POPULATION), used for rates per 1,000 residents:
+    ward_code,population
+    E05012270,18712
+    E05012271,15230
+`population` is the number of residents (e.g. the ONS mid-year estimate), a whole number above 0;
+digits only (no thousands separators). Wards missing from the file get no rate.
+
+A file that cannot be used raises ReferenceFileError naming the file, the line and the reason.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+
+
+class ReferenceFileError(ValueError):
+    """A reference file that cannot be used; the message names the file, the line and why."""
+
+    def __init__(self, path: str | Path, line: int | None, reason: str):
+        self.path, self.line, self.reason = str(path), line, reason
+        where = f"{path}, line {line}" if line else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+def _read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row, after checking the header has `required` columns."""
+    path = Path(path)
+    if not path.exists():
+        raise ReferenceFileError(path, None, "no such file")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in (reader.fieldnames or [])]
+            if not header:
+                raise ReferenceFileError(path, 1, "the file is empty: expected a header row "
+                                                  f"with {', '.join(required)}")
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise ReferenceFileError(path, 1, f"no {', '.join(missing)} column (expected "
+                                                  f"{', '.join(required)}; found {', '.join(header)})")
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                if None in row:
+                    raise ReferenceFileError(path, reader.line_num,
+                                             f"more values than the {len(header)} header columns")
+                if not any((value or "").strip() for value in row.values()):
+                    continue  # a blank line
+                rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+    except UnicodeDecodeError as exc:
+        raise ReferenceFileError(path, None, f"not UTF-8 text ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise ReferenceFileError(path, None, f"not a readable CSV file ({exc})") from exc
+    if not rows:
+        raise ReferenceFileError(path, None, "the file has a header but no wards")
+    return rows
+
+
+def _ward_code(path, line: int, row: dict[str, str], seen: dict[str, int]) -> str:
+    code = row["ward_code"]
+    if not code:
+        raise ReferenceFileError(path, line, "the ward_code is empty")
+    if code in seen:
+        raise ReferenceFileError(path, line, f"ward {code} appears again (first on line {seen[code]})")
+    seen[code] = line
+    return code
+
+
+def _number(path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ReferenceFileError(path, line, f"{column} '{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise ReferenceFileError(path, line, f"{column} '{text}' is not a number")
+    return value
+
+
+def load_imd(path: str | Path | None = None) -> pd.DataFrame:
+    """IMD 2019 by ward: ward_code, imd_score and any other numeric columns of the file.
+
+    Reads `path`, else the configured file (config.imd_path()); ReferenceFileError when there is
+    none or it cannot be used.
+    """
+    path = path or config.imd_path()
+    if path is None:
+        raise ReferenceFileError("CDP_IMD", None, "no IMD 2019 ward file is configured")
+    rows = _read_rows(path, ("ward_code", "imd_score"))
+    seen: dict[str, int] = {}
+    records = []
+    for line, row in rows:
+        record = {"ward_code": _ward_code(path, line, row, seen)}
+        for column, text in row.items():
+            if column == "ward_code":
+                continue
+            if column == "imd_score" or text:
+                record[column] = _number(path, line, column, text) if text else None
+            if column == "imd_score" and not text:
+                raise ReferenceFileError(path, line, "the imd_score is empty")
+        records.append(record)
+    return pd.DataFrame.from_records(records).sort_values("ward_code", ignore_index=True)
+
+
+def load_population(path: str | Path | None = None) -> pd.Series | None:
+    """Residents per ward (a Series indexed by ward_code), or None when no file is configured.
+
+    Reads `path`, else config.population_path() (CDP_POPULATION); ReferenceFileError for a file
+    that cannot be used.
+    """
+    path = path or config.population_path()
+    if path is None:
+        return None
+    rows = _read_rows(path, ("ward_code", "population"))
+    seen: dict[str, int] = {}
+    values = {}
+    for line, row in rows:
+        code = _ward_code(path, line, row, seen)
+        text = row["population"]
+        if not text:
+            raise ReferenceFileError(path, line, f"the population of {code} is empty")
+        if not text.isascii() or not text.isdigit():
+            raise ReferenceFileError(path, line, f"population '{text}' is not a whole number "
+                                                 "(digits only, no separators)")
+        if int(text) == 0:
+            raise ReferenceFileError(path, line, f"the population of {code} must be above 0")
+        values[code] = int(text)
+    return pd.Series(values, name="population", dtype="int64").rename_axis("ward_code").sort_index()
+
+
+def unmatched_wards(reference_codes, ward_codes) -> tuple[list[str], list[str]]:
+    """(wards of the boundaries missing from a reference file, codes in the file that are no ward)."""
+    reference, wards = set(reference_codes), set(ward_codes)
+    return sorted(wards - reference), sorted(reference - wards)

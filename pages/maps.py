@@ -1,0 +1,260 @@
+"""Hotspot maps: where one priority happens, ward by ward, then street by street within a ward."""
+from pathlib import Path
+
+import streamlit as st
+
+from app import context, widgets
+from cdp import config, maps, queries, reference
+from cdp.geography import ATTRIBUTION
+from cdp.hotspots import method_note
+from cdp.priorities import PRIORITY_BY_KEY, counted_unit, coverage
+from cdp.stats import format_p
+from cdp.suppression import suppress_count
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _reference(kind: str, path: str, modified: float):
+    """A reference file, read once per change of the file: (value, error message)."""
+    try:
+        loader = reference.load_imd if kind == "imd" else reference.load_population
+        return loader(path), None
+    except reference.ReferenceFileError as exc:
+        return None, str(exc)
+
+
+def reference_file(kind: str, path: Path | None, missing: str):
+    if path is None:
+        return None, missing
+    return _reference(kind, str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+f = context.filters()
+viewer = context.viewer()
+show_small = viewer.sees_small_numbers
+st.title("Hotspot maps")
+st.caption(widgets.describe(f))
+
+# --- which priority, and can the loaded data show it -----------------------------------------
+priority = st.selectbox("Priority on the map", f.priorities, key="maps_priority",
+                        format_func=lambda k: PRIORITY_BY_KEY[k].label,
+                        help="One priority at a time: ASB incidents and crimes are never added.")
+unit = counted_unit(priority)
+level = coverage(priority, context.cached(queries.loaded_datasets)())
+if level == "unavailable":
+    st.warning(f"**{PRIORITY_BY_KEY[priority].label}** cannot be mapped from the loaded data: "
+               f"{PRIORITY_BY_KEY[priority].police_uk_note}. Load a partner extract to map it.")
+    st.stop()
+if level == "proxy":
+    widgets.coverage_badge("proxy", PRIORITY_BY_KEY[priority].police_uk_note)
+
+imd, imd_error = reference_file("imd", config.imd_path(),
+                                "No IMD 2019 ward file is configured (set CDP_IMD).")
+population, population_error = reference_file("population", config.population_path(), None)
+compare = context.cached(maps.previous_period_loaded)(f)
+previous = f.previous_period()
+
+# --- map controls ------------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.3, 1])
+with c1:
+    measure = st.radio("Measure", ["count", "change"], key="maps_measure", horizontal=True,
+                       format_func={"count": "Count", "change": "Change on the previous period"}.get,
+                       disabled=not compare)
+    if not compare:
+        st.caption(f"Change is unavailable: the previous period ({previous.start:%b %Y} to "
+                   f"{previous.end:%b %Y}) starts before the first month loaded.")
+with c2:
+    why_no_rate = (population_error or "No ward population file is configured: set CDP_POPULATION "
+                   "to a CSV of ward_code,population to map rates.")
+    per_resident = st.toggle("Per 1,000 residents", key="maps_per_resident",
+                             disabled=population is None or measure == "change",
+                             help=why_no_rate if population is None else
+                             "A change compares a ward with itself, so it reads the same per resident."
+                             if measure == "change" else "Counts divided by the ward's residents.")
+    if population is None:
+        st.caption(f"Rates are unavailable. {why_no_rate}")
+with c3:
+    layer = st.radio("Colour wards by", ["priority", "imd"], key="maps_layer", horizontal=True,
+                     format_func={"priority": PRIORITY_BY_KEY[priority].label,
+                                  "imd": "IMD 2019 deprivation"}.get, disabled=imd is None)
+    if imd is None:
+        st.caption(f"Deprivation is unavailable. {imd_error}")
+with c4:
+    scheme = st.selectbox("Class breaks", list(maps.SCHEMES), key="maps_scheme",
+                          format_func=maps.SCHEMES.get)
+    k = st.slider("Classes", 3, 7, 5, key="maps_classes")
+measure = "rate" if per_resident and population is not None and measure == "count" else measure
+if layer == "imd" and imd is None:
+    layer = "priority"
+
+# --- the data behind the map -------------------------------------------------------------------
+table = maps.ward_table(context.cached(maps.ward_changes)(f, priority), population, imd)
+placed = context.cached(maps.mapping_coverage)(f, priority)
+concentration = context.cached(maps.place_concentration)(f, priority)
+gi = context.cached(maps.gi_star)(f, priority)
+summary = maps.hotspot_summary(gi)
+
+m1, m2, m3 = st.columns(3)
+m1.metric(f"{unit[0].upper()}{unit[1:]} in the mapped wards",
+          f"{placed['in_area']:,}" if show_small else suppress_count(placed["in_area"]))
+if concentration["share"] is None:
+    m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", "n/a")
+else:
+    m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", f"{concentration['share']:.0%}",
+              help=f"{concentration['top_incidents']:,} of {concentration['incidents']:,} {unit} "
+                   f"happened at the busiest {concentration['n_top_places']:,} of "
+                   f"{concentration['n_places']:,} places (a place is a premises, else a snapped "
+                   "point).")
+m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", f"{summary['hot']:,}",
+          help=f"{summary['hot_km2']:.2f} km² holding "
+               + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None else "none")
+               + ". See the Gi* map below.")
+not_mapped = placed["unlocated"] + placed["outside_area"]
+if not_mapped:
+    st.caption(f"Not mapped: {placed['unlocated']:,} without a location and "
+               f"{placed['outside_area']:,} outside the city's wards.")
+if concentration["share"] is not None:
+    st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
+                f"happened at the top {maps.TOP_SHARE:.0%} of places "
+                f"({concentration['n_top_places']:,} of {concentration['n_places']:,} places).")
+
+# --- the ward map ------------------------------------------------------------------------------
+geojson = context.ward_geojson(maps.WARD_TOLERANCE_M)
+centres = maps.ward_centres(geojson)
+column, kind, legend, colours_from = {
+    "count": ("count", "count", f"{unit[0].upper()}{unit[1:]}", "YlOrRd"),
+    "rate": ("rate_per_1000", "rate", f"{unit[0].upper()}{unit[1:]} per 1,000 residents", "YlOrRd"),
+    "change": ("pct_change", "percent", "Change on the previous period", "RdBu_r"),
+}[measure]
+if layer == "imd":
+    column, kind, legend, colours_from = "imd_score", "score", "IMD 2019 average score", "Purples"
+values = table[column].where(table["selected"])
+classes = maps.classify(values, scheme, k, kind)
+colours = maps.class_colours(classes, colours_from, diverging=column == "pct_change")
+hover = maps.hover_text(table, unit, show_small)
+left, right = st.columns([5, 4])
+with left:
+    if placed["in_area"] == 0 and layer == "priority":
+        st.plotly_chart(maps.empty_figure(f"No {unit} in the mapped wards for these filters."),
+                        key="maps_empty")
+        figure = None
+    else:
+        missing = {"pct_change": "no previous incidents", "rate_per_1000": "no population",
+                   "imd_score": "no IMD score"}.get(column, "no value")
+        figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
+                                      centres=centres, mark_changes=measure == "change",
+                                      missing_label=missing,
+                                      title=f"{legend}, {widgets.describe(f)}")
+        event = st.plotly_chart(
+            figure, key="maps_map", on_select="rerun", selection_mode="points",
+            config=maps.plotly_config(f"cdp-ward-map-{priority}"))
+        clicked = maps.selected_ward(event.selection, set(table.loc[table["selected"], "ward_code"]))
+        if clicked and clicked != st.session_state.get("_maps_clicked"):
+            st.session_state["_maps_clicked"] = clicked
+            st.session_state["maps_ward"] = clicked
+        notes = [f"Classes: {maps.SCHEMES[scheme]}, from mapclassify."]
+        if measure == "change":
+            notes.append("▲/▼ mark a significant rise/fall (exact rate-ratio test, p < 0.05); "
+                         "a bare percentage is not a verdict.")
+        notes.append("Click a ward to drill down. " + ATTRIBUTION)
+        st.caption(" ".join(notes))
+with right:
+    st.dataframe(maps.display_table(table, show_small), hide_index=True, height=560,
+                 key="maps_table")
+
+export = maps.export_table(table, classes, f"Class ({legend})", show_small)
+d1, d2, d3 = st.columns([1, 1, 2])
+d1.download_button("Download the table (CSV)", export.to_csv(index=False).encode("utf-8"),
+                   file_name=f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}.csv",
+                   mime="text/csv", key="maps_csv")
+if figure is not None:
+    d2.download_button("Download the map (HTML)", lambda: maps.map_html(figure).encode("utf-8"),
+                       file_name=f"cdp-ward-map-{priority}.html", mime="text/html", key="maps_html")
+d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. The HTML file is "
+           "the interactive map, self-contained: it opens offline.")
+
+# --- deprivation -------------------------------------------------------------------------------
+st.subheader("Deprivation")
+if imd is None:
+    st.info(f"Deprivation context is unavailable. {imd_error}")
+else:
+    missing, _unknown = reference.unmatched_wards(imd["ward_code"], table["ward_code"])
+    if missing:
+        st.caption(f"The IMD file has no score for {len(missing)} ward(s): {', '.join(missing)}.")
+    compared = "rate_per_1000" if measure == "rate" else "count"
+    label = f"{unit} per 1,000 residents" if compared == "rate_per_1000" else unit
+    correlation = maps.deprivation_correlation(table, compared)
+    if correlation:
+        rho, p_value = correlation["spearman"], correlation["spearman_p"]
+        words = "strong" if abs(rho) >= 0.6 else "moderate" if abs(rho) >= 0.3 else "weak"
+        stated = (f"Spearman ρ = {rho:.2f}, {format_p(p_value)}; Pearson r = "
+                  f"{correlation['pearson']:.2f}, {format_p(correlation['pearson_p'])}")
+        if p_value < 0.05:
+            st.markdown(f"Across {correlation['n']} wards, more deprived wards tend to have "
+                        f"**{'more' if rho > 0 else 'fewer'} {label}**: a {words} rank correlation "
+                        f"({stated}). A correlation across wards is not a cause.")
+        else:
+            st.markdown(f"Across {correlation['n']} wards there is **no clear relationship** between "
+                        f"{label} and deprivation: a {words} rank correlation that is not significant "
+                        f"({stated}).")
+    st.plotly_chart(maps.deprivation_scatter(table, compared, label), key="maps_imd_scatter")
+    st.caption("English Indices of Deprivation 2019, ward average score (higher is more deprived).")
+
+# --- drill-down into one ward ------------------------------------------------------------------
+st.subheader("Ward drill-down")
+ward_names = dict(zip(table["ward_code"], table["ward_name"]))
+options = list(table.loc[table["selected"], "ward_code"])
+if st.session_state.get("maps_ward") not in options:
+    st.session_state.pop("maps_ward", None)
+ward = st.selectbox("Ward", options, index=None, key="maps_ward", format_func=ward_names.get,
+                    placeholder="Click a ward on the map, or choose one")
+if ward:
+    streets = context.cached(maps.top_places)(f, priority, ward, "street", 10, compare)
+    premises = context.cached(maps.top_places)(f, priority, ward, "premises", 10, compare)
+    total = streets["total"]
+    line = f"**{ward_names[ward]}**: {total:,} {unit}" if show_small else \
+        f"**{ward_names[ward]}**: {suppress_count(total)} {unit}"
+    row = table.set_index("ward_code").loc[ward]
+    if compare and row["verdict"] and show_small:
+        line += f" (previous period {streets['previous_total']:,}; {row['verdict']}, {format_p(row['p_value'])})"
+    st.markdown(line)
+    dl, dr = st.columns([1, 1])
+    with dl:
+        points = context.cached(maps.ward_points)(f, priority, ward)
+        st.plotly_chart(maps.density_figure(points, maps.ward_outline(geojson, ward),
+                                            premises["table"].head(5)),
+                        key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
+        st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
+                   "diamonds mark the top 5 premises.")
+    with dr:
+        st.markdown("**Top streets and locations**")
+        if streets["table"].empty:
+            st.info(f"No {unit} in {ward_names[ward]} for these filters.")
+        else:
+            st.dataframe(maps.display_places(streets["table"], show_small), hide_index=True,
+                         key="maps_streets")
+    st.markdown("**Top premises**")
+    if premises["table"].empty:
+        st.info("No incidents at recorded premises in this ward for these filters"
+                + (" (the loaded data has no premises)." if level == "proxy" else "."))
+    else:
+        st.dataframe(maps.display_places(premises["table"], show_small,
+                                         withhold_residential=not viewer.sees_person_keys),
+                     hide_index=True, key="maps_premises")
+    st.caption(f"Share: of the ward's {unit} in the period. Change: against the previous period "
+               "of the same length; the verdict is an exact rate-ratio test (p < 0.05).")
+
+# --- significant hot spots ---------------------------------------------------------------------
+st.subheader("Significant hot spots (Getis-Ord Gi*)")
+if summary["incidents"] == 0:
+    st.info(f"No {unit} with a location in the mapped wards for these filters.")
+else:
+    shown = list(table.loc[table["selected"], "ward_code"])
+    st.plotly_chart(maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
+                                        maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
+                                        show_small),
+                    key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
+    st.markdown(f"**{summary['hot']:,} hot spot cells** ({summary['hot_km2']:.2f} km²) hold "
+                f"{summary['hot_share']:.0%} of the {summary['incidents']:,} {unit} placed on the grid; "
+                f"{summary['cold']:,} cells are cold spots. A hot spot is a cluster of high counts "
+                "(a cell and its neighbours), not merely one large count.")
+    st.caption(method_note(maps.CELL_SIZE_M, maps.PERMUTATIONS, maps.ALPHA))

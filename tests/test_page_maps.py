@@ -1,0 +1,186 @@
+"""The hotspot maps page in AppTest on the demo store: the ward map, its numbers following the
+filters, the drill-down, Gi*, concentration, deprivation and the rate control."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import numpy as np
+
+
+from cdp import store
+
+CASTLE = "E05012277"
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array, plain or typed ({"dtype", "bdata", "shape"}), as numpy."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.array(value, dtype=float)
+
+
+def figure_types(at) -> list[set[str]]:
+    return [{trace.get("type") for trace in json.loads(e.proto.spec)["data"]} for e in at.get("plotly_chart")]
+
+
+def metric(at, starts: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(starts))
+
+
+def ward_table(at):
+    return next(d.value for d in at.dataframe if "Ward" in d.value.columns)
+
+
+def places_tables(at):
+    """The drill-down's top streets and top premises tables (None when not shown)."""
+    tables = [d.value for d in at.dataframe if "Place" in d.value.columns]
+    streets = next((t for t in tables if "Type" not in t.columns), None)
+    premises = next((t for t in tables if "Type" in t.columns), None)
+    return streets, premises
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_page_renders_a_choropleth_with_every_ward(app_test):
+    at = app_test("pages/maps.py")
+    assert at.title[0].value == "Hotspot maps"
+    types = figure_types(at)
+    assert {"choropleth", "scattergeo"} <= types[0]          # the ward map with its labels
+    ward_map = json.loads(at.get("plotly_chart")[0].proto.spec)
+    drawn = [code for trace in ward_map["data"] if trace["type"] == "choropleth"
+             for code in trace["locations"]]
+    assert len(drawn) == 20 == len(set(drawn))
+    assert any("ward" in trace.get("name", "") for trace in ward_map["data"])   # class legend
+    table = ward_table(at)
+    assert len(table) == 20
+    total = int(metric(at, "ASB incidents in the mapped wards").replace(",", ""))
+    assert table["Count"].str.replace(",", "").astype(int).sum() == total > 0
+    assert "Share at the top 5% of places" in [m.label for m in at.metric]
+    assert "of ASB incidents in the mapped wards happened at the top 5% of places" in markdown(at)
+
+
+def test_priority_and_period_change_the_numbers(app_test):
+    at = app_test("pages/maps.py")
+    asb = metric(at, "ASB incidents in the mapped wards")
+    at.selectbox(key="maps_priority").set_value("dsva").run()
+    assert not at.exception
+    crimes = metric(at, "Crimes in the mapped wards")
+    assert crimes != asb
+    at.selectbox(key="f_period").set_value("Latest month").run()
+    assert not at.exception
+    latest = metric(at, "Crimes in the mapped wards")
+    assert int(latest.replace(",", "")) < int(crimes.replace(",", ""))
+    assert int(ward_table(at)["Count"].str.replace(",", "").astype(int).sum()) == int(latest.replace(",", ""))
+
+
+def test_ward_filter_limits_the_table(app_test):
+    at = app_test("pages/maps.py")
+    at.multiselect(key="f_wards").set_value([CASTLE, "E05012275"]).run()
+    assert not at.exception
+    assert sorted(ward_table(at)["Ward"]) == ["Bulwell", "Castle"]
+    assert at.selectbox(key="maps_ward").options == ["Bulwell", "Castle"]
+
+
+def test_choosing_a_ward_drills_down(app_test):
+    at = app_test("pages/maps.py")
+    assert not [d for d in at.dataframe if "Place" in d.value.columns]
+    at.selectbox(key="maps_ward").set_value(CASTLE).run()
+    assert not at.exception
+    assert "**Castle**:" in markdown(at)
+    streets, premises = places_tables(at)
+    assert 0 < len(streets) <= 10 and 0 < len(premises) <= 10
+    counts = streets["Count"].str.replace(",", "").astype(int)
+    assert counts.is_monotonic_decreasing
+    castle_total = int(ward_table(at).set_index("Ward").loc["Castle", "Count"].replace(",", ""))
+    assert counts.sum() <= castle_total
+    assert {"Share of ward", "Change", "Verdict"} <= set(streets.columns)
+    assert "histogram2dcontour" in set.union(*figure_types(at))
+
+
+def test_hot_spots_section_states_the_method(app_test):
+    at = app_test("pages/maps.py")
+    assert "Significant hot spots (Getis-Ord Gi*)" in [h.value for h in at.subheader]
+    assert "hot spot cells" in markdown(at)
+    assert any("Getis-Ord Gi* on 250 m grid cells" in c.value and "< 0.05" in c.value for c in at.caption)
+    gi_map = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    assert gi_map["type"] == "heatmap"
+    hot = int(metric(at, "Significant hot spot cells").replace(",", ""))
+    assert gi_map["colorbar"]["ticktext"][2] == f"hot spot ({hot:,} cells)"
+    assert (plotly_array(gi_map["z"]) == 2).sum() == hot > 0
+
+
+def test_change_measure_and_deprivation(app_test):
+    at = app_test("pages/maps.py")
+    assert "Spearman ρ" in markdown(at)
+    at.radio(key="maps_measure").set_value("change").run()
+    assert not at.exception
+    assert any("▲/▼ mark a significant rise/fall" in c.value for c in at.caption)
+    assert "Verdict" in ward_table(at).columns
+    at.radio(key="maps_layer").set_value("imd").run()
+    assert not at.exception
+    ward_map = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert ward_map["layout"]["legend"]["title"]["text"] == "IMD 2019 average score"
+
+
+def test_rates_need_a_population_file(app_test, wards, monkeypatch, tmp_path):
+    at = app_test("pages/maps.py")
+    assert at.toggle(key="maps_per_resident").disabled
+    assert any("No ward population file is configured" in c.value for c in at.caption)
+
+    codes = list(wards["ward_code"])
+    path = tmp_path / "population.csv"
+    path.write_text("ward_code,population\n" + "".join(f"{c},{10_000 + i}\n" for i, c in enumerate(codes)))
+    monkeypatch.setenv("CDP_POPULATION", str(path))
+    at = app_test("pages/maps.py")
+    assert not at.toggle(key="maps_per_resident").disabled
+    at.toggle(key="maps_per_resident").set_value(True).run()
+    assert not at.exception
+    table = ward_table(at)
+    assert "Per 1,000" in table.columns and table["Per 1,000"].notna().all()
+    ward_map = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "per 1,000 residents" in ward_map["layout"]["legend"]["title"]["text"]
+
+    path.write_text("ward_code,population\nE05012277,many\n")
+    at = app_test("pages/maps.py")
+    assert at.toggle(key="maps_per_resident").disabled
+    assert any(f"{path}, line 2: population 'many' is not a whole number" in c.value for c in at.caption)
+
+
+def test_neighbourhood_role_sees_no_residential_addresses(app_test, monkeypatch):
+    monkeypatch.setenv("CDP_ROLE", "neighbourhood")
+    at = app_test("pages/maps.py")
+    at.selectbox(key="maps_ward").set_value(CASTLE).run()
+    _, premises = places_tables(at)
+    residential = premises[premises["Type"] == "residential"]
+    assert (residential["Place"] == "Residential address (withheld)").all()
+
+
+def test_unavailable_priority_says_so(app_test, demo_db, tmp_path, monkeypatch):
+    copy = tmp_path / "police-only.duckdb"
+    shutil.copy(demo_db, copy)
+    con = store.connect(copy)
+    con.execute("UPDATE incidents SET dataset = 'police_uk'")
+    con.close()
+    monkeypatch.setenv("CDP_DB", str(copy))
+    at = app_test("pages/maps.py")
+    at.selectbox(key="maps_priority").set_value("hate_crime").run()
+    assert not at.exception
+    assert any("cannot be mapped from the loaded data" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")
+
+
+def test_board_role_sees_no_small_counts(app_test, monkeypatch):
+    monkeypatch.setenv("CDP_ROLE", "board")
+    at = app_test("pages/maps.py")
+    at.selectbox(key="maps_priority").set_value("exploitation").run()
+    at.selectbox(key="f_period").set_value("Latest month").run()
+    assert not at.exception
+    shown = ward_table(at)["Count"].tolist() + ward_table(at)["Previous"].tolist()
+    assert all(value in ("0", "<5") or int(value.replace(",", "")) >= 5 for value in shown)
+    assert "<5" in shown                                   # rare priority, one month, one ward
