@@ -155,11 +155,29 @@ class RateRatio:
     exposure_b: float
     ratio: float
     p_value: float
-    ci_low: float
-    ci_high: float
+    confidence: float = 0.95
 
     def significant(self, alpha: float = ALPHA) -> bool:
         return self.p_value < alpha
+
+    @property
+    def ci_low(self) -> float:
+        return self._interval()[0]
+
+    @property
+    def ci_high(self) -> float:
+        return self._interval()[1]
+
+    def _interval(self) -> tuple[float, float]:
+        # Computed on demand: most callers need only the p-value, and the exact interval costs
+        # more than the test itself.
+        n = self.count_a + self.count_b
+        if n == 0:
+            return 0.0, math.inf
+        share = self.exposure_a / (self.exposure_a + self.exposure_b)
+        ci = binomtest(self.count_a, n, share).proportion_ci(self.confidence, method="exact")
+        return (_odds_to_ratio(ci.low, self.exposure_a, self.exposure_b),
+                _odds_to_ratio(ci.high, self.exposure_a, self.exposure_b))
 
 
 def _odds_to_ratio(share: float, exposure_a: float, exposure_b: float) -> float:
@@ -181,13 +199,10 @@ def rate_ratio_test(count_a: int, exposure_a: float, count_b: int, exposure_b: f
         raise ValueError("counts must be >= 0 and exposures > 0")
     n = a + b
     if n == 0:
-        return RateRatio(a, exposure_a, b, exposure_b, math.nan, 1.0, 0.0, math.inf)
+        return RateRatio(a, exposure_a, b, exposure_b, math.nan, 1.0, confidence)
     result = binomtest(a, n, exposure_a / (exposure_a + exposure_b))
-    ci = result.proportion_ci(confidence, method="exact")
     ratio = math.inf if b == 0 else (a / exposure_a) / (b / exposure_b)
-    return RateRatio(a, exposure_a, b, exposure_b, ratio, float(min(1.0, result.pvalue)),
-                     _odds_to_ratio(ci.low, exposure_a, exposure_b),
-                     _odds_to_ratio(ci.high, exposure_a, exposure_b))
+    return RateRatio(a, exposure_a, b, exposure_b, ratio, float(min(1.0, result.pvalue)), confidence)
 
 
 def format_p(p: float) -> str:
