@@ -1,0 +1,252 @@
+"""Trends and exceptions: what changed, each priority's series by ward, control charts and rhythm."""
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from app import context, widgets
+from cdp import filters as flt
+from cdp import queries, stats, trends
+from cdp.priorities import PRIORITY_BY_KEY, coverage, counted_unit
+
+f = context.filters()
+viewer = context.viewer()
+hide_small = not viewer.sees_small_numbers
+st.title("Trends and exceptions")
+st.caption(widgets.describe(f))
+
+datasets = context.cached(queries.loaded_datasets)()
+ward_names = context.cached(trends.ward_names)()
+together = "Chosen wards together" if f.wards else "Whole area"
+names = {**ward_names, trends.ALL_AREA: together}
+first_month, _ = context.cached(trends.data_months)()
+levels = {key: coverage(key, datasets) for key in f.priorities}
+keys = tuple(key for key in f.priorities if levels[key] != "unavailable")
+for key in f.priorities:
+    if levels[key] == "unavailable":
+        st.info(f"**{PRIORITY_BY_KEY[key].label}** is not shown: unavailable in the loaded data "
+                f"({PRIORITY_BY_KEY[key].police_uk_note}).")
+    elif levels[key] == "proxy":
+        st.caption(f"{PRIORITY_BY_KEY[key].label} is a proxy only: {PRIORITY_BY_KEY[key].police_uk_note}.")
+if not keys or first_month is None:
+    st.warning("None of the selected priorities can be counted in the loaded data.")
+    st.stop()
+
+
+SIGNALS_LISTED = 8
+
+
+def label(key: str) -> str:
+    return PRIORITY_BY_KEY[key].label
+
+
+def csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def download(title: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
+    st.download_button(title, csv(frame), file_name=file_name, mime="text/csv", key=key,
+                       on_click="ignore", icon=":material/download:")
+
+
+# --- What changed -------------------------------------------------------------------------------
+st.header("What changed")
+window = st.segmented_control("Compare", ["month", "quarter"], default="month", required=True,
+                              key="tr_window", format_func=lambda w: f"Latest {w}")
+# The exceptions depend on the period's end only: a new start month reuses the cached table.
+table = context.cached(trends.exceptions_table)(replace(f, start=f.end), window, keys)
+latest = "the latest month" if window == "month" else "the latest 3 months"
+st.caption(f"For each priority and ward, {latest} to {f.end:%B %Y} against the rate of the 12 months "
+           "before (exact Poisson rate-ratio test) and a c-chart of the 24 months before. Shown when "
+           "p < 0.05 or the latest point signals; strongest evidence first.")
+history = flt.months_between(first_month, f.end) - (1 if window == "month" else 3)
+if 0 < history < stats.BASELINE_MONTHS:
+    st.caption(f"Only {history} month{'s' if history > 1 else ''} of data before {latest}: the expected "
+               f"rate comes from {'them' if history > 1 else 'it'}, and control-chart signals need "
+               f"{stats.MIN_CHART_MONTHS} months before.")
+if history < 1:
+    st.info(f"There is no data before {latest} to {f.end:%B %Y} to compare it with.")
+elif table.empty:
+    st.success(f"Nothing in {latest} to {f.end:%B %Y} is significantly above or below expectation "
+               "for these filters.")
+else:
+    shown = trends.board_exceptions(table) if hide_small else table
+    st.markdown("\n".join(f"- {sentence}" for sentence in shown["sentence"].head(5)))
+    if hide_small:
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
+            "observed": "Count", "direction": "Against usual", "significance": "Rate-ratio test",
+            "signal": "Control-chart signal", "sentence": st.column_config.TextColumn("In words", width="large")})
+    else:
+        st.dataframe(table, hide_index=True, width="stretch", column_order=[
+            "priority_label", "ward", "period_label", "observed", "expected", "ratio", "p", "direction",
+            "signal", "strength", "sentence"], column_config={
+            "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
+            "observed": st.column_config.NumberColumn("Count", format="localized"),
+            "expected": st.column_config.NumberColumn("Expected", format="%.1f"),
+            "ratio": st.column_config.NumberColumn("Rate ratio", format="%.2f"),
+            "p": "p-value", "direction": "Against usual", "signal": "Control-chart signal",
+            "strength": st.column_config.ProgressColumn(
+                "Strength", help="−log10 of the p-value: the table is sorted by it", format="%.1f",
+                min_value=0, max_value=max(float(table["strength"].max()), 1.0)),
+            "sentence": st.column_config.TextColumn("In words", width="large")})
+    download("Download the exceptions (CSV)", shown.drop(columns=["ward_code"], errors="ignore"),
+             f"exceptions-{window}-{f.end:%Y-%m}.csv", "dl_exceptions")
+
+# --- Series -------------------------------------------------------------------------------------
+st.header("Series")
+precision = context.cached(trends.date_precision)(f)
+exact = precision["day"] + precision["datetime"]
+grains = ["month", "week"] if exact else ["month"]
+grain = st.segmented_control("Series", grains, default="month", required=True, key="tr_grain",
+                             format_func=lambda g: f"{g.title()}ly")
+if not exact:
+    st.caption("Weekly series need exact dates: none of the incidents selected in the period has one "
+               "(police.uk data gives the month only).")
+elif precision["month"]:
+    st.caption(f"{precision['month']:,} of {precision['total']:,} incidents selected in the period "
+               f"({precision['month'] / precision['total']:.0%}) have only a month, not an exact date: "
+               "they are in the monthly series but not the weekly ones.")
+else:
+    st.caption(f"All {precision['total']:,} incidents selected in the period have exact dates.")
+
+areas = list(f.wards) if f.wards else None
+if areas is None:
+    st.caption("The whole area, including incidents without a ward. Choose wards in the sidebar to "
+               "compare them side by side.")
+monthly = context.cached(trends.monthly_counts)(f)
+weekly = context.cached(trends.weekly_counts)(f) if grain == "week" else None
+if grain == "week" and trends.full_weeks(f) is None:
+    st.info("The selected period holds no whole week (Monday to Sunday).")
+exports = []
+columns = st.columns(2)
+for i, key in enumerate(keys):
+    with columns[i % 2].container(border=True):
+        if grain == "month":
+            series = trends.monthly_series(monthly, key, f, areas, hide_small)
+        else:
+            series = trends.weekly_series(weekly, key, f, first_month, areas, hide_small)
+        hidden = series["count"].isna()  # counts of 1 to 4, for viewers who may not see them
+        if series.empty or not (series["count"].fillna(0).any() or hidden.any()):
+            st.subheader(label(key))
+            st.info(f"No {counted_unit(key)} recorded for these filters.")
+            continue
+        if hidden.mean() > 0.5 or not series["count"].fillna(0).any():
+            st.subheader(label(key))
+            st.info(f"Most {grain}s here have counts of 1 to 4, which this viewer may not see, so the "
+                    "chart is not shown.")
+            continue
+        if grain == "month":
+            fig = trends.monthly_figure(series, trends.series_title(key), f, names)
+        else:
+            fig = trends.weekly_figure(series, trends.series_title(key) + ", weekly", names)
+        st.plotly_chart(fig, key=f"series-{key}", config={"displayModeBar": False})
+        exports.append(series.assign(priority=label(key),
+                                     area=[trends.area_name(a, names) for a in series["area"]]))
+if grain == "month":
+    st.caption("Solid: count per month. Dotted: the same month a year earlier, over the selected period. "
+               "Below: the rolling 12-month total (the diamond: the baseline year's total). Green band: "
+               "the plan's baseline year, April 2020 to March 2021; grey: the selected period. ASB counts "
+               "ASB incidents, other priorities count crimes: never added.")
+    if first_month > trends.BASELINE_START:
+        st.caption(f"The loaded data starts in {first_month:%B %Y}, after the plan's baseline year.")
+else:
+    st.caption("Whole weeks (Monday to Sunday) in the selected period; dotted: the same week 52 weeks earlier.")
+if hide_small:
+    st.caption("Counts of 1 to 4 are not shown, nor any total they are part of.")
+if exports:
+    download(f"Download these {grain}ly series (CSV)", pd.concat(exports, ignore_index=True)
+             [["priority", "area", *[c for c in exports[0].columns if c not in ("priority", "area")]]],
+             f"{grain}ly-series-{f.start:%Y-%m}-to-{f.end:%Y-%m}.csv", "dl_series")
+
+# --- Control chart ------------------------------------------------------------------------------
+st.header("Control chart")
+left, middle, right, far = st.columns(4)
+chart_key = left.selectbox("Priority", keys, format_func=label, key="tr_cc_priority")
+area_options = [trends.ALL_AREA, *(f.wards or ward_names)]
+area = middle.selectbox("Area", area_options, key="tr_cc_area",
+                        format_func=lambda a: trends.area_name(a, names))
+kind = right.segmented_control("Chart", ["c", "xmr"], default="c", required=True, key="tr_cc_kind",
+                               format_func=lambda k: {"c": "c-chart", "xmr": "XmR"}[k],
+                               help="c-chart: limits mean ± 3√mean (Poisson counts). XmR: limits from "
+                                    "the average moving range, for counts more variable than Poisson.")
+chart_grain = far.segmented_control("Points", grains, default="month", required=True, key="tr_cc_grain",
+                                    format_func=lambda g: f"{g.title()}ly")
+bases = [b for b in trends.LIMIT_BASES if chart_grain == "month" or b != "baseline"]
+basis = st.radio("Centre and limits from", bases, horizontal=True, key="tr_cc_basis",
+                 format_func=lambda b: trends.LIMIT_BASES[b])
+counts = monthly if chart_grain == "month" else context.cached(trends.weekly_counts)(f)
+points = trends.control_series(counts, chart_key, area, f, first_month)
+chart_title = f"{trends.series_title(chart_key)}: {trends.area_name(area, names)}"
+if points.empty or not points.any():
+    st.info(f"No {counted_unit(chart_key)} recorded in {trends.area_name(area, names)} for these filters.")
+elif hide_small and trends.has_small_counts(points):
+    st.info("This series holds counts of 1 to 4, so its control chart is not shown to this viewer.")
+else:
+    try:
+        limits = trends.limits_baseline(basis, points.index, f)
+    except ValueError as problem:
+        st.warning(f"Cannot set the limits from {trends.LIMIT_BASES[basis].lower()}: {problem}. "
+                   "Using all points shown.")
+        limits = None
+    chart = stats.control_chart(points, kind, baseline=limits)
+    plot, words = st.columns([3, 1])
+    plot.plotly_chart(trends.control_chart_figure(chart, chart_title, chart_grain, limits),
+                      key="control-chart", config={"displayModeBar": False})
+    with words:
+        st.subheader("Signals")
+        sentences = stats.describe_signals(chart, unit=chart_grain)
+        if sentences:
+            st.markdown("\n".join(f"- {s}" for s in sentences[:SIGNALS_LISTED]))
+            if len(sentences) > SIGNALS_LISTED:
+                with st.expander(f"{len(sentences) - SIGNALS_LISTED} earlier signals"):
+                    st.markdown("\n".join(f"- {s}" for s in sentences[SIGNALS_LISTED:]))
+        else:
+            st.success("No signals: every point is within the limits, with no run of 8 on one side "
+                       "of the mean and no 6 rising or falling. The variation looks like chance.")
+        st.caption(f"Mean {chart['centre'].iat[0]:,.1f}, limits {chart['lcl'].iat[0]:,.1f} to "
+                   f"{chart['ucl'].iat[0]:,.1f}.")
+        if kind == "c" and chart["beyond_limits"].mean() > 0.25:
+            st.caption("Many points fall outside the c-chart's limits: these counts vary more than "
+                       "chance alone (season, trend). The XmR chart sets its limits from the "
+                       "month-to-month variation instead.")
+    download("Download the control chart (CSV)", chart.assign(priority=label(chart_key),
+             area=trends.area_name(area, names)), f"control-chart-{chart_key}-{chart_grain}.csv", "dl_control")
+
+# --- Rhythm -------------------------------------------------------------------------------------
+st.header("Rhythm")
+season, clock = st.columns(2)
+with season:
+    profile = trends.month_of_year(monthly, keys)
+    if hide_small:
+        withheld = [k for k in keys
+                    if trends.has_small_counts(trends.area_series(monthly, k, None)[trends.ALL_AREA])]
+        profile = profile[~profile["priority"].isin(withheld)]
+        if withheld:
+            st.caption("Not shown (counts of 1 to 4): " + ", ".join(label(k) for k in withheld) + ".")
+    if profile.empty or profile["index"].isna().all():
+        st.info("No incidents for these filters to make a month-of-year profile.")
+    else:
+        st.plotly_chart(trends.month_of_year_figure(profile), key="month-of-year",
+                        config={"displayModeBar": False})
+        st.caption(f"Average count in each calendar month, {first_month:%B %Y} to {f.end:%B %Y}, "
+                   f"{together.lower()}; 100 = the priority's average month.")
+        download("Download the month-of-year profile (CSV)",
+                 profile.assign(priority=profile["priority"].map(label)), "month-of-year.csv", "dl_profile")
+with clock:
+    heat_key = st.selectbox("Day and hour for", keys, format_func=label, key="tr_heat_priority")
+    timing = context.cached(trends.date_precision)(f, heat_key)
+    if not timing["datetime"]:
+        st.info(f"No time of day in the loaded data for the {counted_unit(heat_key)} selected "
+                "(police.uk and date-only records have none), so there is no day-and-hour pattern to show.")
+    else:
+        grid = context.cached(trends.weekday_hour)(f, heat_key)
+        if hide_small:
+            grid = grid.apply(trends.hide_small)
+        st.plotly_chart(trends.weekday_hour_figure(grid, f"{trends.series_title(heat_key)} by day and hour"),
+                        key="weekday-hour", config={"displayModeBar": False})
+        untimed = timing["total"] - timing["datetime"]
+        st.caption(f"{timing['datetime']:,} incidents with a time of day in the selected period"
+                   + (f"; {untimed:,} with only a date or month are left out." if untimed else "."))
+        download("Download the day-and-hour counts (CSV)", grid.reset_index(), f"day-hour-{heat_key}.csv",
+                 "dl_heatmap")
