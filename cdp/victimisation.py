@@ -1,0 +1,394 @@
+"""The store queries and figures behind the repeat victimisation page.
+
+Each query pulls a bounded set of rows (one priority, the victims with an incident in the period,
+from 12 months before the period to its end or to the end of the data) with only the columns the
+measures need, and hands them to the measures in `cdp.repeats`. Repeat places are ranked in DuckDB
+first, so only the rows at the top places are pulled.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from scipy.stats import binomtest
+from statsmodels.stats.proportion import test_proportions_2indep
+
+from . import filters as flt
+from . import repeats, stats
+from .charts import PALETTE
+from .priorities import PRIORITY_COLUMNS
+
+LOOK_BACK_MONTHS = 12
+# The plan's baseline year for "reduce hate crime repeat victimisation by 10%".
+BASELINE_START, BASELINE_END = date(2020, 4, 1), date(2021, 3, 1)
+TARGET_REDUCTION = 0.10
+NOT_RECORDED = "Not recorded"
+VICTIM_COLUMNS = ("victim_id", "month", "occurred_at", "ward_code", "victim_age_band", "victim_sex",
+                  "victim_vulnerable")
+# Columns repeat_places reads; ranked lists pull these for the top places only.
+PLACE_COLUMNS = ("month", "occurred_at", "is_asb", "premises_id", "premises_name", "premises_type",
+                 "location", "easting", "northing", "ward_code", *PRIORITY_COLUMNS.values())
+GROUPINGS = {"ward": "ward_code", "age band": "victim_age_band", "sex": "victim_sex",
+             "vulnerability": "victim_vulnerable"}
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+def month_end(month: date) -> date:
+    """The last day of `month`."""
+    return date.fromordinal(flt.month_add(month, 1).toordinal() - 1)
+
+
+def period_days(start: date, end: date) -> tuple[date, date]:
+    """The first day of the start month and the last day of the end month (both inclusive)."""
+    return start, month_end(end)
+
+
+def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """First and last month in the store."""
+    return tuple(con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0])
+
+
+def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any loaded incident has a victim key (police.uk data has none)."""
+    return bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])
+
+
+def lookback_complete(first_month: date | None, start: date) -> bool:
+    """Whether the data reaches back the full 12 months before `start` the measures look at."""
+    return first_month is not None and first_month <= flt.month_add(start, -LOOK_BACK_MONTHS)
+
+
+# --- bounded pulls -----------------------------------------------------------------------------
+
+def _victim_rows(con: duckdb.DuckDBPyConnection, condition: str, params: list, start: date,
+                 end: date, until: date, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rows meeting `condition` from 12 months before `start` to `until` (months), for the victims
+    with at least one such row from `start` to `end`."""
+    return con.execute(f"""
+        WITH chosen AS (SELECT DISTINCT victim_id FROM incidents
+                        WHERE {condition} AND victim_id IS NOT NULL AND month BETWEEN ? AND ?)
+        SELECT {', '.join(columns)} FROM incidents
+        WHERE {condition} AND month BETWEEN ? AND ? AND victim_id IN (SELECT victim_id FROM chosen)
+        ORDER BY victim_id, coalesce(occurred_at, month)""",
+        params + [start, end] + params + [flt.month_add(start, -LOOK_BACK_MONTHS), until]).df()
+
+
+def victim_incidents(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str,
+                     follow_up: bool = False) -> pd.DataFrame:
+    """Incidents of `priority` matching every shared filter, for the victims with one in the period:
+    from 12 months before the period to its end (or, with `follow_up`, to the end of the data, so
+    the time to a victim's next incident can be followed past the period end)."""
+    condition, params = flt.where(f, period=False, priority=priority)
+    until = data_span(con)[1] if follow_up else f.end
+    return _victim_rows(con, condition, params, f.start, f.end, until or f.end, VICTIM_COLUMNS)
+
+
+# --- the measures for one priority ----------------------------------------------------------------
+
+def _labelled_rates(table: pd.DataFrame, column: str, labels: dict | None = None,
+                    order: list | None = None) -> pd.DataFrame:
+    """A repeat_rates_by table with a readable `group` column, in a stable order."""
+    table = table.copy()
+    values = table[column].astype("object")
+    table["group"] = [NOT_RECORDED if pd.isna(v) else (labels or {}).get(v, str(v)) for v in values]
+    if order is not None:
+        rank = {name: i for i, name in enumerate(order)}
+        table = table.sort_values("group", key=lambda s: s.map(lambda g: rank.get(g, len(rank))),
+                                  kind="stable")
+    columns = ["group", "victims", "repeat_victims", "high_frequency_victims", "rate"]
+    return table[columns].reset_index(drop=True)
+
+
+def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Ward code -> name for the stored boundaries."""
+    return dict(con.execute("SELECT ward_code, ward_name FROM wards").fetchall())
+
+
+def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> dict:
+    """Everything the page shows for one priority's victims in the period of `f`.
+
+    Returns summary (see repeats.victim_summary), curve (repeats.time_to_next, following each
+    in-period incident to the end of the data), by (group name -> table with group, victims,
+    repeat_victims, high_frequency_victims, rate), rows (incidents pulled), lookback_complete,
+    data_end.
+    """
+    rows = victim_incidents(con, f, priority, follow_up=True)
+    first, last = data_span(con)
+    start, end = period_days(f.start, f.end)
+    data_end = month_end(last) if last else end
+    wards = ward_names(con)
+    by = {}
+    for name, column in GROUPINGS.items():
+        table = repeats.repeat_rates_by(rows, column, start, end)
+        if name == "ward":
+            table = _labelled_rates(table, column, wards)
+            table = table.sort_values(["rate", "victims"], ascending=False, kind="stable")
+        elif name == "age band":
+            table = _labelled_rates(table, column, order=[*flt.AGE_BANDS, NOT_RECORDED])
+        elif name == "sex":
+            table = _labelled_rates(table, column, {"F": "Female", "M": "Male", "X": "Another sex"},
+                                    order=["Female", "Male", "Another sex", NOT_RECORDED])
+        else:
+            table = _labelled_rates(table, column, {True: "Vulnerable", False: "Not vulnerable"},
+                                    order=["Vulnerable", "Not vulnerable", NOT_RECORDED])
+        by[name] = table.reset_index(drop=True)
+    return {"summary": repeats.victim_summary(rows, start, end),
+            "curve": repeats.time_to_next(rows, start, end, data_end=data_end),
+            "by": by, "rows": len(rows), "lookback_complete": lookback_complete(first, f.start),
+            "data_end": data_end}
+
+
+def repeat_within(curve: pd.DataFrame, days: int) -> float | None:
+    """Share of incidents followed by the same victim's next one within `days` days (Kaplan-Meier)."""
+    if curve.empty:
+        return None
+    upto = curve[curve["days"] <= days]
+    return 0.0 if upto.empty else float(1 - upto["survival"].iloc[-1])
+
+
+# --- the plan's hate crime target -----------------------------------------------------------------
+
+def _hate_crime_rate(con: duckdb.DuckDBPyConnection, start: date, end: date, first: date | None,
+                     look_back_months: int = LOOK_BACK_MONTHS) -> dict:
+    """repeat_rate_for_target for citywide hate crimes, looking back at most `look_back_months`."""
+    condition, params = flt.where(flt.Filters(start=start, end=end), period=False, priority="hate_crime")
+    rows = _victim_rows(con, condition, params, start, end, end,
+                        ("victim_id", "month", "occurred_at", PRIORITY_COLUMNS["hate_crime"]))
+    if look_back_months < LOOK_BACK_MONTHS:
+        earliest = pd.Timestamp(flt.month_add(start, -look_back_months))
+        rows = rows[pd.to_datetime(rows["month"]) >= earliest]
+    result = repeats.repeat_rate_for_target(rows, *period_days(start, end), priority="hate_crime")
+    return {**result, "start": start, "end": end, "months": flt.months_between(start, end),
+            "look_back_months": look_back_months,
+            "lookback_complete": look_back_months == LOOK_BACK_MONTHS and lookback_complete(first, start)}
+
+
+def available_look_back(first: date | None, start: date) -> int:
+    """Whole months of data before `start` (at most 12)."""
+    if first is None:
+        return 0
+    return max(0, min(LOOK_BACK_MONTHS, flt.months_between(first, start) - 1))
+
+
+def hate_crime_target(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict:
+    """The hate crime repeat victimisation rate for the plan's baseline year and the months from
+    `start` to `end` (the selected period).
+
+    Citywide (all hate crime victims: the target is the partnership's, so no ward or people filter
+    applies, and only the period is an argument). Returns baseline and selected (see
+    repeats.repeat_rate_for_target, plus start, end, months, look_back_months, lookback_complete);
+    comparable: the selected period measured
+    with no more look-back than the data gives the baseline year (the same as selected when the
+    baseline has its full 12 months); like_for_like (comparable is selected); target_rate
+    (baseline less 10%); meets_target (comparable against the target); p_value and verdict (a
+    two-proportion test of comparable against baseline; None when either has no victims).
+    """
+    first, _ = data_span(con)
+    baseline_look_back = available_look_back(first, BASELINE_START)
+    baseline = _hate_crime_rate(con, BASELINE_START, BASELINE_END, first, baseline_look_back)
+    selected = _hate_crime_rate(con, start, end, first)
+    comparable = (selected if baseline_look_back == LOOK_BACK_MONTHS
+                  else _hate_crime_rate(con, start, end, first, baseline_look_back))
+    target = None if baseline["rate"] is None else baseline["rate"] * (1 - TARGET_REDUCTION)
+    p_value = verdict = None
+    if baseline["denominator"] and comparable["denominator"]:
+        test = test_proportions_2indep(comparable["numerator"], comparable["denominator"],
+                                       baseline["numerator"], baseline["denominator"])
+        p_value = float(test.pvalue) if np.isfinite(test.pvalue) else 1.0
+        direction = "fall" if comparable["rate"] < baseline["rate"] else "rise"
+        verdict = f"significant {direction}" if p_value < stats.ALPHA else "no significant change"
+    meets = None if target is None or comparable["rate"] is None else comparable["rate"] <= target
+    return {"baseline": baseline, "selected": selected, "comparable": comparable,
+            "like_for_like": comparable is selected, "target_rate": target, "meets_target": meets,
+            "p_value": p_value, "verdict": verdict, "definition": baseline["definition"]}
+
+
+# --- domestic abuse potential escalation ---------------------------------------------------------
+
+def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters,
+               threshold: int = repeats.ESCALATION) -> pd.DataFrame:
+    """Domestic abuse victims reaching `threshold` incidents within 365 days, the latest of them in
+    the period (MARAC "potential escalation"); every shared filter but the priorities applies.
+
+    Columns: victim_id; incidents_in_window, first, last (the most in any 365 days and that window's
+    first and last dates, see repeats.escalation_victims, over the period and the 12 months before
+    it); total_incidents (in that span); latest (the victim's latest incident, in the period); ward
+    (of the latest); vulnerable. Latest first.
+    """
+    condition, params = flt.where(f, period=False, priority="dsva")
+    condition += " AND flag_domestic_abuse"
+    rows = _victim_rows(con, condition, params, f.start, f.end, f.end,
+                        ("victim_id", "month", "occurred_at", "flag_domestic_abuse", "ward_code",
+                         "victim_vulnerable"))
+    start, end = period_days(f.start, f.end)
+    # Victims whose count reaches the threshold at an incident inside the period.
+    per_victim = repeats.repeat_rates_by(rows.assign(key=rows["victim_id"]), "key", start, end,
+                                         repeat=threshold)
+    qualifying = set(per_victim.loc[per_victim["repeat_victims"] > 0, "key"])
+    table = repeats.escalation_victims(rows, threshold=threshold)
+    table = table[table["victim_id"].isin(qualifying)]
+    latest = (rows.assign(date=repeats.incident_dates(rows)).sort_values("date", kind="stable")
+              .groupby("victim_id").tail(1).set_index("victim_id"))
+    latest = latest[["date", "ward_code", "victim_vulnerable"]].rename(
+        columns={"date": "latest", "victim_vulnerable": "vulnerable"})
+    table = table.merge(latest, left_on="victim_id", right_index=True, how="left")  # safe when empty
+    ward = table.pop("ward_code").map(ward_names(con)).fillna(NOT_RECORDED)
+    table.insert(table.columns.get_loc("vulnerable"), "ward", ward)
+    return table.sort_values(["latest", "incidents_in_window", "victim_id"],
+                             ascending=[False, False, True], kind="stable").reset_index(drop=True)
+
+
+# --- repeat places and premises -------------------------------------------------------------------
+
+def _place_key_sql(kind: str, snap_m: float) -> str:
+    """SQL for repeats.place_keys: premises, else the snapped point, else the location text."""
+    premises = ("CASE WHEN nullif(trim(premises_id), '') IS NOT NULL "
+                "THEN 'premises:' || trim(premises_id) END")
+    point = (f"CASE WHEN easting IS NOT NULL AND northing IS NOT NULL THEN 'point:' || "
+             f"printf('%.0f', round_even(easting / {snap_m}, 0) * {snap_m}) || ',' || "
+             f"printf('%.0f', round_even(northing / {snap_m}, 0) * {snap_m}) END")
+    location = "CASE WHEN nullif(trim(location), '') IS NOT NULL THEN 'location:' || trim(location) END"
+    return premises if kind == "premises" else f"coalesce({point}, {location})"
+
+
+def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "premises",
+                  top: int = 50, snap_m: float = 1.0) -> dict:
+    """The places with repeat incidents in the 12 months to the period end, ranked.
+
+    kind "premises": premises only (premises_id); kind "locations": the snapped point, else the
+    location text, whatever the premises. Incidents of the selected priorities (all incidents when
+    all are selected) under every shared filter. DuckDB ranks the places; only the rows at the
+    `top` places are pulled and passed to repeats.repeat_places. Returns places (its columns plus
+    ward, crimes, asb_incidents, monthly: 12 monthly counts, and change: the last six months against
+    the six before by an exact rate-ratio test, stats.compare_periods), repeat_places (how many),
+    incidents (with a place), at_repeat_places, share, window (start, end months).
+    """
+    if kind not in ("premises", "locations"):
+        raise ValueError("kind must be 'premises' or 'locations'")
+    window = (flt.month_add(f.end, -11), f.end)
+    condition, params = flt.where(f.with_period(*window))
+    key = _place_key_sql(kind, snap_m)
+    # One pass: key every row once, rank the places, and return the rows at the top places beside
+    # the totals (one row of totals with no incident columns when there are no repeat places).
+    frame = con.execute(f"""
+        WITH keyed AS MATERIALIZED (
+            SELECT {', '.join(PLACE_COLUMNS)}, {key} AS place_key FROM incidents WHERE {condition}),
+        places AS (SELECT place_key, count(*) AS n, max(coalesce(occurred_at, month)::DATE) AS last
+                   FROM keyed WHERE place_key IS NOT NULL GROUP BY place_key),
+        top AS (SELECT place_key FROM places WHERE n >= {repeats.REPEAT}
+                ORDER BY n DESC, last DESC, place_key LIMIT {int(top)}),
+        totals AS (SELECT coalesce(sum(n), 0) AS _with_place,
+                          count(*) FILTER (WHERE n >= {repeats.REPEAT}) AS _repeat_places,
+                          coalesce(sum(n) FILTER (WHERE n >= {repeats.REPEAT}), 0) AS _at_repeat_places
+                   FROM places)
+        SELECT totals.*, chosen.* FROM totals LEFT JOIN (
+            SELECT * FROM keyed WHERE place_key IN (SELECT place_key FROM top)) AS chosen ON TRUE""",
+                        params).df()
+    incidents, repeat_count, at_repeat = (int(frame[c].iat[0]) for c in
+                                          ("_with_place", "_repeat_places", "_at_repeat_places"))
+    rows = frame[frame["place_key"].notna()].drop(columns=["_with_place", "_repeat_places",
+                                                           "_at_repeat_places", "place_key"])
+    places = (_describe_places(rows.reset_index(drop=True), kind, snap_m, window, ward_names(con))
+              if len(rows) else pd.DataFrame())
+    return {"places": places, "repeat_places": repeat_count, "incidents": incidents,
+            "at_repeat_places": at_repeat, "share": at_repeat / incidents if incidents else None,
+            "window": window}
+
+
+def _change_verdict(recent: int, earlier: int) -> str:
+    """The verdict of stats.compare_periods for two halves of equal length: the same exact
+    conditional test (binomial, p = 1/2), without the confidence interval the table does not show."""
+    if recent + earlier == 0:
+        return "no significant change"
+    p_value = binomtest(recent, recent + earlier, 0.5).pvalue
+    if p_value >= stats.ALPHA:
+        return "no significant change"
+    return "significant rise" if recent > earlier else "significant fall"
+
+
+def _describe_places(rows: pd.DataFrame, kind: str, snap_m: float, window: tuple[date, date],
+                     wards: dict[str, str]) -> pd.DataFrame:
+    by = "premises" if kind == "premises" else "point"
+    places = repeats.repeat_places(rows, by=by, window_months=LOOK_BACK_MONTHS, snap_m=snap_m,
+                                   latest_month=pd.Timestamp(window[1]))
+    keys = repeats.place_keys(rows, by, snap_m)
+    months = pd.date_range(pd.Timestamp(window[0]), pd.Timestamp(window[1]), freq="MS")
+    monthly = (rows.assign(place_key=keys, _month=pd.to_datetime(rows["month"]))
+               .groupby(["place_key", "_month"]).size().unstack(fill_value=0)
+               .reindex(columns=months, fill_value=0))
+    kinds = rows.assign(place_key=keys).groupby("place_key")["is_asb"].agg(["sum", "size"])
+    places["ward"] = places["ward_code"].map(wards).fillna(NOT_RECORDED)
+    places["asb_incidents"] = places["place_key"].map(kinds["sum"]).astype(int)
+    places["crimes"] = places["place_key"].map(kinds["size"] - kinds["sum"]).astype(int)
+    places["monthly"] = monthly.reindex(places["place_key"]).fillna(0).astype(int).to_numpy().tolist()
+    places["change"] = [_change_verdict(int(recent), int(earlier))
+                        for recent, earlier in zip(places["recent_half"], places["earlier_half"])]
+    return places
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+def survival_figure(curve: pd.DataFrame, max_days: int = 365) -> go.Figure:
+    """Step curve of the share of incidents not yet followed by another against the same victim."""
+    curve = curve[curve["days"] <= max_days]
+    days = [0, *curve["days"].tolist(), max_days]
+    survival = [1.0, *curve["survival"].tolist(), curve["survival"].iloc[-1] if len(curve) else 1.0]
+    low = [1.0, *curve["ci_low"].tolist(), curve["ci_low"].iloc[-1] if len(curve) else 1.0]
+    high = [1.0, *curve["ci_high"].tolist(), curve["ci_high"].iloc[-1] if len(curve) else 1.0]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=days, y=high, mode="lines", line={"width": 0, "shape": "hv"},
+                             hoverinfo="skip", showlegend=False))
+    fig.add_trace(go.Scatter(x=days, y=low, mode="lines", line={"width": 0, "shape": "hv"},
+                             fill="tonexty", fillcolor="rgba(31,78,121,0.15)", hoverinfo="skip",
+                             name="95% confidence interval"))
+    fig.add_trace(go.Scatter(x=days, y=survival, mode="lines", name="No repeat yet",
+                             line={"color": PALETTE["primary"], "width": 2, "shape": "hv"},
+                             hovertemplate="%{x} days: %{y:.1%} not yet repeated<extra></extra>"))
+    for marker in (7, 28, 90):
+        fig.add_vline(x=marker, line={"color": PALETTE["muted"], "dash": "dot", "width": 1},
+                      annotation_text=f"{marker} days", annotation_position="bottom right")
+    fig.update_layout(height=340, margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                      xaxis={"title": "Days since the incident", "range": [0, max_days]},
+                      yaxis={"title": "Share with no further incident", "tickformat": ".0%",
+                             "rangemode": "tozero"},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def rates_figure(table: pd.DataFrame, title: str) -> go.Figure:
+    """Horizontal bars of the repeat victim rate per group, victims in the hover."""
+    table = table.iloc[::-1]
+    fig = go.Figure(go.Bar(
+        x=table["rate"], y=table["group"], orientation="h", marker_color=PALETTE["primary"],
+        customdata=np.stack([table["repeat_victims"], table["victims"]], axis=-1),
+        hovertemplate="%{y}: %{x:.1%} (%{customdata[0]:,} of %{customdata[1]:,} victims)<extra></extra>"))
+    fig.update_layout(height=max(220, 26 * len(table) + 60), margin={"l": 0, "r": 0, "t": 30, "b": 0},
+                      title={"text": title, "font": {"size": 14}},
+                      xaxis={"tickformat": ".0%", "rangemode": "tozero"}, yaxis={"automargin": True})
+    return fig
+
+
+def target_figure(target: dict) -> go.Figure:
+    """The baseline year's and the selected period's rates (and the selected period measured like
+    the baseline, when that differs), with the target line."""
+    bars = [("Baseline 2020/21", target["baseline"]), ("Selected period", target["selected"])]
+    if not target["like_for_like"]:
+        bars.append(("Selected, measured like the baseline", target["comparable"]))
+    labels = [name for name, _ in bars]
+    values = [part["rate"] or 0 for _, part in bars]
+    colours = [PALETTE["muted"], PALETTE["primary"], "#5b8db8"][:len(bars)]
+    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=colours, width=0.5,
+                           text=[f"{v:.1%}" for v in values], textposition="outside",
+                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    if target["target_rate"] is not None:
+        fig.add_hline(y=target["target_rate"], line={"color": PALETTE["accent"], "dash": "dash"},
+                      annotation_text=f"Target {target['target_rate']:.1%}")
+    fig.update_layout(height=250, margin={"l": 0, "r": 0, "t": 20, "b": 0},
+                      yaxis={"tickformat": ".0%", "rangemode": "tozero",
+                             "range": [0, max(values + [target["target_rate"] or 0]) * 1.3 or 1]})
+    return fig
+

@@ -1,0 +1,216 @@
+"""Repeat victimisation: who is victimised again and how soon, the hate crime repeat target,
+domestic abuse escalation, and the places and premises that keep coming up. Analysts only."""
+import streamlit as st
+
+from app import context, widgets
+from cdp import priorities, profiles, queries, repeats
+from cdp import victimisation as vic
+
+f = context.filters()
+viewer = context.viewer()
+st.title("Repeat victimisation")
+st.caption(widgets.describe(f))
+if not viewer.sees_person_keys:
+    st.warning("This page works on pseudonymised victim keys, so only analysts may open it.")
+    st.stop()
+
+datasets = context.cached(queries.loaded_datasets)()
+has_victims = context.cached(vic.has_victim_keys)()
+
+
+def pct(share) -> str:
+    return "n/a" if share is None else f"{share:.1%}"
+
+
+RATE_COLUMNS = {"group": st.column_config.TextColumn("Group"),
+                "victims": st.column_config.NumberColumn("Victims", format="localized"),
+                "repeat_victims": st.column_config.NumberColumn("Repeat (2+)", format="localized"),
+                "high_frequency_victims": st.column_config.NumberColumn("High-frequency (3+)",
+                                                                        format="localized"),
+                "rate": st.column_config.NumberColumn("Repeat rate", format="percent")}
+
+# --- repeat victims of one priority -------------------------------------------------------------
+st.header("Repeat victims")
+if not has_victims:
+    st.info("**The loaded data has no victim keys.** police.uk open data does not identify victims, "
+            "so repeat victimisation, time to the next incident, the hate crime repeat target and "
+            "domestic abuse escalation cannot be measured. Load a partner extract with `victim_id` "
+            "on the Data page. Repeat places and premises (below) work from locations.")
+else:
+    choices = list(f.priorities)
+    if st.session_state.get("r_priority") not in choices:
+        st.session_state["r_priority"] = "hate_crime" if "hate_crime" in choices else choices[0]
+    priority = st.selectbox("Priority", choices, key="r_priority",
+                            format_func=lambda k: priorities.PRIORITY_BY_KEY[k].label,
+                            help="The sidebar's priorities. Crimes and ASB incidents are measured apart.")
+    level = priorities.coverage(priority, datasets)
+    unit = priorities.counted_unit(priority)
+    if level != "full":
+        widgets.coverage_badge(level, priorities.PRIORITY_BY_KEY[priority].police_uk_note)
+    data = context.cached(vic.repeat_victimisation)(f, priority)
+    summary = data["summary"]
+    if summary["victims"] == 0:
+        st.info(f"No {unit} with a recorded victim match the filters in this period.")
+    else:
+        a, b, c, d = st.columns(4)
+        a.metric("Victims", f"{summary['victims']:,}", help=f"Distinct victim keys with {unit} in the period")
+        b.metric("Repeat victims (2+ in 12 months)", pct(summary["repeat_share"]),
+                 f"{summary['repeat_victims']:,} victims", delta_color="off", delta_arrow="off")
+        c.metric("High-frequency (3+ in 12 months)", pct(summary["high_frequency_share"]),
+                 f"{summary['high_frequency_victims']:,} victims", delta_color="off", delta_arrow="off")
+        d.metric(f"Share of {unit} suffered by repeat victims", pct(summary["repeat_incident_share"]),
+                 f"{summary['incidents_to_repeat_victims']:,} of {summary['incidents']:,}",
+                 delta_color="off", delta_arrow="off")
+        with st.expander("How repeat victims are counted"):
+            st.write(summary["definition"])
+            st.write(f"Only {unit} of this priority that match every sidebar filter count, including "
+                     "a victim's earlier ones in the 12 months before the period.")
+        if not data["lookback_complete"]:
+            st.warning("The data starts less than 12 months before this period, so earlier incidents "
+                       "that would make some victims repeats are missing: the repeat shares are lower "
+                       "bounds.")
+
+        st.subheader("Time to the next incident")
+        curve = data["curve"]
+        if curve.empty:
+            st.info("No victim had a further incident after one in this period, so there is no curve to draw.")
+        else:
+            within = {days: vic.repeat_within(curve, days) for days in (7, 28, 365)}
+            st.write(f"Of the {summary['incidents']:,} {unit} against victims in the period, "
+                     f"**{pct(within[7])}** were followed by another against the same victim within 7 days, "
+                     f"**{pct(within[28])}** within 28 days and **{pct(within[365])}** within a year "
+                     f"(Kaplan-Meier estimate, following each to {data['data_end']:%d %B %Y}, the end of "
+                     "the data).")
+            st.plotly_chart(vic.survival_figure(curve), key="survival")
+
+        st.subheader("Repeat rates by group")
+        tabs = st.tabs(["Ward", "Age band", "Sex", "Vulnerability"])
+        for tab, name in zip(tabs, ["ward", "age band", "sex", "vulnerability"]):
+            table = data["by"][name]
+            with tab:
+                if table.empty:
+                    st.info(f"No victims to group by {name}.")
+                    continue
+                left, right = st.columns([3, 2])
+                left.plotly_chart(vic.rates_figure(table, f"Repeat victim rate by {name}"), key=f"rates-{name}")
+                right.dataframe(table, hide_index=True, column_config=RATE_COLUMNS, key=f"table-{name}")
+                right.caption("A victim counts in each group they had an incident in, so the groups "
+                              "can add up to more than all victims.")
+
+# --- the plan's hate crime target ----------------------------------------------------------------
+st.header("Hate crime repeat victimisation: the plan's target")
+hate_level = priorities.coverage("hate_crime", datasets)
+if not has_victims or hate_level == "unavailable":
+    st.info("Unavailable for the loaded data: it needs hate crime flags and victim keys from a partner "
+            "extract (police.uk does not identify hate crime or victims).")
+else:
+    target = context.cached(vic.hate_crime_target)(f.start, f.end)
+    base, now = target["baseline"], target["selected"]
+    a, b, c = st.columns(3)
+    a.metric("Baseline: April 2020 to March 2021", pct(base["rate"]),
+             f"{base['numerator']:,} of {base['denominator']:,} victims", delta_color="off", delta_arrow="off")
+    b.metric(f"Selected period: {f.start:%b %Y} to {f.end:%b %Y}", pct(now["rate"]),
+             f"{now['numerator']:,} of {now['denominator']:,} victims", delta_color="off", delta_arrow="off")
+    goal = target["target_rate"]
+    c.metric("Target: 10% below the baseline", pct(goal),
+             None if target["meets_target"] is None else
+             ("met in the selected period" if target["meets_target"] else "not met in the selected period"),
+             delta_color="green" if target["meets_target"] else "red", delta_arrow="off")
+    comparable = target["comparable"]
+    if not target["like_for_like"]:
+        months = base["look_back_months"]
+        st.write(f"The data gives the baseline year {'no' if months == 0 else f'only {months} months of'} "
+                 f"look-back, so to compare like with like the selected period is also measured with "
+                 f"{'none' if months == 0 else 'the same'}: **{pct(comparable['rate'])}** "
+                 f"({comparable['numerator']:,} of {comparable['denominator']:,} victims). The target "
+                 "and the test use that figure.")
+    if target["verdict"]:
+        st.write(f"Selected period against the baseline: **{target['verdict']}** "
+                 f"(two-proportion test, p = {target['p_value']:.3f}; it treats the two periods as "
+                 f"independent, though some victims appear in both).")
+    st.plotly_chart(vic.target_figure(target), key="target")
+    st.markdown(f"**Definition.** {target['definition']} Citywide: the target is the partnership's, "
+                "so the sidebar's ward and people filters do not apply here; hate crimes only (hate "
+                "incidents recorded as ASB are not counted).")
+    if not base["lookback_complete"]:
+        st.caption("Without the full 12 months before April 2020, victims whose earlier hate crime "
+                   "was before the data starts are not counted as repeats: the baseline rate is a "
+                   "lower bound.")
+    if now["months"] != 12:
+        st.caption(f"The selected period is {now['months']} months; the baseline is 12. A longer "
+                   "period gives victims more time to be repeat victims, so choose a financial year "
+                   "in the sidebar to compare like with like.")
+
+# --- domestic abuse potential escalation ---------------------------------------------------------
+st.header("Domestic abuse: potential escalation")
+if not has_victims or priorities.coverage("dsva", datasets) == "unavailable":
+    st.info("Unavailable for the loaded data: it needs domestic abuse flags and victim keys from a "
+            "partner extract.")
+else:
+    escalating = context.cached(vic.escalation)(f)
+    st.metric(f"Victims with {repeats.ESCALATION} or more domestic abuse crimes in 12 months",
+              f"{len(escalating):,}")
+    st.caption(f"MARAC practice: {repeats.ESCALATION} domestic abuse incidents within 365 days, the "
+               "latest in the selected period. The sidebar's ward and people filters apply. Most "
+               "incidents in any 12 months and totals cover the period and the 12 months before it.")
+    if escalating.empty:
+        st.info("No victim meets the threshold for these filters.")
+    else:
+        st.dataframe(escalating, hide_index=True, key="escalation", column_config={
+            "victim_id": st.column_config.TextColumn("Victim key"),
+            "incidents_in_window": st.column_config.NumberColumn("Most in 12 months"),
+            "first": st.column_config.DateColumn("Those 12 months: from"),
+            "last": st.column_config.DateColumn("to"),
+            "total_incidents": st.column_config.NumberColumn("All in the span"),
+            "latest": st.column_config.DateColumn("Latest incident"),
+            "ward": "Ward of the latest", "vulnerable": st.column_config.CheckboxColumn("Vulnerable")})
+        audit = {"start": f"{f.start:%Y-%m}", "end": f"{f.end:%Y-%m}",
+                 "wards": list(f.wards), **f.people_places_premises()}
+        st.download_button("Download the list (CSV)", key="escalation-csv", on_click="ignore",
+                           data=profiles.logged_table_export(escalating, "domestic abuse escalation victims",
+                                                             audit, viewer),
+                           file_name=f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv", mime="text/csv",
+                           help="Every download of victim keys is recorded in the audit log.")
+
+# --- repeat places and premises ------------------------------------------------------------------
+st.header("Repeat places and premises")
+st.caption(f"Places with {repeats.REPEAT} or more incidents in the 12 months to {f.end:%B %Y} (the "
+           "period's end), across the selected priorities and every sidebar filter, ranked by all their "
+           "incidents. Crimes and ASB incidents are shown apart. Change compares the last six months "
+           "with the six before using an exact test.")
+PLACE_COLUMNS = {
+    "label": st.column_config.TextColumn("Place"), "premises_type": "Type",
+    "ward": st.column_config.TextColumn("Ward", width="medium"),
+    "crimes": st.column_config.NumberColumn("Crimes"),
+    "asb_incidents": st.column_config.NumberColumn("ASB incidents"),
+    "monthly": st.column_config.BarChartColumn("Last 12 months", y_min=0),
+    "change": st.column_config.TextColumn("Change", help="The last 6 months against the 6 before, "
+                                          "by an exact rate-ratio test (p < 0.05)"),
+    "priorities": st.column_config.TextColumn("Mix of priorities", width="large"),
+    "recent_half": st.column_config.NumberColumn("Last 6 months"),
+    "earlier_half": st.column_config.NumberColumn("6 months before"),
+}
+for tab, kind in zip(st.tabs(["Premises", "Locations"]), ["premises", "locations"]):
+    with tab:
+        ranked = context.cached(vic.ranked_places)(f, kind)
+        places = ranked["places"]
+        if places.empty:
+            st.info(f"No {kind} with repeat incidents for these filters"
+                    + (" (the loaded data has no premises)." if kind == "premises" else "."))
+            continue
+        st.write(f"**{ranked['repeat_places']:,}** {kind} had repeat incidents: "
+                 f"{ranked['at_repeat_places']:,} of the {ranked['incidents']:,} incidents at {kind} "
+                 f"({pct(ranked['share'])}). The top {len(places)}:")
+        columns = [c for c in PLACE_COLUMNS if kind == "premises" or c != "premises_type"]
+        picked = st.dataframe(places[columns], hide_index=True, column_config=PLACE_COLUMNS,
+                              on_select="rerun", selection_mode="single-row", key=f"places-{kind}")
+        rows = picked.selection.rows if picked else []
+        if rows:
+            place = places.iloc[rows[0]]
+            if st.button(f"Open the problem profile for {place['label']}", key=f"profile-{kind}",
+                         icon=":material/person_search:"):
+                st.session_state["profile_handover"] = profiles.subject_for_place(place["place_key"],
+                                                                                  place["label"])
+                st.switch_page("pages/profile.py")
+        else:
+            st.caption("Select a row to open its problem profile.")

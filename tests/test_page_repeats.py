@@ -1,0 +1,267 @@
+"""The repeat victimisation and problem profile pages in AppTest, driven through the shared filters,
+plus one browser check that a profile download writes its audit log line at the click."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cdp import profiles, store, victimisation as vic
+from cdp.filters import Filters
+from cdp.ingest import ingest
+from conftest import ROOT, WARDS_FILE
+
+CASTLE = "E05012277"
+LAST_12_MONTHS = Filters(start=date(2024, 4, 1), end=date(2025, 3, 1))
+
+
+@pytest.fixture
+def audit_log(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "audit.log"
+    monkeypatch.setenv("CDP_AUDIT_LOG", str(path))
+    return path
+
+
+@pytest.fixture
+def demo(demo_db):
+    con = store.connect(demo_db)
+    yield con
+    con.close()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def pct(share) -> str:
+    return f"{share:.1%}"
+
+
+# --- repeat victimisation ------------------------------------------------------------------------
+
+def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
+    at = app_test("pages/repeats.py")
+    assert at.selectbox(key="r_priority").value == "hate_crime"
+    expected = vic.repeat_victimisation(demo, LAST_12_MONTHS, "hate_crime")["summary"]
+    shown = metrics(at)
+    assert shown["Victims"] == f"{expected['victims']:,}"
+    assert shown["Repeat victims (2+ in 12 months)"] == pct(expected["repeat_share"])
+    assert shown["High-frequency (3+ in 12 months)"] == pct(expected["high_frequency_share"])
+    assert shown["Share of crimes suffered by repeat victims"] == pct(expected["repeat_incident_share"])
+    assert len(at.get("plotly_chart")) >= 6  # survival, 4 group charts, target
+    wards = frame_with(at, "repeat_victims")
+    assert len(wards) == 20 and wards["group"].str.startswith("E0").sum() == 0  # ward names, not codes
+    # The target: baseline, selected period and target, with the definition on the page.
+    target = vic.hate_crime_target(demo, LAST_12_MONTHS.start, LAST_12_MONTHS.end)
+    assert shown["Baseline: April 2020 to March 2021"] == pct(target["baseline"]["rate"])
+    assert shown["Selected period: Apr 2024 to Mar 2025"] == pct(target["selected"]["rate"])
+    assert shown["Target: 10% below the baseline"] == pct(target["baseline"]["rate"] * 0.9)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Repeat victimisation rate: of the victims of hate crime incidents" in text
+    assert "measured with none" in text  # the demo data has no look-back before April 2020
+    # Escalation: the list matches the count, and nothing is logged just by showing the page.
+    escalation = frame_with(at, "incidents_in_window")
+    assert shown["Victims with 3 or more domestic abuse crimes in 12 months"] == f"{len(escalation):,}"
+    assert (escalation["incidents_in_window"] >= 3).all()
+    (download,) = at.get("download_button")
+    assert download.proto.deferred_file_id  # the CSV is made (and logged) only when clicked
+    assert not audit_log.exists()
+    # Repeat places: premises and locations, ranked, with the mix of priorities.
+    premises = next(d.value for d in at.dataframe if "premises_type" in d.value.columns)
+    assert len(premises) == 50 and premises["crimes"].add(premises["asb_incidents"]).is_monotonic_decreasing
+    assert premises["priorities"].str.len().gt(0).all()
+    assert all(len(months) == 12 for months in premises["monthly"])
+
+
+def test_priority_wards_and_period_change_the_figures(app_test, demo):
+    at = app_test("pages/repeats.py")
+    hate_victims = metrics(at)["Victims"]
+    citywide_target = {k: v for k, v in metrics(at).items() if k.startswith(("Baseline", "Selected", "Target"))}
+    wards_table = frame_with(at, "repeat_victims").set_index("group")
+    at.multiselect(key="f_priorities").set_value(["dsva"]).run()
+    assert at.selectbox(key="r_priority").value == "dsva"
+    dsva = vic.repeat_victimisation(demo, LAST_12_MONTHS, "dsva")["summary"]
+    assert metrics(at)["Victims"] == f"{dsva['victims']:,}" != hate_victims
+
+    at.multiselect(key="f_priorities").set_value([]).run()
+    at.selectbox(key="r_priority").set_value("hate_crime").run()
+    at.multiselect(key="f_wards").set_value([CASTLE]).run()
+    # Victims in Castle: the same people as Castle's row of the all-wards table.
+    assert metrics(at)["Victims"] == f"{wards_table.loc['Castle', 'victims']:,}"
+    in_castle = vic.repeat_victimisation(demo, Filters(start=LAST_12_MONTHS.start, end=LAST_12_MONTHS.end,
+                                                       wards=(CASTLE,)), "hate_crime")["summary"]
+    assert metrics(at)["Repeat victims (2+ in 12 months)"] == pct(in_castle["repeat_share"])
+    assert len(frame_with(at, "repeat_victims")) == 1  # one ward left
+    assert {k: v for k, v in metrics(at).items() if k in citywide_target} == citywide_target  # citywide
+
+    at.multiselect(key="f_wards").set_value([]).run()
+    at.selectbox(key="f_period").set_value("Financial year 2020/21").run()
+    assert not at.exception
+    shown = metrics(at)
+    # The baseline year itself: the selected period and the baseline are the same measure.
+    assert shown["Selected period: Apr 2020 to Mar 2021"] == shown["Baseline: April 2020 to March 2021"]
+    assert any("lower bounds" in w.value for w in at.warning)  # no 12 months before April 2020
+
+
+def test_repeats_page_is_for_analysts_only(demo_db, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(demo_db))
+    monkeypatch.setenv("CDP_ROLE", "neighbourhood")
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
+    assert not at.exception
+    for page in ("pages/repeats.py", "pages/profile.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)  # not in the navigation at all
+    for page in ("repeats.py", "profile.py"):
+        direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+        direct.session_state["filters"] = LAST_12_MONTHS
+        direct.run()
+        assert not direct.exception
+        assert any("only analysts" in w.value for w in direct.warning)
+        assert not direct.metric and not direct.dataframe
+
+
+def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_files, tmp_path, monkeypatch):
+    path = tmp_path / "police.duckdb"
+    con = store.connect(path)
+    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
+    con.close()
+    monkeypatch.setenv("CDP_DB", str(path))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
+    at.switch_page("pages/repeats.py").run()
+    assert not at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "The loaded data has no victim keys" in infos
+    assert "Unavailable for the loaded data" in infos
+    assert not at.metric and not at.get("plotly_chart")
+    # Repeat places still work from the snapped points.
+    locations = next(d.value for d in at.dataframe if "asb_incidents" in d.value.columns)
+    assert len(locations) > 0 and (locations["crimes"] + locations["asb_incidents"] >= 2).all()
+
+
+# --- problem profile -----------------------------------------------------------------------------
+
+def test_profile_prefills_from_the_sidebar_premises(app_test, demo, audit_log):
+    at = app_test("pages/profile.py")
+    assert at.radio(key="p_kind").value == "person"
+    assert any("Choose a person key" in i.value for i in at.info)
+    premises_id = demo.execute("""SELECT premises_id FROM incidents
+        WHERE month >= '2024-04-01' AND premises_id IS NOT NULL
+        GROUP BY premises_id ORDER BY count(*) DESC LIMIT 1""").fetchall()[0][0]
+    at.selectbox(key="f_premises").set_value(premises_id).run()
+    assert at.radio(key="p_kind").value == "premises" and at.selectbox(key="p_premises").value == premises_id
+    expected = profiles.build_profile(demo, LAST_12_MONTHS, profiles.Subject("premises", premises_id))
+    shown = metrics(at)
+    assert (shown["Crimes"], shown["ASB incidents"]) == (f"{expected.crimes:,}", f"{expected.asb_incidents:,}")
+    timeline = frame_with(at, "incident_id")
+    assert len(timeline) == expected.total_rows and set(timeline["premises"].dropna()) == {expected.timeline["premises"][0]}
+    assert [b.label for b in at.get("download_button")] == ["Download HTML", "Download PDF", "Download CSV"]
+    assert all(b.proto.deferred_file_id for b in at.get("download_button"))
+    assert not audit_log.exists()  # logged when a file is made at the click, not when shown
+
+    # A shorter period changes the profile.
+    at.selectbox(key="f_period").set_value("Last 3 months").run()
+    assert int(metrics(at)["Crimes"].replace(",", "")) < expected.crimes
+
+
+def test_profile_of_a_person_a_location_and_a_radius(app_test, demo):
+    at = app_test("pages/profile.py")
+    people = profiles.frequent_people(demo, LAST_12_MONTHS)
+    key = people["key"][0]
+    at.selectbox(key="p_person").set_value(key).run()
+    assert at.header[0].value == f"Person {key}"
+    timeline = frame_with(at, "incident_id")
+    assert len(timeline) == people["incidents"][0]
+    assert ((timeline["victim_id"] == key) | (timeline["offender_id"] == key)).all()
+    assert set(timeline["role"]) <= {"victim", "offender", "victim and offender"}
+
+    at.radio(key="p_kind").set_value("location").run()
+    at.text_input(key="p_location").set_value("Market Street").run()
+    assert at.header[0].value == "Locations containing 'Market Street'"
+    assert frame_with(at, "incident_id")["location"].str.contains("Market Street", case=False).all()
+    crimes_on_street = int(metrics(at)["Crimes"].replace(",", ""))
+
+    at.radio(key="p_kind").set_value("radius").run()
+    at.text_input(key="p_point").set_value("52.9536, -1.1505").run()
+    at.number_input(key="p_radius").set_value(300).run()
+    assert at.header[0].value == "Within 300 m of 52.9536, -1.1505"
+    near = int(metrics(at)["Crimes"].replace(",", ""))
+    at.number_input(key="p_radius").set_value(1000).run()
+    assert int(metrics(at)["Crimes"].replace(",", "")) > near > 0
+    assert crimes_on_street > 0
+    at.text_input(key="p_point").set_value("Old Market Square").run()
+    assert any("latitude, longitude" in e.value for e in at.error)
+
+
+def test_profile_opens_from_a_repeat_place(app_test, demo):
+    at = app_test("pages/repeats.py")
+    at.session_state["profile_handover"] = profiles.subject_for_place("location:Market Street")
+    at.switch_page("pages/profile.py").run()
+    assert at.radio(key="p_kind").value == "location"
+    assert at.text_input(key="p_location").value == "Market Street"
+    assert "profile_handover" not in at.session_state
+
+
+# --- the browser: a download writes the audit log at the click ------------------------------------
+
+CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.mark.browser
+def test_download_click_writes_the_audit_log(demo_db, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+    copy, log = tmp_path / "cdp.duckdb", tmp_path / "audit.log"
+    shutil.copy(demo_db, copy)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CDP_DB": str(copy), "CDP_AUDIT_LOG": str(log), "CDP_ROLE": "analyst"}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+                               "--server.headless", "true", "--server.port", str(port),
+                               "--browser.gatherUsageStats", "false"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(accept_downloads=True)
+            page.goto(f"{url}/profile?location_text=Market%20Street")
+            page.get_by_role("button", name="Download CSV").wait_for(timeout=90_000)
+            assert not log.exists()
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download CSV").click()
+            rows = pd.read_csv(download.value.path())
+            browser.close()
+        for _ in range(20):
+            if log.exists():
+                break
+            time.sleep(0.25)
+        (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+        assert entry["export"] == "problem profile CSV" and entry["role"] == "analyst"
+        assert entry["filter"]["subject"] == "location" and entry["filter"]["key"] == "Market Street"
+        assert entry["rows"] == len(rows) > 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
