@@ -48,13 +48,13 @@ def first_run() -> None:
     st.rerun()
 
 
-if store.incident_count(context.cursor()) == 0:
-    first_run()
-
 viewer = context.viewer()
 pages = [st.Page(str(HERE / file), title=title, icon=icon, url_path=key, default=key == "overview")
          for key, file, title, icon in PAGES if (HERE / file).exists() and viewer.may_open(key)]
 navigation = st.navigation(pages)
+if store.incident_count(context.cursor()) == 0:
+    first_run()
+
 st.session_state["filters"] = sidebar.render()
 demo_note = store.get_meta(context.cursor(), "synthetic_demo")
 if demo_note:
