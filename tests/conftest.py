@@ -111,3 +111,14 @@ def app_test(demo_db, monkeypatch):
         assert not at.exception, [e.value for e in at.exception]
         return at
     return open_page
+
+
+@pytest.fixture
+def police_uk_db(tmp_path, police_uk_files) -> Path:
+    """A store holding only police.uk street files (no victims, no premises)."""
+    path = tmp_path / "police-uk.duckdb"
+    con = store.connect(path)
+    from cdp.ingest import ingest
+    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
+    con.close()
+    return path

@@ -3,6 +3,7 @@ headless Chromium through Playwright, checked for exceptions and drawn charts, a
 to tests/artifacts/."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -39,8 +40,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_db, tmp_path_factory):
-    """The dashboard served on a free local port, on a copy of the demo store."""
+def audit_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("audit") / "audit.log"
+
+
+@pytest.fixture(scope="module")
+def server(demo_db, tmp_path_factory, audit_log):
+    """The dashboard served on a free local port, on a copy of the demo store, as an analyst."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
@@ -48,7 +54,7 @@ def server(demo_db, tmp_path_factory):
     store_copy = tmp_path_factory.mktemp("browser") / "cdp.duckdb"
     shutil.copy(demo_db, store_copy)
     port = _free_port()
-    env = {**os.environ, "CDP_DB": str(store_copy)}
+    env = {**os.environ, "CDP_DB": str(store_copy), "CDP_AUDIT_LOG": str(audit_log), "CDP_ROLE": "analyst"}
     log = open(store_copy.parent / "server.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
@@ -83,7 +89,7 @@ def browser():
 
 
 def open_page(browser, url: str, width: int = 1600, height: int = 1200):
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url, wait_until="domcontentloaded")
@@ -96,7 +102,7 @@ def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
     """Until Streamlit has finished running the script (no running indicator, no spinner)."""
     page.wait_for_timeout(1000)
     page.wait_for_function(
-        """() => document.querySelector('[data-testid="stMain"] h1')
+        """() => document.querySelector('[data-testid="stMain"] h1, [data-testid="stMain"] h2')
                  && !document.querySelector('[data-testid="stStatusWidget"]')
                  && !document.querySelector('[data-testid="stSkeleton"]')
                  && !document.querySelector('[data-testid="stSpinner"]')""", timeout=timeout_ms)
@@ -132,4 +138,64 @@ def test_filters_are_kept_in_the_url_and_restored(server, browser):
     page.get_by_role("link", name="Data").first.click(timeout=60_000)
     wait_until_idle(page)
     assert "wards=E05012277" in page.url and "priorities=hate_crime" in page.url
+    page.close()
+
+
+def test_maps_drill_down_into_a_ward(server, browser):
+    page, errors = open_page(browser, f"{server}/maps")
+    box = page.locator(".st-key-maps_ward input")  # a combobox: type to filter, then choose
+    box.click()
+    box.press_sequentially("Castl", delay=50)
+    page.get_by_role("option", name="Castle").wait_for(timeout=15_000)
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.get_by_text("Top streets and locations").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    density = page.locator(".st-key-maps_density .js-plotly-plot")
+    assert density.count() == 1
+    page.locator(".st-key-maps_density").screenshot(path=str(ARTIFACTS / "maps-drill-down.png"))
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 3  # wards, streets, premises
+    assert not errors
+    page.close()
+
+
+def test_presentation_mode(server, browser):
+    """Present hides the sidebar; the arrow keys move between panels; Esc goes back."""
+    page, _ = open_page(browser, f"{server}/briefing", height=900)
+    assert page.locator('section[data-testid="stSidebar"]').is_visible()
+    page.get_by_role("button", name="Present").click()
+    page.wait_for_selector("text=Panel 1 of 7", timeout=30_000)
+    wait_until_idle(page)
+    assert not page.locator('section[data-testid="stSidebar"]').is_visible()
+    assert page.locator('[data-testid="stMetric"]').count() == 1
+    size = page.eval_on_selector('.st-key-briefing-slide [data-testid="stMetricValue"] p',
+                                 "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 64  # readable from the back of the room
+    page.screenshot(path=str(ARTIFACTS / "presentation-mode.png"))
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("text=Panel 2 of 7", timeout=15_000)
+    assert page.locator(".st-key-briefing-slide h2").first.inner_text().startswith("Anti-social behaviour")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("text=Download PDF deck", timeout=15_000)
+    page.wait_for_selector('section[data-testid="stSidebar"]', state="visible", timeout=15_000)
+    page.close()
+
+
+def test_a_person_level_download_writes_the_audit_log_at_the_click(server, browser, audit_log):
+    page, _ = open_page(browser, f"{server}/profile?location_text=Market%20Street")
+    button = page.get_by_role("button", name="Download CSV")
+    button.wait_for(timeout=90_000)
+    before = audit_log.read_text().splitlines() if audit_log.exists() else []
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+    rows = sum(1 for _ in open(download.value.path())) - 1
+    for _ in range(40):
+        lines = audit_log.read_text().splitlines() if audit_log.exists() else []
+        if len(lines) > len(before):
+            break
+        time.sleep(0.25)
+    (entry,) = [json.loads(line) for line in lines[len(before):]]
+    assert entry["export"] == "problem profile CSV" and entry["role"] == "analyst"
+    assert entry["filter"]["subject"] == "location" and entry["filter"]["key"] == "Market Street"
+    assert entry["rows"] == rows > 0
     page.close()

@@ -1,13 +1,8 @@
 """The Board briefing page in Streamlit's AppTest on the synthetic demo store, and in a browser."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -212,53 +207,3 @@ def test_a_broken_targets_file_is_reported_with_its_line(briefing_page, tmp_path
 
 
 # --- in a browser ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.browser
-def test_presentation_mode_in_a_browser(demo_copy):
-    """Present hides the sidebar; the arrow keys move between panels; Esc goes back."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        pytest.skip("no chromium")
-    port = free_port()
-    env = {**os.environ, "CDP_DB": str(demo_copy)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-                               "--server.headless", "true", "--server.port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1600, "height": 900})
-            for _ in range(60):
-                try:
-                    page.goto(f"http://localhost:{port}/briefing")
-                    break
-                except Exception:
-                    time.sleep(0.5)
-            page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
-            assert page.locator('section[data-testid="stSidebar"]').is_visible()
-            page.get_by_role("button", name="Present").click()
-            page.wait_for_selector(".st-key-briefing-slide", timeout=30_000)
-            page.wait_for_selector("text=Panel 1 of 7")
-            assert not page.locator('section[data-testid="stSidebar"]').is_visible()
-            assert page.locator('[data-testid="stMetric"]').count() == 1
-            size = page.eval_on_selector('.st-key-briefing-slide [data-testid="stMetricValue"] p',
-                                         "e => parseFloat(getComputedStyle(e).fontSize)")
-            assert size >= 64                                   # readable from the back of the room
-            page.keyboard.press("ArrowRight")
-            page.wait_for_selector("text=Panel 2 of 7", timeout=15_000)
-            assert page.locator(".st-key-briefing-slide h2").first.inner_text().startswith("Anti-social behaviour")
-            page.keyboard.press("Escape")
-            page.wait_for_selector("text=Download PDF deck", timeout=15_000)
-            page.wait_for_selector('section[data-testid="stSidebar"]', state="visible", timeout=15_000)
-            assert not page.locator(".st-key-briefing-slide").count()
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

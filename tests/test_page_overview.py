@@ -78,15 +78,8 @@ def test_url_restores_a_shared_view(demo_db, monkeypatch):
     assert at.selectbox(key="f_period").value == "Financial year 2023/24"
 
 
-def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(tmp_path, police_uk_files, monkeypatch):
-    from cdp import store
-    from cdp.ingest import ingest
-    from conftest import WARDS_FILE
-    db = tmp_path / "pu.duckdb"
-    con = store.connect(db)
-    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
-    con.close()
-    monkeypatch.setenv("CDP_DB", str(db))
+def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(police_uk_db, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(police_uk_db))
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     assert not at.exception
     age = at.multiselect(key="f_age")

@@ -2,14 +2,6 @@
 plus one browser check that a profile download writes its audit log line at the click."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cdp import profiles, store, victimisation as vic
 from cdp.filters import Filters
-from cdp.ingest import ingest
-from conftest import ROOT, WARDS_FILE
+from conftest import ROOT
 
 CASTLE = "E05012277"
 LAST_12_MONTHS = Filters(start=date(2024, 4, 1), end=date(2025, 3, 1))
@@ -135,12 +126,8 @@ def test_repeats_page_is_for_analysts_only(demo_db, monkeypatch):
         assert not direct.metric and not direct.dataframe
 
 
-def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_files, tmp_path, monkeypatch):
-    path = tmp_path / "police.duckdb"
-    con = store.connect(path)
-    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
-    con.close()
-    monkeypatch.setenv("CDP_DB", str(path))
+def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_db, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(police_uk_db))
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page("pages/repeats.py").run()
     assert not at.exception
@@ -214,54 +201,3 @@ def test_profile_opens_from_a_repeat_place(app_test, demo):
     assert at.radio(key="p_kind").value == "location"
     assert at.text_input(key="p_location").value == "Market Street"
     assert "profile_handover" not in at.session_state
-
-
-# --- the browser: a download writes the audit log at the click ------------------------------------
-
-CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.mark.browser
-def test_download_click_writes_the_audit_log(demo_db, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-    copy, log = tmp_path / "cdp.duckdb", tmp_path / "audit.log"
-    shutil.copy(demo_db, copy)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CDP_DB": str(copy), "CDP_AUDIT_LOG": str(log), "CDP_ROLE": "analyst"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-                               "--server.headless", "true", "--server.port", str(port),
-                               "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = browser.new_page(accept_downloads=True)
-            page.goto(f"{url}/profile?location_text=Market%20Street")
-            page.get_by_role("button", name="Download CSV").wait_for(timeout=90_000)
-            assert not log.exists()
-            with page.expect_download(timeout=60_000) as download:
-                page.get_by_role("button", name="Download CSV").click()
-            rows = pd.read_csv(download.value.path())
-            browser.close()
-        for _ in range(20):
-            if log.exists():
-                break
-            time.sleep(0.25)
-        (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
-        assert entry["export"] == "problem profile CSV" and entry["role"] == "analyst"
-        assert entry["filter"]["subject"] == "location" and entry["filter"]["key"] == "Market Street"
-        assert entry["rows"] == len(rows) > 0
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

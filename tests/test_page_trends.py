@@ -205,15 +205,8 @@ def test_board_viewer_sees_no_small_numbers(app_test, monkeypatch):
     assert not at.exception
 
 
-def test_police_uk_data_says_what_it_cannot_show(tmp_path, police_uk_files, monkeypatch):
-    from cdp import store
-    from cdp.ingest import ingest
-    from conftest import WARDS_FILE
-    db = tmp_path / "pu.duckdb"
-    con = store.connect(db)
-    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
-    con.close()
-    monkeypatch.setenv("CDP_DB", str(db))
+def test_police_uk_data_says_what_it_cannot_show(police_uk_db, monkeypatch):
+    monkeypatch.setenv("CDP_DB", str(police_uk_db))
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page(PAGE).run()
     assert not at.exception
