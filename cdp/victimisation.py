@@ -122,8 +122,9 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     data_end = month_end(last) if last else end
     wards = ward_names(con)
     by = {}
+    tables = repeats.repeat_rates_by_columns(rows, list(GROUPINGS.values()), start, end)
     for name, column in GROUPINGS.items():
-        table = repeats.repeat_rates_by(rows, column, start, end)
+        table = tables[column]
         if name == "ward":
             table = _labelled_rates(table, column, wards)
             table = table.sort_values(["rate", "victims"], ascending=False, kind="stable")
@@ -226,11 +227,9 @@ def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters,
                          "victim_vulnerable"))
     start, end = period_days(f.start, f.end)
     # Victims whose count reaches the threshold at an incident inside the period.
-    per_victim = repeats.repeat_rates_by(rows.assign(key=rows["victim_id"]), "key", start, end,
-                                         repeat=threshold)
-    qualifying = set(per_victim.loc[per_victim["repeat_victims"] > 0, "key"])
+    peaks = repeats.victim_peaks(rows, start, end)
     table = repeats.escalation_victims(rows, threshold=threshold)
-    table = table[table["victim_id"].isin(qualifying)]
+    table = table[table["victim_id"].map(peaks) >= threshold]
     latest = (rows.assign(date=repeats.incident_dates(rows)).sort_values("date", kind="stable")
               .groupby("victim_id").tail(1).set_index("victim_id"))
     latest = latest[["date", "ward_code", "victim_vulnerable"]].rename(

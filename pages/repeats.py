@@ -190,8 +190,11 @@ PLACE_COLUMNS = {
     "recent_half": st.column_config.NumberColumn("Last 6 months"),
     "earlier_half": st.column_config.NumberColumn("6 months before"),
 }
-for tab, kind in zip(st.tabs(["Premises", "Locations"]), ["premises", "locations"]):
-    with tab:
+# One list at a time (not tabs): each list is a query over the whole period's places.
+shown = st.segmented_control("Places", ["Premises", "Locations"], default="Premises",
+                             key="repeat_places_kind", label_visibility="collapsed")
+for kind in [(shown or "Premises").lower()]:
+    with st.container():
         ranked = context.cached(vic.ranked_places)(f, kind)
         places = ranked["places"]
         if places.empty:

@@ -136,6 +136,8 @@ def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_db, monkeyp
     assert "Unavailable for the loaded data" in infos
     assert not at.metric and not at.get("plotly_chart")
     # Repeat places still work from the snapped points.
+    at.session_state["repeat_places_kind"] = "Locations"
+    at.run()
     locations = next(d.value for d in at.dataframe if "asb_incidents" in d.value.columns)
     assert len(locations) > 0 and (locations["crimes"] + locations["asb_incidents"] >= 2).all()
 
