@@ -98,6 +98,25 @@ def demo_db(tmp_path_factory, wards) -> Path:
     return path
 
 
+class _NavigationPagesManager:
+    """AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so each rerun
+    would start in the old folder-based multipage mode and go through app.context's rerun guard,
+    losing a button click on the way. A real server clears the flag once, when st.navigation first
+    runs; this clears it for every AppTest run the same way."""
+
+    def __new__(cls, *args, **kwargs):
+        from streamlit.runtime.pages_manager import PagesManager
+        manager = PagesManager(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+        return manager
+
+
+@pytest.fixture(autouse=True)
+def _apptest_runs_through_dashboard(monkeypatch):
+    import streamlit.testing.v1.app_test as app_test_module
+    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
+
+
 @pytest.fixture
 def app_test(demo_db, monkeypatch):
     """A function opening a dashboard page in Streamlit's AppTest on the demo store."""

@@ -110,3 +110,30 @@ def test_data_page_reports_what_is_loaded(app_test):
     assert "Office for National Statistics" in text and "Open Government Licence" in text
     assert "20 wards from" in text
     assert len(at.dataframe) == 3
+
+
+def test_data_page_upload_runs_the_importers_with_their_errors(demo_db, tmp_path, monkeypatch, police_uk_files):
+    store_copy = tmp_path / "upload.duckdb"
+    shutil.copy(demo_db, store_copy)
+    monkeypatch.setenv("CDP_DB", str(store_copy))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    before = at.metric[0].value
+
+    bad = police_uk_files[0].read_text().replace("2024-01,Nottinghamshire", "2024-13,Nottinghamshire", 1)
+    at.file_uploader[0].set_value(("2024-01-nottinghamshire-street.csv", bad.encode(), "text/csv"))
+    at.run()
+    at.button[0].click().run()
+    message = at.error[0].value
+    assert "2024-01-nottinghamshire-street.csv line 2: Month '2024-13' is not YYYY-MM" in message
+    assert "import failed, nothing was loaded" in message
+    assert at.metric[0].value == before
+
+    good = police_uk_files[0].read_bytes()
+    at.file_uploader[0].set_value(("2024-01-nottinghamshire-street.csv", good, "text/csv"))
+    at.run()
+    at.button[0].click().run()
+    assert "Loaded" in at.success[0].value and "police_uk rows from 1 file(s)" in at.success[0].value
+    at.run()
+    added = len(police_uk_files[0].read_text().splitlines()) - 1
+    assert int(at.metric[0].value.replace(",", "")) == int(before.replace(",", "")) + added
