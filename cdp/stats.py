@@ -270,9 +270,12 @@ EXCEPTION_COLUMNS = ["priority", "ward_code", "period_label", "observed", "expec
 BASELINE_MONTHS = 12
 CHART_MONTHS = 24
 MIN_CHART_MONTHS = 12
+# Below one incident a month a c-chart's runs only count empty months ("8 months in a row below a
+# mean of 0.2"), so rarer series are not judged by runs.
+MIN_RUN_MEAN = 1.0
 
 
-def _latest_signals(chart: pd.DataFrame) -> str:
+def _latest_signals(chart: pd.DataFrame, runs: bool = True) -> str:
     """The signals at the last point of a chart, in words ('' if none)."""
     values = chart["count"].to_numpy(float)
     last = len(values) - 1
@@ -281,7 +284,7 @@ def _latest_signals(chart: pd.DataFrame) -> str:
     if row["beyond_limits"]:
         found.append(f"above the upper control limit ({row['ucl']:,.1f})" if row["count"] > row["ucl"]
                      else f"below the lower control limit ({row['lcl']:,.1f})")
-    if row["run_of_8"]:
+    if runs and row["run_of_8"]:
         start, _, side = _runs(_sides(values, row["centre"]).tolist())[-1]
         found.append(f"{last - start + 1} months in a row {'above' if side > 0 else 'below'} the mean")
     if row["trend_of_6"]:
@@ -305,8 +308,8 @@ def exceptions(monthly: pd.DataFrame, latest: pd.Timestamp | None = None, window
     month in the frame) is tested against the rate of the 12 months before it with
     `rate_ratio_test`; `expected` is that rate times the window's months. `signal` describes any
     control-chart signal of the latest month on the c-chart whose centre and limits come from the
-    24 months before it (at least 12 needed). Rows are kept when p < alpha or there is a signal;
-    strength = -log10(p).
+    24 months before it (at least 12 needed; runs of 8 only where the mean is at least
+    MIN_RUN_MEAN a month). Rows are kept when p < alpha or there is a signal; strength = -log10(p).
     """
     months_in_window = {"month": 1, "quarter": 3}.get(window)
     if months_in_window is None:
@@ -333,7 +336,7 @@ def exceptions(monthly: pd.DataFrame, latest: pd.Timestamp | None = None, window
         if len(chart_months) >= MIN_CHART_MONTHS:
             chart = control_chart(series[chart_months.append(all_months[-1:])], "c",
                                   baseline=slice(0, len(chart_months)))
-            signal = _latest_signals(chart)
+            signal = _latest_signals(chart, runs=chart["centre"].iloc[-1] >= MIN_RUN_MEAN)
         if test.p_value >= alpha and not signal:
             continue
         direction = "above" if observed >= expected else "below"

@@ -254,3 +254,12 @@ def test_exceptions_latest_argument_and_run_signal():
 def test_exceptions_empty_input():
     empty = pd.DataFrame(columns=["priority", "ward_code", "month", "count"])
     assert exceptions(empty).empty
+
+
+def test_exceptions_ignore_runs_of_empty_months_in_rare_series():
+    # Ward R: 2 incidents in January and February 2023, then none for 24 months. The c-chart of
+    # the 24 months before January 2025 has centre 2/24 = 0.08: the last 22 zeros are "below the
+    # mean", a run that says nothing about a series this rare. The rate test gives 0 against
+    # 0 expected (p = 1). No row.
+    monthly = _long("exploitation", "R", [1, 1] + [0] * 23)
+    assert exceptions(monthly).empty
