@@ -8,7 +8,7 @@ import streamlit as st
 
 from cdp import filters as flt
 from cdp import geography
-from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS
+from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 
 from . import context
 

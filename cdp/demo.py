@@ -44,6 +44,8 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from .ingest.partner import COLUMNS as PARTNER_COLUMNS
+
 # ---------------------------------------------------------------------------------------------
 # Period and volumes
 PERIOD_START = np.datetime64("2020-04-01", "D")
@@ -72,14 +74,8 @@ PLACE_TYPES = ("street", "licensed premises", "shop", "hostel", "school", "trans
 PREMISES_PER_PLACE = {"licensed premises": 0.014, "shop": 0.042, "hostel": 0.0016,
                       "school": 0.006, "transport hub": 0.004, "residential": 0.072}
 
-COLUMNS = [
-    "incident_id", "source", "occurred_at", "category", "longitude", "latitude", "location",
-    "premises_id", "premises_name", "premises_type", "victim_id", "offender_id",
-    "victim_age_band", "victim_sex", "victim_vulnerable", "offender_age_band",
-    "flag_asb", "flag_drugs", "flag_alcohol", "flag_hate_crime", "flag_weapon",
-    "flag_modern_slavery", "flag_exploitation", "flag_domestic_abuse", "flag_sexual_violence",
-    "hate_strand", "weapon_type", "outcome",
-]
+# The partner extract v1 columns, with coordinates as longitude/latitude only.
+COLUMNS = [c for c in PARTNER_COLUMNS if c not in ("easting", "northing")]
 FLAGS = ("asb", "drugs", "alcohol", "hate_crime", "weapon", "modern_slavery", "exploitation",
          "domestic_abuse", "sexual_violence")
 META_KEY = "synthetic_demo"

@@ -2,7 +2,7 @@
 premises), how it becomes SQL, and how it is written to and read from a page URL."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import duckdb

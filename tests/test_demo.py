@@ -1,7 +1,6 @@
 """The synthetic demo data: its format, determinism and the realism the dashboard relies on."""
 from __future__ import annotations
 
-import re
 
 import geopandas as gpd
 import numpy as np

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 
 from cdp import filters as flt
 from cdp.ingest import ingest

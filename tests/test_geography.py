@@ -6,7 +6,6 @@ import json
 import threading
 import urllib.parse
 
-import geopandas as gpd
 import numpy as np
 import pytest
 

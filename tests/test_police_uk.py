@@ -5,7 +5,6 @@ import zipfile
 
 import geopandas as gpd
 import pandas as pd
-import pytest
 
 from cdp import queries
 from cdp.ingest import ingest

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +50,12 @@ class Parsed:
     """Rows ready for the store, plus rejected rows with reasons."""
     rows: pd.DataFrame
     rejected: list[pd.DataFrame] = field(default_factory=list)
+
+
+def concat_rows(parsed: list[Parsed]) -> pd.DataFrame:
+    """Every file's good rows in one frame, in file order (empty if none)."""
+    frames = [p.rows for p in parsed if len(p.rows)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def read_csv_text(src: SourceFile) -> pd.DataFrame:
@@ -119,7 +124,3 @@ def place(rows: pd.DataFrame, wards) -> pd.DataFrame:
     rows["location_status"] = np.where(~located, "unlocated",
                                        np.where(rows["ward_code"].isna(), "outside_area", "in_area"))
     return rows
-
-
-def month_start(values: pd.Series) -> pd.Series:
-    return values.dt.to_period("M").dt.to_timestamp()

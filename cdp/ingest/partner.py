@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import geography
 from ..priorities import partner_flags
-from .common import ImportFailed, Parsed, Problem, SourceFile, parse_coordinates, problems_frame, read_csv_text
+from .common import (ImportFailed, Parsed, Problem, SourceFile, concat_rows, parse_coordinates,
+                     problems_frame, read_csv_text)
 
 REQUIRED = ["incident_id", "source", "occurred_at", "category"]
 FLAGS = ["flag_asb", "flag_drugs", "flag_alcohol", "flag_hate_crime", "flag_weapon",
@@ -194,11 +194,7 @@ def parse(src: SourceFile) -> Parsed:
 
 def combine(parsed: list[Parsed]) -> pd.DataFrame:
     """All files' rows; an incident repeated in a later file replaces the earlier one."""
-    frames = [p.rows for p in parsed if len(p.rows)]
-    if not frames:
-        return pd.DataFrame()
-    rows = pd.concat(frames, ignore_index=True)
-    return rows.drop_duplicates(["source", "incident_id"], keep="last")
+    return concat_rows(parsed).drop_duplicates(["source", "incident_id"], keep="last")
 
 
 def replace_keys(rows: pd.DataFrame) -> pd.DataFrame:

@@ -5,12 +5,12 @@ import re
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import geography
 from ..priorities import ASB_CRIME_TYPE, POLICE_UK_CRIME_TYPES, PRIORITY_KEYS, police_uk_types
-from .common import ImportFailed, Parsed, Problem, SourceFile, parse_coordinates, problems_frame, read_csv_text
+from .common import (ImportFailed, Parsed, Problem, SourceFile, concat_rows, parse_coordinates,
+                     problems_frame, read_csv_text)
 
 HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
           "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context"]
@@ -99,10 +99,9 @@ def parse(src: SourceFile) -> Parsed:
 
 def combine(parsed: list[Parsed]) -> pd.DataFrame:
     """All files' rows; where two files cover the same force and month, the later one wins."""
-    frames = [p.rows for p in parsed if len(p.rows)]
-    if not frames:
-        return pd.DataFrame()
-    rows = pd.concat(frames, ignore_index=True)
+    rows = concat_rows(parsed)
+    if rows.empty:
+        return rows
     rows["_order"] = rows["_file"].map({f: i for i, f in enumerate(rows["_file"].unique())})
     latest = rows.groupby(["source", "month"])["_order"].transform("max")
     return rows[rows["_order"] == latest].drop(columns="_order")
