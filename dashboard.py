@@ -56,7 +56,7 @@ if store.incident_count(context.cursor()) == 0:
     first_run()
 
 st.session_state["filters"] = sidebar.render()
-demo_note = store.get_meta(context.cursor(), "synthetic_demo")
+demo_note = store.synthetic_note(context.cursor())
 if demo_note:
     st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
                icon=":material/science:")

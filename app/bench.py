@@ -46,7 +46,7 @@ def ensure_store(path: Path, rows: int, seed: int = 42) -> str:
     """Reuse the store if it already holds `rows` demo incidents, else build it."""
     con = store.connect(path)
     try:
-        if store.incident_count(con) == rows and store.get_meta(con, "synthetic_demo"):
+        if store.incident_count(con) == rows and store.synthetic_note(con):
             return "reused"
         from cdp.demo import build_demo
         wards, origin = geography.resolve_boundaries(con)

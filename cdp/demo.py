@@ -78,7 +78,6 @@ PREMISES_PER_PLACE = {"licensed premises": 0.014, "shop": 0.042, "hostel": 0.001
 COLUMNS = [c for c in PARTNER_COLUMNS if c not in ("easting", "northing")]
 FLAGS = ("asb", "drugs", "alcohol", "hate_crime", "weapon", "modern_slavery", "exploitation",
          "domestic_abuse", "sexual_violence")
-META_KEY = "synthetic_demo"
 
 # ---------------------------------------------------------------------------------------------
 # Wards: (place density per km2 relative, night-time economy, retail, residential crime, ASB)
@@ -1080,15 +1079,16 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
     """Generate demo incidents, load them through the partner importer, mark the store synthetic.
 
     A store that already holds demo data is rebuilt (its incidents are replaced, so another seed
-    or size never mixes with the last); a store holding real incidents raises DemoStoreError.
+    or size never mixes with the last); a store holding real incidents raises DemoStoreError. The
+    first real import into a demo store removes the demo data (see cdp.ingest.ingest).
     `wards_origin` says where the boundaries came from (shown on the Data page and by `status`).
     Returns {"rows_generated", "rows_loaded", "rows_replaced", "seed", "meta"}.
     """
     from cdp.ingest import ingest
-    from cdp.store import get_meta, incident_count, set_meta
+    from cdp.store import incident_count, synthetic_note
 
     existing = incident_count(con)
-    if existing and not get_meta(con, META_KEY):
+    if existing and not synthetic_note(con):
         raise DemoStoreError(
             f"this store already holds {existing:,} incidents that are not demo data; build the "
             "demo in a separate store (--db) so synthetic and real incidents never mix")
@@ -1100,12 +1100,11 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
         if progress:
             progress(f"Writing {len(frame):,} synthetic incidents", 0.05)
         write_csv(frame, csv_path)
+        meta = meta_value(seed)
         result = ingest(con, "partner", [csv_path], wards=wards, wards_origin=wards_origin,
-                        replace_dataset=True, progress=(
+                        synthetic=meta, progress=(
             (lambda message, fraction: progress(message, 0.1 + 0.9 * fraction))
             if progress else None))
-    meta = meta_value(seed)
-    set_meta(con, META_KEY, meta)
     if progress:
         progress("Synthetic demo data loaded", 1.0)
     return {"rows_generated": len(frame), "rows_loaded": result.rows_loaded,

@@ -304,7 +304,7 @@ def build_profile(con: duckdb.DuckDBPyConnection, f: flt.Filters, subject: Subje
     ward_context = _ward_context(con, f, condition, params, wards)
     return Profile(subject=subject, start=f.start, end=f.end, priorities=tuple(f.priorities),
                    generated=datetime.now().replace(microsecond=0),
-                   data_note=store.get_meta(con, "synthetic_demo"), crimes=int(crimes), asb_incidents=int(asb),
+                   data_note=store.synthetic_note(con), crimes=int(crimes), asb_incidents=int(asb),
                    first=pd.Timestamp(first) if first is not None else None,
                    last=pd.Timestamp(last) if last is not None else None,
                    timeline=timeline, monthly=monthly, by_priority=by_priority, categories=categories,

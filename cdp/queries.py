@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, count_condition, priority_column
-from .store import get_meta
+from .store import get_meta, synthetic_note
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -79,7 +79,7 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
         "first_month": totals[5], "last_month": totals[6],
         "imports": imports, "wards": wards,
         "boundary_source": get_meta(con, "boundary_source"),
-        "synthetic_demo": get_meta(con, "synthetic_demo"),
+        "synthetic_demo": synthetic_note(con),
     }
 
 

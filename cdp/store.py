@@ -142,6 +142,15 @@ def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}")
 
 
+# meta key marking a store that holds synthetic demo data (its value describes the data).
+SYNTHETIC_DEMO = "synthetic_demo"
+
+
+def synthetic_note(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The description of the synthetic demo data the store holds, or None for real data."""
+    return get_meta(con, SYNTHETIC_DEMO)
+
+
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
     return rows[0][0] if rows else None

@@ -11,8 +11,8 @@ from cdp.ingest import ImportFailed, ingest
 st.title("Data")
 info = context.cached(queries.status)()
 if info["synthetic_demo"]:
-    st.info(f"**{info['synthetic_demo']}.** Load real police.uk or partner files below; "
-            "re-importing replaces months and incidents rather than doubling them.")
+    st.info("This store holds synthetic demo data. The first real files you load below replace it "
+            "(real and synthetic incidents are never mixed).")
 
 left, middle, right, far = st.columns(4)
 left.metric("Incidents", f"{info['rows']:,}")
@@ -24,9 +24,13 @@ if info["first_month"] is not None:
     st.caption(f"Months covered: {info['first_month']:%B %Y} to {info['last_month']:%B %Y}")
 
 st.subheader("Sources")
-st.dataframe(info["sources"], hide_index=True, width="stretch")
+st.dataframe(info["sources"], hide_index=True, width="stretch", column_config={
+    "dataset": "Kind", "source": "Source", "rows": "Rows", "first_month": st.column_config.DateColumn("First month", format="MMM YYYY"),
+    "last_month": st.column_config.DateColumn("Last month", format="MMM YYYY"), "months": "Months", "unlocated": "Without a location",
+    "outside_area": "Outside the wards"})
 st.subheader("Rows per priority")
-st.dataframe(info["priorities"], hide_index=True, width="stretch")
+st.dataframe(info["priorities"][["label", "rows"]], hide_index=True, width="stretch",
+             column_config={"label": "Priority", "rows": "Rows (crimes and ASB incidents)"})
 st.subheader("Last imports")
 st.dataframe(info["imports"], hide_index=True, width="stretch")
 

@@ -337,7 +337,7 @@ def test_build_demo_loads_through_the_partner_importer(wards, tmp_path):
         assert con.execute("SELECT count(*) FROM incidents WHERE location_status <> 'in_area'"
                            ).fetchone()[0] == 0
         assert con.execute("SELECT count(DISTINCT dataset) FROM incidents").fetchone()[0] == 1
-        meta = store.get_meta(con, demo.META_KEY)
+        meta = store.synthetic_note(con)
         assert meta == "Synthetic demo data (seed 5) - not real incidents"
         fractions = [f for _, f in messages]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -354,7 +354,7 @@ def test_rebuilding_the_demo_replaces_it_and_real_data_is_never_mixed(wards, tmp
         summary = demo.build_demo(con, wards, seed=2, rows=2_000)
         assert summary["rows_replaced"] == 3_000
         assert store.incident_count(con) == 2_000
-        assert store.get_meta(con, demo.META_KEY) == demo.meta_value(2)
+        assert store.synthetic_note(con) == demo.meta_value(2)
     finally:
         con.close()
 
@@ -366,6 +366,6 @@ def test_rebuilding_the_demo_replaces_it_and_real_data_is_never_mixed(wards, tmp
         with pytest.raises(demo.DemoStoreError, match="separate store"):
             demo.build_demo(real, wards, seed=4, rows=1_000)
         assert store.incident_count(real) == 500
-        assert store.get_meta(real, demo.META_KEY) is None
+        assert store.synthetic_note(real) is None
     finally:
         real.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from cdp import geography, queries
 from cdp.ingest import ingest
@@ -80,3 +81,19 @@ def test_same_id_in_another_source_is_another_incident(db, tmp_path):
     other = EXTRACT.replace(",police,", ",housing,")
     load(db, tmp_path, other, "housing.csv")
     assert db.execute("SELECT count(*) FROM incidents WHERE incident_id = 'P1'").fetchall()[0][0] == 2
+
+
+def test_real_data_replaces_synthetic_demo_data_in_one_transaction(db, tmp_path, wards):
+    from cdp import store
+    from cdp.demo import build_demo
+    from cdp.ingest import ImportFailed
+    build_demo(db, wards, seed=1, rows=2_000)
+    assert store.synthetic_note(db)
+    broken = tmp_path / "broken.csv"
+    broken.write_text(EXTRACT.replace("2024-03-10", "2024-13-10"))
+    with pytest.raises(ImportFailed):
+        ingest(db, "partner", [broken])
+    assert store.incident_count(db) == 2_000 and store.synthetic_note(db)  # untouched
+    result = load(db, tmp_path)
+    assert result.demo_removed == 2_000
+    assert store.incident_count(db) == 4 and store.synthetic_note(db) is None

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .. import geography
-from ..store import next_import_id, refresh_derived, transaction
+from ..store import SYNTHETIC_DEMO, next_import_id, refresh_derived, set_meta, synthetic_note, transaction
 from . import partner, police_uk
 from .common import ImportFailed, Problem, place
 
@@ -35,11 +35,14 @@ class ImportResult:
     outside_area: int
     boundaries: str
     boundaries_changed: bool
+    demo_removed: int = 0  # synthetic demo incidents this real import replaced
 
     def summary(self) -> str:
         text = (f"Loaded {self.rows_loaded:,} {self.dataset} rows from {len(self.files)} file(s) "
                 f"(replacing {self.rows_replaced:,}); {self.unlocated:,} without a location, "
                 f"{self.outside_area:,} outside the area's wards.")
+        if self.demo_removed:
+            text += f" The {self.demo_removed:,} synthetic demo incidents were removed first."
         if self.rows_rejected:
             text += f" Skipped {self.rows_rejected:,} bad rows, written to {self.rejects_path}."
         return text
@@ -48,14 +51,17 @@ class ImportResult:
 def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path], *,
            wards: gpd.GeoDataFrame | None = None, wards_origin: str | None = None,
            boundaries: str | Path | None = None, skip_bad_rows: bool = False,
-           rejects_path: str | Path | None = None, replace_dataset: bool = False,
+           rejects_path: str | Path | None = None, synthetic: str | None = None,
            progress: Progress | None = None) -> ImportResult:
     """Load files into the store in one transaction; on any problem raise ImportFailed, loading nothing.
 
     `dataset` is "police_uk" or "partner". Ward boundaries come from `wards` (described by
     `wards_origin`), else `boundaries` (a file), else the store's own set, else the default (see
-    geography.resolve_boundaries). `replace_dataset` first removes every row of that dataset,
-    within the same transaction (used to rebuild the demo).
+    geography.resolve_boundaries).
+
+    Synthetic demo data never mixes with real data: `synthetic` (a description) marks the rows as
+    demo data and replaces whatever demo data the store held; a real import into a store holding
+    demo data removes the demo data first. Both happen inside the import's transaction.
     """
     started = datetime.now()
     report = progress or (lambda message, fraction: None)
@@ -95,9 +101,15 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
         boundaries_changed = geography.save_wards(con, wards, origin)
         import_id = next_import_id(con)
         con.register("_replace", importer.replace_keys(rows))
+        demo_removed = 0
+        if synthetic or synthetic_note(con):
+            demo_removed = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+            con.execute("DELETE FROM incidents")
+            if synthetic:
+                set_meta(con, SYNTHETIC_DEMO, synthetic)
+            else:
+                con.execute("DELETE FROM meta WHERE key = ?", [SYNTHETIC_DEMO])
         before = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
-        if replace_dataset:
-            con.execute("DELETE FROM incidents WHERE dataset = ?", [dataset])
         con.execute(importer.REPLACE_SQL)
         replaced = before - con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
         con.unregister("_replace")
@@ -113,7 +125,8 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
             rows_rejected=0 if rejected is None else len(rejected), rejects_path=rejects_file,
             unlocated=int((rows["location_status"] == "unlocated").sum()),
             outside_area=int((rows["location_status"] == "outside_area").sum()),
-            boundaries=origin, boundaries_changed=boundaries_changed)
+            boundaries=origin, boundaries_changed=boundaries_changed,
+            demo_removed=0 if synthetic else demo_removed)
         con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, now(), 'ok', ?)",
                     [import_id, dataset, "; ".join(result.files), result.rows_loaded, replaced,
                      result.rows_rejected, started, _user()])
