@@ -37,13 +37,15 @@ def first_run() -> None:
             "`python -m cdp ingest`.")
     bar = st.progress(0.0, text="Preparing ward boundaries")
     con = context.connection()
-    try:
-        wards, origin = geography.resolve_boundaries(con)
-    except geography.BoundaryError as exc:
-        st.error(f"Ward boundaries are needed first. {exc}")
-        st.stop()
-    build_demo(con, wards, rows=config.demo_rows(), wards_origin=origin,
-               progress=lambda message, fraction: bar.progress(min(fraction, 1.0), text=message))
+    with context.store_write_lock():
+        if store.incident_count(con) == 0:  # another session may have built it meanwhile
+            try:
+                wards, origin = geography.resolve_boundaries(con)
+            except geography.BoundaryError as exc:
+                st.error(f"Ward boundaries are needed first. {exc}")
+                st.stop()
+            build_demo(con, wards, rows=config.demo_rows(), wards_origin=origin,
+                       progress=lambda message, fraction: bar.progress(min(fraction, 1.0), text=message))
     st.cache_data.clear()
     st.rerun()
 

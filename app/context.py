@@ -1,6 +1,7 @@
 """What every page shares: the store connection, cached queries, the current filters and viewer."""
 from __future__ import annotations
 
+import threading
 from typing import Callable, TypeVar
 
 import streamlit as st
@@ -16,6 +17,13 @@ _REGISTRY: dict[str, Callable] = {}
 @st.cache_resource(show_spinner=False)
 def _connect(path: str):
     return store.connect(path)
+
+
+@st.cache_resource(show_spinner=False)
+def store_write_lock() -> threading.Lock:
+    """Held while the dashboard writes the store (the first-run demo build, uploads), so two
+    sessions never write at once and an empty store is built once."""
+    return threading.Lock()
 
 
 def connection():

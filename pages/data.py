@@ -55,7 +55,9 @@ if st.button("Import", type="primary", disabled=not uploads):
             paths.append(path)
         rejects = Path(folder) / "rejected-rows.csv"
         try:
-            result = ingest(context.cursor(), dataset, paths, skip_bad_rows=skip, rejects_path=rejects)
+            with context.store_write_lock():
+                result = ingest(context.cursor(), dataset, paths, skip_bad_rows=skip,
+                                rejects_path=rejects)
         except (ImportFailed, geography.BoundaryError) as exc:
             st.error(str(exc).replace(f"{folder}/", ""))
         else:
