@@ -43,9 +43,6 @@ PAGE_ROLES = {
     "data": ("analyst", "neighbourhood"),
 }
 
-# Board views never show person keys and always suppress small numbers, whoever is looking.
-BOARD_VIEWS = {"briefing", "overview"}
-
 
 def current_viewer() -> Viewer:
     role = os.environ.get("CDP_ROLE", "analyst").strip().lower()

@@ -839,7 +839,9 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
         latest = _total(data.monthly, key, data.latest_start, data.latest_end)
         baseline = (_total(data.monthly, key, targets.baseline_start, targets.baseline_end)
                     if baseline_ok else None)
+        # Only months the store covers: months before the data starts are not zeros.
         series = data.monthly[key].iloc[-CHART_MONTHS:]
+        series = series[series.index >= pd.Timestamp(data.data_first)]
         status, sentences, chart, chart_note = chart_status(series)
         lines = []
         for target in targets.targets_for(key):

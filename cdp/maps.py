@@ -30,7 +30,7 @@ from . import filters as flt
 from . import geography, hotspots
 from .charts import PALETTE
 from .stats import compare_periods, format_p
-from .suppression import suppress_change, suppress_count
+from .suppression import is_small, suppress_change, suppress_count
 
 CELL_SIZE_M = 250
 TOP_SHARE = 0.05
@@ -491,9 +491,10 @@ def ward_outline(geojson: dict, ward_code: str | None = None) -> tuple[list, lis
 
 
 def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: pd.DataFrame | None = None,
-                   height: int = 520) -> go.Figure:
+                   height: int = 520, show_small: bool = True) -> go.Figure:
     """A density surface of incidents within a ward (from 100 m bins) with the ward outline and,
-    optionally, the top premises marked. Axes are British National Grid metres at equal scale."""
+    optionally, the top premises marked. Axes are British National Grid metres at equal scale.
+    Without `show_small` the surface shows no counts on hover (a square's count may be 1-4)."""
     if points.empty:
         return empty_figure("No incidents with a location in this ward for these filters.")
     size = DENSITY_CELL_M
@@ -504,7 +505,8 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
         colorscale=[[0, "rgba(255,255,255,0)"], [0.08, "rgba(255,237,160,0.6)"],
                     [0.4, "rgb(254,178,76)"], [0.7, "rgb(240,59,32)"], [1, "rgb(128,0,38)"]],
         colorbar={"title": {"text": f"per {size} m<br>square"}, "thickness": 12},
-        hovertemplate="%{z:,} in this 100 m square<extra></extra>", name="density"))
+        hovertemplate=("%{z:,} in this 100 m square<extra></extra>" if show_small else
+                       "<extra></extra>"), hoverinfo=None if show_small else "skip", name="density"))
     xs, ys = outline
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#333333", "width": 2},
                              hoverinfo="skip", name="ward boundary", showlegend=False))
@@ -513,8 +515,9 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
             x=premises["easting"], y=premises["northing"], mode="markers", name="top premises",
             marker={"symbol": "diamond", "size": 9, "color": PALETTE["primary"],
                     "line": {"color": "white", "width": 1}},
-            text=premises["place"], customdata=premises["count"],
-            hovertemplate="%{text}: %{customdata:,}<extra></extra>"))
+            text=premises["place"],
+            customdata=[f"{int(c):,}" if show_small else suppress_count(c) for c in premises["count"]],
+            hovertemplate="%{text}: %{customdata}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0},
@@ -581,7 +584,9 @@ def display_places(table: pd.DataFrame, show_small: bool = True,
         if withhold_residential:
             out.loc[out["Type"] == "residential", "Place"] = "Residential address (withheld)"
     out["Count"] = [f"{int(v):,}" if show_small else suppress_count(v) for v in table["count"]]
-    out["Share of ward"] = [f"{v:.1%}" for v in table["share"]]
+    # A share beside a suppressed count and the ward total would give the count away.
+    out["Share of ward"] = [f"{v:.1%}" if show_small or not is_small(c) else "<5"
+                            for v, c in zip(table["share"], table["count"])]
     has_previous = table["previous"].notna().any() if len(table) else False
     if has_previous:
         out["Previous period"] = [f"{int(v):,}" if show_small else suppress_count(v)
@@ -635,6 +640,16 @@ def cell_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str,
         FROM incidents
         WHERE location_status = 'in_area' AND easting IS NOT NULL AND {condition}
         GROUP BY ALL""", [cell_size_m, cell_size_m, *params]).df()
+
+
+def gi_star_unsuitable(f: flt.Filters) -> str | None:
+    """Why Gi* would mislead for these filters (None when it is fine): with a radius, a premises or
+    a street filter only the chosen places can have incidents, so they are 'hot' by construction."""
+    if f.radius_m or f.premises_id or f.location_text:
+        return ("Significant hot spots are not tested with a radius, premises or street filter: only "
+                "the chosen places could have incidents, so the test would call them hot by "
+                "construction. Clear those filters to test the whole area.")
+    return None
 
 
 def gi_star(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str,

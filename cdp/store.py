@@ -16,13 +16,14 @@ _PRIORITY_DDL = ",\n    ".join(f"{col} BOOLEAN NOT NULL DEFAULT FALSE" for col i
 
 # Victims with two incidents within 365 days of each other, in any priority (DESIGN.md). The
 # "repeat victims only" filter reads the table built from it; imports refresh it.
+# Days are compared, as in cdp.repeats: 365 days apart counts, 366 does not.
 REPEAT_VICTIMS_SQL = """
     SELECT DISTINCT victim_id FROM (
-        SELECT victim_id, coalesce(occurred_at, month) AS t,
-               lag(coalesce(occurred_at, month)) OVER (
-                   PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS prev
+        SELECT victim_id, coalesce(occurred_at, month)::DATE AS day,
+               lag(coalesce(occurred_at, month)::DATE) OVER (
+                   PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS previous_day
         FROM incidents WHERE victim_id IS NOT NULL)
-    WHERE t - prev <= INTERVAL 365 DAY"""
+    WHERE day - previous_day <= 365"""
 
 # Each migration is applied once, in order, inside one transaction. Never edit a released one:
 # add a new one.

@@ -23,15 +23,23 @@ def suppression_note(threshold: int = THRESHOLD) -> str:
             f"count cannot be worked out from the totals.")
 
 
-def _is_small(n, threshold: int) -> bool:
+def is_small(n, threshold: int = THRESHOLD) -> bool:
+    """A count from 1 to threshold - 1: shown as "<5" on board views."""
     return n is not None and not pd.isna(n) and 1 <= n < threshold
+
+
+def hide_small(counts: pd.Series, threshold: int = THRESHOLD) -> pd.Series:
+    """Counts of 1 to threshold - 1 as missing, for charts shown to viewers who may not see small
+    numbers (a chart point hides its value only if it is not drawn)."""
+    counts = counts.astype(float)
+    return counts.mask((counts >= 1) & (counts < threshold))
 
 
 def suppress_count(n, threshold: int = THRESHOLD) -> str:
     """'0', '<5' for 1-4, else the count with thousands separators ('' when missing)."""
     if n is None or pd.isna(n):
         return ""
-    if _is_small(n, threshold):
+    if is_small(n, threshold):
         return f"<{threshold}"
     return f"{int(n):,}" if float(n).is_integer() else f"{n:,}"
 
@@ -109,7 +117,7 @@ def suppress_change(current, previous, threshold: int = THRESHOLD) -> ChangeDisp
     Both read "*" when either count is from 1 to threshold - 1 (the difference would reveal it);
     the percentage reads "n/a" when previous is 0.
     """
-    if _is_small(current, threshold) or _is_small(previous, threshold):
+    if is_small(current, threshold) or is_small(previous, threshold):
         return ChangeDisplay(WITHHELD, WITHHELD)
     difference = int(current) - int(previous)
     diff_text = f"{difference:+,}" if difference else "0"

@@ -21,7 +21,7 @@ from . import filters as flt
 from . import stats
 from .charts import PALETTE
 from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
-from .suppression import THRESHOLD
+from .suppression import THRESHOLD, hide_small
 
 # The Partnership Plan 2021-24 measures change from its baseline year, April 2020 to March 2021.
 BASELINE_START = date(2020, 4, 1)
@@ -253,12 +253,6 @@ def exceptions_table(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str
 
 
 # --- shaping series ------------------------------------------------------------------------------
-
-def hide_small(counts: pd.Series, threshold: int = THRESHOLD) -> pd.Series:
-    """Counts of 1 to threshold - 1 as missing (for viewers who may not see small numbers)."""
-    counts = counts.astype(float)
-    return counts.mask((counts >= 1) & (counts < threshold))
-
 
 def rolling_total(counts: pd.Series, months: int = 12, hide_small_counts: bool = False,
                   threshold: int = THRESHOLD) -> pd.Series:

@@ -2,11 +2,14 @@
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from app import context
 from cdp import geography, queries
 from cdp.ingest import ImportFailed, ingest
+
+PERSON_KEYS = ("victim_id", "offender_id")
 
 st.title("Data")
 info = context.cached(queries.status)()
@@ -63,5 +66,10 @@ if st.button("Import", type="primary", disabled=not uploads):
         else:
             st.success(result.summary().replace(f"{folder}/", ""))
             if result.rows_rejected:
-                st.download_button("Download the rejected rows", rejects.read_bytes(),
-                                   file_name="rejected-rows.csv", mime="text/csv")
+                # Person keys stay out of this download: the file and line find each row.
+                table = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+                table = table.drop(columns=[c for c in PERSON_KEYS if c in table])
+                table["file"] = table["file"].str.replace(f"{folder}/", "", regex=False)
+                st.download_button("Download the rejected rows (without person keys)",
+                                   table.to_csv(index=False).encode(), file_name="rejected-rows.csv",
+                                   mime="text/csv")

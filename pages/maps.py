@@ -90,8 +90,9 @@ if layer == "imd" and imd is None:
 table = maps.ward_table(context.cached(maps.ward_changes)(f, priority), population, imd)
 placed = context.cached(maps.mapping_coverage)(f, priority)
 concentration = context.cached(maps.place_concentration)(f, priority)
-gi = context.cached(maps.gi_star)(f, priority)
-summary = maps.hotspot_summary(gi)
+gi_unsuitable = maps.gi_star_unsuitable(f)
+gi = None if gi_unsuitable else context.cached(maps.gi_star)(f, priority)
+summary = maps.hotspot_summary(gi) if gi is not None else None
 
 m1, m2, m3 = st.columns(3)
 m1.metric(f"{unit[0].upper()}{unit[1:]} in the mapped wards",
@@ -100,14 +101,18 @@ if concentration["share"] is None:
     m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", "n/a")
 else:
     m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", f"{concentration['share']:.0%}",
-              help=f"{concentration['top_incidents']:,} of {concentration['incidents']:,} {unit} "
-                   f"happened at the busiest {concentration['n_top_places']:,} of "
+              help=(f"{concentration['top_incidents']:,} of {concentration['incidents']:,} {unit} "
+                    if show_small else f"The share of {unit} that ")
+                   + f"happened at the busiest {concentration['n_top_places']:,} of "
                    f"{concentration['n_places']:,} places (a place is a premises, else a snapped "
                    "point).")
-m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", f"{summary['hot']:,}",
-          help=f"{summary['hot_km2']:.2f} km² holding "
-               + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None else "none")
-               + ". See the Gi* map below.")
+if summary is None:
+    m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", "not tested", help=gi_unsuitable)
+else:
+    m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", f"{summary['hot']:,}",
+              help=f"{summary['hot_km2']:.2f} km² holding "
+                   + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None
+                      else "none") + ". See the Gi* map below.")
 not_mapped = placed["unlocated"] + placed["outside_area"]
 if not_mapped:
     st.caption(f"Not mapped: {placed['unlocated']:,} without a location and "
@@ -221,7 +226,7 @@ if ward:
     with dl:
         points = context.cached(maps.ward_points)(f, priority, ward)
         st.plotly_chart(maps.density_figure(points, maps.ward_outline(geojson, ward),
-                                            premises["table"].head(5)),
+                                            premises["table"].head(5), show_small=show_small),
                         key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
         st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
                    "diamonds mark the top 5 premises.")
@@ -245,7 +250,9 @@ if ward:
 
 # --- significant hot spots ---------------------------------------------------------------------
 st.subheader("Significant hot spots (Getis-Ord Gi*)")
-if summary["incidents"] == 0:
+if summary is None:
+    st.info(gi_unsuitable)
+elif summary["incidents"] == 0:
     st.info(f"No {unit} with a location in the mapped wards for these filters.")
 else:
     shown = list(table.loc[table["selected"], "ward_code"])

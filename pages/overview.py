@@ -3,7 +3,7 @@ import streamlit as st
 
 from app import context, widgets
 from cdp import charts, metrics
-from cdp.suppression import suppress_count
+from cdp.suppression import hide_small, suppress_count
 
 f = context.filters()
 viewer = context.viewer()
@@ -25,7 +25,8 @@ for i, panel in enumerate(panels):
         else:
             widgets.change_line("Against the previous period", panel.vs_previous, viewer)
             widgets.change_line("Against the same months a year earlier", panel.vs_last_year, viewer)
-        st.plotly_chart(charts.sparkline(panel.trend, highlight_from=f.start),
+        trend = panel.trend if viewer.sees_small_numbers else hide_small(panel.trend)
+        st.plotly_chart(charts.sparkline(trend, highlight_from=f.start),
                         config={"displayModeBar": False}, key=f"trend-{panel.key}")
         st.caption("Last 24 months; the shaded months are the selected period.")
 

@@ -203,7 +203,8 @@ for kind in [(shown or "Premises").lower()]:
             continue
         st.write(f"**{ranked['repeat_places']:,}** {kind} had repeat incidents: "
                  f"{ranked['at_repeat_places']:,} of the {ranked['incidents']:,} incidents at {kind} "
-                 f"({pct(ranked['share'])}). The top {len(places)}:")
+                 f"({pct(ranked['share'])}), counting crimes and ASB incidents alike, as a place's "
+                 f"workload; the table keeps them apart. The top {len(places)}:")
         columns = [c for c in PLACE_COLUMNS if kind == "premises" or c != "premises_type"]
         picked = st.dataframe(places[columns], hide_index=True, column_config=PLACE_COLUMNS,
                               on_select="rerun", selection_mode="single-row", key=f"places-{kind}")

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -385,3 +386,18 @@ def test_html_deck_is_self_contained(demo_con):
     for external in ("http:", "https:", "<link", " src=", "@import", "url("):
         assert external not in page
     assert "<svg" in page and "Anti-social behaviour" in page
+
+
+def test_months_before_the_data_starts_are_not_charted_as_zeros(demo_db, tmp_path):
+    """A store holding only the last 14 months: no control chart of zeros before it starts."""
+    short = tmp_path / "short.duckdb"
+    shutil.copy(demo_db, short)
+    con = duckdb.connect(str(short))
+    con.execute("DELETE FROM incidents WHERE month < DATE '2024-02-01'")
+    targets = briefing.load_targets()
+    data = briefing.briefing_data(con, (), targets)
+    for panel in briefing.build_panels(data, targets, briefing.treatment_indicator(), PRIORITY_KEYS):
+        assert not any("in a row above the mean since February 2024" in s for s in panel.chart_sentences)
+        if panel.chart is not None:
+            assert len(panel.chart) <= 14
+    con.close()

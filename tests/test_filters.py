@@ -80,7 +80,13 @@ def test_repeat_victims_view(db, tmp_path):
                     "2,police,2024-01-05,Burglary,-1.15,52.95,V1\n"
                     "3,police,2023-01-01,Burglary,-1.15,52.95,V2\n"
                     "4,police,2024-06-01,Burglary,-1.15,52.95,V2\n"
-                    "5,police,2024-06-01,Burglary,-1.15,52.95,V3\n")
+                    "5,police,2024-06-01,Burglary,-1.15,52.95,V3\n"
+                    "6,police,2023-03-01T23:00,Burglary,-1.15,52.95,V4\n"
+                    "7,police,2024-02-29T23:30,Burglary,-1.15,52.95,V4\n"  # 365 days and 30 min
+                    "8,police,2023-03-01,Burglary,-1.15,52.95,V5\n"
+                    "9,police,2024-03-01,Burglary,-1.15,52.95,V5\n")  # 366 days: not a repeat
     ingest(db, "partner", [path], boundaries=WARDS_FILE)
     repeat = {r[0] for r in db.execute("SELECT victim_id FROM repeat_victims").fetchall()}
-    assert repeat == {"V1"}  # 16 days apart across a year end; V2's are 17 months apart
+    # V1: 16 days apart across a year end; V2: 17 months; V4: 365 calendar days (as cdp.repeats
+    # counts them, whatever the hour); V5: 366 days.
+    assert repeat == {"V1", "V4"}

@@ -184,3 +184,11 @@ def test_board_role_sees_no_small_counts(app_test, monkeypatch):
     shown = ward_table(at)["Count"].tolist() + ward_table(at)["Previous"].tolist()
     assert all(value in ("0", "<5") or int(value.replace(",", "")) >= 5 for value in shown)
     assert "<5" in shown                                   # rare priority, one month, one ward
+
+
+def test_hot_spots_are_not_tested_under_a_radius_or_street_filter(app_test):
+    at = app_test("pages/maps.py")
+    at.text_input(key="f_location").set_value("Road").run()
+    assert not at.exception
+    assert any("not tested with a radius, premises or street filter" in i.value for i in at.info)
+    assert any(m.value == "not tested" for m in at.metric)

@@ -138,3 +138,24 @@ def test_data_page_upload_runs_the_importers_with_their_errors(demo_db, tmp_path
     added = len(police_uk_files[0].read_text().splitlines()) - 1
     assert int(at.metric[0].value.replace(",", "")) == added  # real data replaced the demo
     assert not at.warning  # no synthetic-data banner any more
+
+
+def test_board_viewers_see_no_small_numbers_on_the_overview(app_test, monkeypatch):
+    import json
+    monkeypatch.setenv("CDP_ROLE", "board")
+    at = app_test()
+    at.multiselect(key="f_wards").set_value(["E05012280"]).run()  # Dales: small monthly counts
+    assert any(m.value == "<5" or int(m.value.replace(",", "")) >= 5 for m in at.metric)
+    assert all(m.value == "<5" or int(m.value.replace(",", "")) >= 5 for m in at.metric)
+    drawn = [y for chart in at.get("plotly_chart")
+             for trace in json.loads(chart.proto.spec)["data"] for y in plotted(trace.get("y", []))]
+    assert drawn and not [y for y in drawn if 1 <= y <= 4]
+
+
+def plotted(values) -> list[float]:
+    """A trace's values, decoding plotly's binary arrays; missing points left out."""
+    import base64
+    import numpy as np
+    if isinstance(values, dict):
+        values = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return [v for v in values if v is not None and v == v]
