@@ -7,7 +7,7 @@ from datetime import date
 import streamlit as st
 
 from cdp import filters as flt
-from cdp import geography
+from cdp import geography, queries
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 
 from . import context
@@ -35,14 +35,14 @@ def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _choices(version: str) -> dict:
     con = context.cursor()
-    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
-    wards = con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall()
+    first, last = queries.data_months(con)
+    wards = queries.ward_names(con)
     premises = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
             avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
             GROUP BY premises_id ORDER BY 2, 1""").fetchall()
     types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
                                        "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
-    return {"first": first, "last": last, "wards": dict(wards),
+    return {"first": first, "last": last, "wards": wards,
             "premises": {p[0]: (f"{p[1] or p[0]} ({p[2] or 'premises'})", p[3], p[4]) for p in premises},
             "premises_types": types, "available": flt.availability(con)}
 

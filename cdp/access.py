@@ -44,15 +44,19 @@ PAGE_ROLES = {
 }
 
 
+def current_user() -> str:
+    """The operating-system user, until logins exist."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
 def current_viewer() -> Viewer:
     role = os.environ.get("CDP_ROLE", "analyst").strip().lower()
     if role not in ROLES:
         role = "analyst"
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return Viewer(user=user, role=role)
+    return Viewer(user=current_user(), role=role)
 
 
 def log_person_export(viewer: Viewer, what: str, filters: dict, rows: int,

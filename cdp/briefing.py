@@ -67,6 +67,7 @@ from scipy.stats import fisher_exact
 
 from . import config
 from . import filters as flt
+from . import queries
 from .charts import PALETTE
 from .priorities import (PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit,
                          coverage, priority_column)
@@ -484,9 +485,9 @@ def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
     places. Priorities are chosen afterwards, in `build_panels`.
     """
     f = flt.Filters(start=targets.baseline_start, end=targets.baseline_end, wards=tuple(wards))
-    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
-    datasets = frozenset(r[0] for r in con.execute("SELECT DISTINCT dataset FROM incidents").fetchall())
-    ward_names = dict(con.execute("SELECT ward_code, ward_name FROM wards").fetchall())
+    first, last = queries.data_months(con)
+    datasets = frozenset(queries.loaded_datasets(con))
+    ward_names = queries.ward_names(con)
     if last is None:
         return BriefingData(None, None, None, None, datasets, f.wards, ward_names,
                             pd.DataFrame(), pd.DataFrame(), {}, False)
@@ -495,7 +496,7 @@ def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
     monthly = _monthly(con, f, start, last)
     available = tuple(k for k in PRIORITY_KEYS if coverage(k, set(datasets)) != "unavailable")
     ward_exceptions = _ward_exceptions(con, f, last, ward_names, available)
-    has_victims = bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])
+    has_victims = queries.has_victim_keys(con)
     repeats = {}
     for target in targets.targets:
         if target.measure == "repeat_rate" and has_victims and target.priority not in repeats:

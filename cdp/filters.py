@@ -8,6 +8,7 @@ from datetime import date
 import duckdb
 
 from .priorities import PRIORITY_KEYS, count_condition
+from .queries import loaded_datasets
 
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65+")
 SEXES = ("F", "M", "X")
@@ -134,7 +135,7 @@ def availability(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """For each people/places/premises filter: None if the loaded data can serve it, else why not."""
     counts = ", ".join(f"count({column})" for column, _ in FILTER_NEEDS.values())
     row = con.execute(f"SELECT {counts} FROM incidents").fetchall()[0]
-    datasets = {r[0] for r in con.execute("SELECT DISTINCT dataset FROM incidents").fetchall()}
+    datasets = loaded_datasets(con)
     out = {}
     for (name, (_, what)), n in zip(FILTER_NEEDS.items(), row):
         if n:

@@ -9,13 +9,8 @@ import pandas as pd
 
 from . import filters as flt
 from .priorities import PRIORITY_BY_KEY, coverage, count_condition, counted_unit
+from .queries import data_months, loaded_datasets
 from .stats import Change, compare_periods
-
-
-def data_months(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """First and last month held in the store."""
-    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
-    return first, last
 
 
 def monthly_by_priority(con: duckdb.DuckDBPyConnection, f: flt.Filters, start: date, end: date,
@@ -52,7 +47,7 @@ class PriorityPanel:
 def priority_panels(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[PriorityPanel]:
     """One panel per selected priority: count, changes judged by an exact test, trend, coverage."""
     first, last = data_months(con)
-    datasets = {r[0] for r in con.execute("SELECT DISTINCT dataset FROM incidents").fetchall()}
+    datasets = loaded_datasets(con)
     previous, year_earlier = f.previous_period(), f.year_earlier()
     start = min(previous.start, year_earlier.start, flt.month_add(f.end, -23))
     monthly = monthly_by_priority(con, f, start, f.end)

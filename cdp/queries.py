@@ -86,3 +86,19 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
 def loaded_datasets(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Which kinds of data are loaded: 'police_uk', 'partner'."""
     return {r[0] for r in con.execute("SELECT DISTINCT dataset FROM incidents").fetchall()}
+
+
+def data_months(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """First and last month held in the store (whatever the filters)."""
+    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
+    return first, last
+
+
+def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Ward code -> ward name for the loaded boundaries, in name order."""
+    return dict(con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall())
+
+
+def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any loaded incident has a victim key (police.uk data has none)."""
+    return bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])

@@ -21,6 +21,7 @@ from . import filters as flt
 from . import stats
 from .charts import PALETTE
 from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
+from .queries import data_months, ward_names
 from .suppression import THRESHOLD, hide_small
 
 # The Partnership Plan 2021-24 measures change from its baseline year, April 2020 to March 2021.
@@ -39,17 +40,6 @@ AREA_COLOURS = [PALETTE["primary"], PALETTE["accent"], PALETTE["good"], *px.colo
 
 
 # --- queries -------------------------------------------------------------------------------------
-
-def data_months(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """First and last month held in the store (whatever the filters)."""
-    first, last = con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0]
-    return first, last
-
-
-def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Ward code -> ward name for the loaded boundaries."""
-    return dict(con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall())
-
 
 def _priority_counts(keys: tuple[str, ...]) -> str:
     return ", ".join(f"count(*) FILTER (WHERE {count_condition(k)}) AS {k}" for k in keys)

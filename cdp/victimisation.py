@@ -20,6 +20,7 @@ from . import filters as flt
 from . import repeats, stats
 from .charts import PALETTE
 from .priorities import PRIORITY_COLUMNS
+from .queries import data_months, ward_names
 
 LOOK_BACK_MONTHS = 12
 # The plan's baseline year for "reduce hate crime repeat victimisation by 10%".
@@ -45,16 +46,6 @@ def month_end(month: date) -> date:
 def period_days(start: date, end: date) -> tuple[date, date]:
     """The first day of the start month and the last day of the end month (both inclusive)."""
     return start, month_end(end)
-
-
-def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """First and last month in the store."""
-    return tuple(con.execute("SELECT min(month), max(month) FROM incidents").fetchall()[0])
-
-
-def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether any loaded incident has a victim key (police.uk data has none)."""
-    return bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])
 
 
 def lookback_complete(first_month: date | None, start: date) -> bool:
@@ -83,7 +74,7 @@ def victim_incidents(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: s
     from 12 months before the period to its end (or, with `follow_up`, to the end of the data, so
     the time to a victim's next incident can be followed past the period end)."""
     condition, params = flt.where(f, period=False, priority=priority)
-    until = data_span(con)[1] if follow_up else f.end
+    until = data_months(con)[1] if follow_up else f.end
     return _victim_rows(con, condition, params, f.start, f.end, until or f.end, VICTIM_COLUMNS)
 
 
@@ -103,11 +94,6 @@ def _labelled_rates(table: pd.DataFrame, column: str, labels: dict | None = None
     return table[columns].reset_index(drop=True)
 
 
-def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Ward code -> name for the stored boundaries."""
-    return dict(con.execute("SELECT ward_code, ward_name FROM wards").fetchall())
-
-
 def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> dict:
     """Everything the page shows for one priority's victims in the period of `f`.
 
@@ -117,7 +103,7 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     data_end.
     """
     rows = victim_incidents(con, f, priority, follow_up=True)
-    first, last = data_span(con)
+    first, last = data_months(con)
     start, end = period_days(f.start, f.end)
     data_end = month_end(last) if last else end
     wards = ward_names(con)
@@ -188,7 +174,7 @@ def hate_crime_target(con: duckdb.DuckDBPyConnection, start: date, end: date) ->
     (baseline less 10%); meets_target (comparable against the target); p_value and verdict (a
     two-proportion test of comparable against baseline; None when either has no victims).
     """
-    first, _ = data_span(con)
+    first, _ = data_months(con)
     baseline_look_back = available_look_back(first, BASELINE_START)
     baseline = _hate_crime_rate(con, BASELINE_START, BASELINE_END, first, baseline_look_back)
     selected = _hate_crime_rate(con, start, end, first)

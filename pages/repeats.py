@@ -15,7 +15,7 @@ if not viewer.sees_person_keys:
     st.stop()
 
 datasets = context.cached(queries.loaded_datasets)()
-has_victims = context.cached(vic.has_victim_keys)()
+has_victims = context.cached(queries.has_victim_keys)()
 
 
 def pct(share) -> str:

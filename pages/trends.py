@@ -19,7 +19,7 @@ datasets = context.cached(queries.loaded_datasets)()
 ward_names = context.cached(trends.ward_names)()
 together = "Chosen wards together" if f.wards else "Whole area"
 names = {**ward_names, trends.ALL_AREA: together}
-first_month, _ = context.cached(trends.data_months)()
+first_month, _ = context.cached(queries.data_months)()
 levels = {key: coverage(key, datasets) for key in f.priorities}
 keys = tuple(key for key in f.priorities if levels[key] != "unavailable")
 for key in f.priorities:

@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cdp import repeats, store, victimisation as vic
+from cdp import queries, repeats, store, victimisation as vic
 from cdp.filters import Filters
 from cdp.priorities import PRIORITY_COLUMNS
 
@@ -119,9 +119,9 @@ def test_no_victims_is_not_an_error(db):
     result = vic.repeat_victimisation(db, YEAR_2024, "hate_crime")
     assert result["summary"]["victims"] == 0 and result["curve"].empty
     assert all(table.empty for table in result["by"].values())
-    assert not vic.has_victim_keys(db)
+    assert not queries.has_victim_keys(db)
     insert_incidents(db, [hate("v", "2024-02-01")])
-    assert vic.has_victim_keys(db)
+    assert queries.has_victim_keys(db)
 
 
 def test_period_days_and_month_end():

@@ -1,7 +1,6 @@
 """Importers: police.uk street CSVs and the partner extract, each run one all-or-nothing transaction."""
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .. import geography
+from ..access import current_user
 from ..store import SYNTHETIC_DEMO, next_import_id, refresh_derived, set_meta, synthetic_note, transaction
 from . import partner, police_uk
 from .common import ImportFailed, Problem, place
@@ -129,7 +129,7 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
             demo_removed=0 if synthetic else demo_removed)
         con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, now(), 'ok', ?)",
                     [import_id, dataset, "; ".join(result.files), result.rows_loaded, replaced,
-                     result.rows_rejected, started, _user()])
+                     result.rows_rejected, started, current_user()])
     report("Done", 1.0)
     return result
 
@@ -140,10 +140,3 @@ def _write_rejects(rejected: pd.DataFrame, path: str | Path | None) -> Path:
     leading = ["file", "line", "reason"]
     out[leading + [c for c in out.columns if c not in leading]].to_csv(path, index=False)
     return path
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
