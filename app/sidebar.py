@@ -33,17 +33,14 @@ def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _choices(version: str) -> dict:
+def _choices(version: str, residential_names: bool) -> dict:
     con = context.cursor()
     first, last = queries.data_months(con)
     wards = queries.ward_names(con)
-    premises = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
-            avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
-            GROUP BY premises_id ORDER BY 2, 1""").fetchall()
     types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
                                        "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
     return {"first": first, "last": last, "wards": wards,
-            "premises": {p[0]: (f"{p[1] or p[0]} ({p[2] or 'premises'})", p[3], p[4]) for p in premises},
+            "premises": queries.premises_options(con, residential_names),
             "premises_types": types, "available": flt.availability(con)}
 
 
@@ -99,7 +96,7 @@ def _centre(choices: dict) -> tuple[float | None, float | None, str, str | None]
 
 def render() -> flt.Filters:
     """Draw the filter sidebar and return the filters it sets (also written to the URL)."""
-    choices = _choices(context.data_version())
+    choices = _choices(context.data_version(), context.viewer().sees_residential_addresses)
     default = default_filters(choices)
     _init_state(choices, default)
     available = choices["available"]

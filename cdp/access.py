@@ -28,6 +28,12 @@ class Viewer:
         return self.role == "analyst"
 
     @property
+    def sees_residential_addresses(self) -> bool:
+        """Names of residential premises: an address with repeated incidents can identify the
+        people who live there, so analysts only."""
+        return self.role == "analyst"
+
+    @property
     def sees_small_numbers(self) -> bool:
         """Counts of 1-4: hidden from the board role everywhere."""
         return self.role != "board"

@@ -70,11 +70,11 @@ from . import filters as flt
 from . import queries
 from .charts import PALETTE
 from .priorities import (PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit,
-                         coverage, priority_column)
+                         coverage, coverage_note, priority_column)
 from .repeats import WINDOW_DAYS, repeat_rate_for_target
 from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
                     exceptions, format_p)
-from .suppression import THRESHOLD, suppress_count
+from .suppression import THRESHOLD, is_small, suppress_count
 
 TARGETS_ENV = "CDP_TARGETS"
 TREATMENT_ENV = "CDP_TREATMENT"
@@ -380,14 +380,11 @@ def progress_sentence(subject: str, target: Target, progress: Progress | None,
 
 # --- suppression of secondary figures -------------------------------------------------------
 
-def is_hidden(n) -> bool:
-    """A count that displays as '<5'."""
-    return n is not None and not pd.isna(n) and 1 <= n < THRESHOLD
 
 
 def possible_values(n) -> tuple:
     """What a reader who sees `n` as displayed knows it could be."""
-    return tuple(range(1, THRESHOLD)) if is_hidden(n) else (n,)
+    return tuple(range(1, THRESHOLD)) if is_small(n) else (n,)
 
 
 def same_whatever_hidden(fn: Callable, *counts, valid: Callable | None = None, limit: int = 4 ** 4):
@@ -603,7 +600,7 @@ def chart_status(series: pd.Series) -> tuple[str, tuple[str, ...], pd.DataFrame 
     series = series.astype(int)
     if len(series) < 12:
         return "too few months", (), None, ""
-    hidden = [i for i, v in enumerate(series) if is_hidden(v)]
+    hidden = [i for i, v in enumerate(series) if is_small(v)]
     if not hidden:
         status, sentences = _chart_summary(series)
         return status, sentences, control_chart(series, "xmr"), ""
@@ -653,7 +650,7 @@ def board_exceptions(rows: pd.DataFrame, series: pd.Series | None, unit: str, wa
     """
     window = {"month": 1, "quarter": 3}[EXCEPTION_WINDOW]
     rows = rows.assign(baseline=(rows["expected"] * 12 / window).round().astype(int))
-    small = rows["observed"].map(is_hidden) | rows["baseline"].map(is_hidden)
+    small = rows["observed"].map(is_small) | rows["baseline"].map(is_small)
     kept = rows[~small].head(top)
     if series is not None and len(kept):
         values = series.to_numpy()
@@ -661,7 +658,7 @@ def board_exceptions(rows: pd.DataFrame, series: pd.Series | None, unit: str, wa
         while len(kept):
             rest_recent = recent - int(kept["observed"].sum())
             rest_before = before - int(kept["baseline"].sum())
-            if not is_hidden(rest_recent) and not is_hidden(rest_before):
+            if not is_small(rest_recent) and not is_small(rest_before):
                 break
             kept = kept.drop(kept["observed"].idxmin())
     note = ""
@@ -828,8 +825,7 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
         else:
             priority = PRIORITY_BY_KEY[key]
             title, unit, level = priority.label, counted_unit(key), coverage(key, set(data.datasets))
-            note = ("" if level == "full" else priority.police_uk_note if level == "proxy"
-                    else f"Unavailable in the loaded data: {priority.police_uk_note}")
+            note = coverage_note(key, level)
         notes = []
         if latest_months < LATEST_MONTHS:
             notes.append(f"Only {latest_months} months are loaded, so the 'latest 12 months' are "

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from . import filters as flt
-from .priorities import PRIORITY_BY_KEY, coverage, count_condition, counted_unit
+from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit, coverage, coverage_note
 from .queries import data_months, loaded_datasets
 from .stats import Change, compare_periods
 
@@ -65,8 +65,7 @@ def priority_panels(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[Prio
         count = total(key, f)
         changes = [compare_periods(count, total(key, other), f.months, other.months) if covered(other)
                    else None for other in (previous, year_earlier)]
-        note = ("" if level == "full" else priority.police_uk_note if level == "proxy"
-                else f"Unavailable in the loaded data: {priority.police_uk_note}")
+        note = coverage_note(key, level)
         trend = monthly.loc[pd.Timestamp(flt.month_add(f.end, -23)):, key]
         panels.append(PriorityPanel(key, priority.label, counted_unit(key), level, note,
                                     count if level != "unavailable" else 0,

@@ -89,6 +89,12 @@ def police_uk_types(key: str) -> list[str]:
     return [t for t, keys in POLICE_UK_PRIORITIES.items() if key in keys]
 
 
+def coverage_note(key: str, level: str) -> str:
+    """What the interface says about a priority's coverage: nothing when full."""
+    note = PRIORITY_BY_KEY[key].police_uk_note
+    return {"full": "", "proxy": note}.get(level, f"Unavailable in the loaded data: {note}")
+
+
 def coverage(key: str, datasets: set[str]) -> str:
     """How well the loaded datasets ('police_uk', 'partner') serve a priority.
 

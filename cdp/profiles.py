@@ -147,14 +147,6 @@ def frequent_people(con: duckdb.DuckDBPyConnection, f: flt.Filters, limit: int =
         GROUP BY key, role ORDER BY incidents DESC, key LIMIT {int(limit)}""", params + params).df()
 
 
-def premises_options(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, float | None, float | None]]:
-    """Every premises: id -> (label "name (type)", easting, northing)."""
-    rows = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
-            avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
-            GROUP BY premises_id ORDER BY 2, 1""").fetchall()
-    return {r[0]: (f"{r[1] or r[0]} ({r[2] or 'premises'})", r[3], r[4]) for r in rows}
-
-
 # --- the profile ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

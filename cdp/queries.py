@@ -99,6 +99,20 @@ def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall())
 
 
+def premises_options(con: duckdb.DuckDBPyConnection, residential_names: bool = True
+                     ) -> dict[str, tuple[str, float | None, float | None]]:
+    """Every premises: id -> (label "name (type)", easting, northing); residential premises are
+    labelled by their key alone unless `residential_names`."""
+    rows = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
+            avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
+            GROUP BY premises_id ORDER BY 2, 1""").fetchall()
+    def label(key, name, kind):
+        if kind == "residential" and not residential_names:
+            return f"Residential address {key}"
+        return f"{name or key} ({kind or 'premises'})"
+    return {r[0]: (label(r[0], r[1], r[2]), r[3], r[4]) for r in rows}
+
+
 def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether any loaded incident has a victim key (police.uk data has none)."""
     return bool(con.execute("SELECT count(victim_id) > 0 FROM incidents").fetchall()[0][0])

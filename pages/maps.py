@@ -243,7 +243,7 @@ if ward:
                 + (" (the loaded data has no premises)." if level == "proxy" else "."))
     else:
         st.dataframe(maps.display_places(premises["table"], show_small,
-                                         withhold_residential=not viewer.sees_person_keys),
+                                         withhold_residential=not viewer.sees_residential_addresses),
                      hide_index=True, key="maps_premises")
     st.caption(f"Share: of the ward's {unit} in the period. Change: against the previous period "
                "of the same length; the verdict is an exact rate-ratio test (p < 0.05).")

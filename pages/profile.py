@@ -3,7 +3,7 @@ with HTML, PDF and CSV downloads. Analysts only; every download is written to th
 import streamlit as st
 
 from app import context
-from cdp import profiles
+from cdp import profiles, queries
 
 f = context.filters()
 viewer = context.viewer()
@@ -15,7 +15,7 @@ st.caption("One page on a person, a place or a premises for the multi-agency pro
            "its incidents over time, the priorities and categories involved, the victims, offenders "
            "and premises linked to it, and its wards.")
 
-premises = context.cached(profiles.premises_options)()
+premises = context.cached(queries.premises_options)()
 people = context.cached(profiles.frequent_people)(f)
 known_people = dict(zip(people["key"], people["role"] + ", " + people["incidents"].astype(str) + " incidents"))
 

@@ -159,3 +159,12 @@ def plotted(values) -> list[float]:
     if isinstance(values, dict):
         values = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
     return [v for v in values if v is not None and v == v]
+
+
+def test_residential_addresses_are_named_for_analysts_only(app_test, monkeypatch):
+    analyst = [o for o in app_test().selectbox(key="f_premises").options if "(residential)" in o]
+    assert analyst  # e.g. "12 Alfreton Road (residential)"
+    monkeypatch.setenv("CDP_ROLE", "neighbourhood")
+    options = app_test().selectbox(key="f_premises").options
+    assert not [o for o in options if "(residential)" in o]
+    assert any(o.startswith("Residential address ") for o in options)

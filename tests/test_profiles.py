@@ -9,7 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from cdp import access, geography, profiles
+from cdp import access, geography, profiles, queries
 from cdp.filters import Filters
 from cdp.profiles import Subject
 from test_victimisation import insert_incidents
@@ -151,7 +151,7 @@ def test_frequent_people(store):
     people = profiles.frequent_people(store, YEAR_2024)
     assert people.iloc[0].tolist() == ["O1", "offender", 2] or people.iloc[0].tolist() == ["V1", "victim", 2]
     assert set(people.loc[people["role"] == "offender", "key"]) == {"O1", "O2", "V1"}
-    assert profiles.premises_options(store)["P1"][0] == "The Crown (licensed premises)"
+    assert queries.premises_options(store)["P1"][0] == "The Crown (licensed premises)"
 
 
 # --- exports -------------------------------------------------------------------------------------
