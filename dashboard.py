@@ -29,21 +29,24 @@ st.set_page_config(page_title="Nottingham CDP community safety", page_icon=":mat
 
 
 def first_run() -> None:
-    """An empty store: build the synthetic demo data so the dashboard is worth opening."""
+    """An empty store: build the synthetic demo data so the dashboard is worth opening.
+
+    The boundaries are found first, so a machine without them gets every way to supply them and
+    no store is created."""
     from cdp.demo import build_demo
     st.title("Nottingham Crime and Drugs Partnership")
+    try:
+        wards, origin = geography.resolve_boundaries(None)
+    except geography.BoundaryError as exc:
+        st.error(f"Ward boundaries are needed before the dashboard can show anything. {exc}")
+        st.stop()
     st.info("The store is empty, so the dashboard is building **synthetic demo data** for "
-            "Nottingham's 20 wards. Real data can be loaded afterwards on the Data page or with "
-            "`python -m cdp ingest`.")
-    bar = st.progress(0.0, text="Preparing ward boundaries")
+            f"the {len(wards)} wards of {origin}. Real data can be loaded afterwards on the Data page "
+            "or with `python -m cdp ingest`.")
+    bar = st.progress(0.0, text="Building demo data")
     con = context.connection()
     with context.store_write_lock():
         if store.incident_count(con) == 0:  # another session may have built it meanwhile
-            try:
-                wards, origin = geography.resolve_boundaries(con)
-            except geography.BoundaryError as exc:
-                st.error(f"Ward boundaries are needed first. {exc}")
-                st.stop()
             build_demo(con, wards, rows=config.demo_rows(), wards_origin=origin,
                        progress=lambda message, fraction: bar.progress(min(fraction, 1.0), text=message))
     st.cache_data.clear()
@@ -54,7 +57,7 @@ viewer = context.viewer()
 pages = [st.Page(str(HERE / file), title=title, icon=icon, url_path=key, default=key == "overview")
          for key, file, title, icon in PAGES if (HERE / file).exists() and viewer.may_open(key)]
 navigation = st.navigation(pages)
-if store.incident_count(context.cursor()) == 0:
+if context.store_is_empty():
     first_run()
 
 st.session_state["filters"] = sidebar.render()

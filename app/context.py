@@ -43,6 +43,13 @@ def _through_dashboard() -> None:
         st.rerun()
 
 
+def store_is_empty() -> bool:
+    """No store yet (without creating one), or a store without incidents."""
+    if not config.db_path().exists():
+        return True
+    return store.incident_count(cursor()) == 0
+
+
 def cursor():
     """A cursor for this thread (DuckDB connections are not shared across threads)."""
     _through_dashboard()

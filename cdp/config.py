@@ -6,9 +6,13 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
-GEO_CACHE_DIR = PROJECT_ROOT / "geo" / "cache"
+# The default area's reference data, shipped with the checkout (Open Government Licence): Nottingham's
+# 20 wards, the LSOA-ward lookup and IMD 2019 ward scores. See geo/README.md.
+SHIPPED_GEO_DIR = PROJECT_ROOT / "geo"
+GEO_CACHE_DIR = SHIPPED_GEO_DIR / "cache"
 # The partnership's shared reference folder, when the checkout sits beside it.
 SHARED_GEO_DIR = PROJECT_ROOT.parent / "shared" / "geo"
+DEFAULT_WARDS_FILE = "nottingham_wards.gpkg"
 
 
 def _env_path(name: str) -> Path | None:
@@ -30,13 +34,23 @@ def boundaries_path(override: str | Path | None = None) -> Path | None:
     return _env_path("CDP_BOUNDARIES")
 
 
-def reference_file(env_name: str, shared_name: str) -> Path | None:
-    """A reference file: the env variable if set, else the shared folder's copy if present."""
+def reference_file(env_name: str, default_name: str) -> Path | None:
+    """A reference file: the env variable if set, else the copy shipped in geo/, else the shared
+    folder's copy, if present."""
     configured = _env_path(env_name)
     if configured:
         return configured
-    candidate = SHARED_GEO_DIR / shared_name
-    return candidate if candidate.exists() else None
+    for folder in (SHIPPED_GEO_DIR, SHARED_GEO_DIR):
+        if (folder / default_name).exists():
+            return folder / default_name
+    return None
+
+
+def ons_ward_codes() -> tuple[str, ...] | None:
+    """CDP_WARD_CODES: the ward codes of another area to download from the ONS, if set."""
+    text = os.environ.get("CDP_WARD_CODES", "")
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in text.replace(";", ",").split(",") if c.strip()))
+    return codes or None
 
 
 def imd_path() -> Path | None:

@@ -5,6 +5,7 @@ same wards that incidents were placed in.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,12 +25,13 @@ from .store import get_meta, set_meta
 
 ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government Licence "
                "v.3.0. Contains OS data © Crown copyright and database right 2022.")
+IMD_ATTRIBUTION = ("The English Indices of Deprivation 2019: Ministry of Housing, Communities and Local "
+                   "Government, Open Government Licence v.3.0.")
 
 # Nottingham's 20 wards (ONS, December 2022): E05012270 Aspley ... E05012289 Wollaton West.
 NOTTINGHAM_WARD_CODES: tuple[str, ...] = tuple(f"E050122{n}" for n in range(70, 90))
 ONS_WARDS_URL = ("https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services/"
                  "Wards_December_2022_Boundaries_UK_BGC/FeatureServer/0/query")
-CACHED_BOUNDARIES = "wards.geojson"
 
 # Great Britain, generously: anything outside is a mistake, not an incident.
 GB_LON = (-9.0, 2.5)
@@ -93,8 +95,11 @@ def download_ons_wards(codes: tuple[str, ...] = NOTTINGHAM_WARD_CODES, url: str 
                        timeout: float = 60.0) -> gpd.GeoDataFrame:
     """Download ward boundaries for `codes` from the ONS Open Geography Portal (ArcGIS REST)."""
     url = url or os.environ.get("CDP_ONS_WARDS_URL") or ONS_WARDS_URL
+    # The layer's ward code field follows its year: Wards_December_2022 -> WD22CD.
+    year = re.search(r"Wards_[A-Za-z]+_(\d{4})", url)
+    code_field, name_field = (f"WD{year.group(1)[2:]}CD", f"WD{year.group(1)[2:]}NM") if year else ("WD22CD", "WD22NM")
     quoted = ",".join(f"'{c}'" for c in codes)
-    params = {"where": f"WD22CD IN ({quoted})", "outFields": "WD22CD,WD22NM",
+    params = {"where": f"{code_field} IN ({quoted})", "outFields": f"{code_field},{name_field}",
               "outSR": "4326", "f": "geojson"}
     request = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), method="POST")
     try:
@@ -115,19 +120,43 @@ def download_ons_wards(codes: tuple[str, ...] = NOTTINGHAM_WARD_CODES, url: str 
     return wards
 
 
+def cached_download(codes: tuple[str, ...], cache_dir: Path | None = None) -> Path:
+    """Where the ONS download of `codes` is cached (one file per set of ward codes)."""
+    key = hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:12]
+    return (cache_dir or config.GEO_CACHE_DIR) / f"wards-{key}.geojson"
+
+
+HOW_TO_SUPPLY = ("Supply ward boundaries in one of these ways: set CDP_BOUNDARIES (or --boundaries) to "
+                 "a GeoPackage, GeoJSON or Shapefile with ward_code/ward_name or WDyyCD/WDyyNM columns; "
+                 f"restore geo/{config.DEFAULT_WARDS_FILE} from the checkout (Nottingham's 20 wards); "
+                 "or, online, set CDP_WARD_CODES to your area's ward codes to download them from the "
+                 "ONS Open Geography Portal.")
+
+
 def default_boundaries(cache_dir: Path | None = None) -> tuple[gpd.GeoDataFrame, str]:
-    """Boundaries when none is configured: the cache, the shared folder, else the ONS download."""
-    cache_dir = cache_dir or config.GEO_CACHE_DIR
-    cached = cache_dir / CACHED_BOUNDARIES
+    """Boundaries when no file is configured.
+
+    Another area (CDP_WARD_CODES set): its cached ONS download, else the download (then cached).
+    Otherwise the default area, Nottingham: the copy shipped in geo/ (so a fresh machine works
+    offline), else the shared folder's, else a cached or new ONS download of its 20 wards.
+    """
+    codes = config.ons_ward_codes()
+    if codes is None:
+        for folder in (config.SHIPPED_GEO_DIR, config.SHARED_GEO_DIR):
+            path = folder / config.DEFAULT_WARDS_FILE
+            if path.exists():
+                return load_boundaries(path), str(path)
+        codes = NOTTINGHAM_WARD_CODES
+    cached = cached_download(codes, cache_dir)
     if cached.exists():
         return load_boundaries(cached), f"{cached} (cached ONS download)"
-    shared = config.SHARED_GEO_DIR / "nottingham_wards.gpkg"
-    if shared.exists():
-        return load_boundaries(shared), str(shared)
-    wards = download_ons_wards()
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        wards = download_ons_wards(codes)
+    except BoundaryError as exc:
+        raise BoundaryError(f"{exc} {HOW_TO_SUPPLY}") from exc
+    cached.parent.mkdir(parents=True, exist_ok=True)
     wards.to_file(cached, driver="GeoJSON")
-    return wards, f"ONS Open Geography Portal, Wards (December 2022), cached at {cached}"
+    return wards, f"ONS Open Geography Portal, {len(wards)} wards, cached at {cached}"
 
 
 def stored_wards(con: duckdb.DuckDBPyConnection) -> gpd.GeoDataFrame | None:
@@ -139,13 +168,14 @@ def stored_wards(con: duckdb.DuckDBPyConnection) -> gpd.GeoDataFrame | None:
                             geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs="EPSG:4326")
 
 
-def resolve_boundaries(con: duckdb.DuckDBPyConnection,
+def resolve_boundaries(con: duckdb.DuckDBPyConnection | None,
                        override: str | Path | None = None) -> tuple[gpd.GeoDataFrame, str]:
-    """The boundaries to use: `--boundaries`/CDP_BOUNDARIES, else the store's, else the default."""
+    """The boundaries to use: `--boundaries`/CDP_BOUNDARIES, else the store's (when `con` is
+    given), else the default."""
     path = config.boundaries_path(override)
     if path:
         return load_boundaries(path), str(path)
-    wards = stored_wards(con)
+    wards = stored_wards(con) if con is not None else None
     if wards is not None:
         return wards, get_meta(con, "boundary_source") or "stored boundaries"
     return default_boundaries()

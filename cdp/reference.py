@@ -147,3 +147,8 @@ def unmatched_wards(reference_codes, ward_codes) -> tuple[list[str], list[str]]:
     """(wards of the boundaries missing from a reference file, codes in the file that are no ward)."""
     reference, wards = set(reference_codes), set(ward_codes)
     return sorted(wards - reference), sorted(reference - wards)
+
+
+def matches_any(reference_codes, ward_codes) -> bool:
+    """Whether a reference file describes any of the loaded wards (another area's file does not)."""
+    return bool(set(reference_codes) & set(ward_codes))

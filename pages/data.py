@@ -39,7 +39,7 @@ st.dataframe(info["imports"], hide_index=True, width="stretch")
 
 st.subheader("Ward boundaries")
 st.write(f"{info['wards']} wards from {info['boundary_source']}")
-st.caption(geography.ATTRIBUTION)
+st.caption(f"{geography.ATTRIBUTION} {geography.IMD_ATTRIBUTION}")
 
 st.subheader("Load files")
 st.write("The same importers as `python -m cdp ingest`, with the same checks: a file with a problem "

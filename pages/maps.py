@@ -49,6 +49,9 @@ if level == "proxy":
 
 imd, imd_error = reference_file("imd", config.imd_path(),
                                 "No IMD 2019 ward file is configured (set CDP_IMD).")
+if imd is not None and not reference.matches_any(imd["ward_code"], context.cached(queries.ward_names)()):
+    imd, imd_error = None, (f"The IMD file {config.imd_path()} scores none of the loaded wards: set "
+                            "CDP_IMD to your area's ward scores.")
 population, population_error = reference_file("population", config.population_path(), None)
 compare = context.cached(maps.previous_period_loaded)(f)
 previous = f.previous_period()

@@ -76,6 +76,7 @@ def stub_ons(wards, monkeypatch, tmp_path):
     thread.start()
     monkeypatch.setenv("CDP_ONS_WARDS_URL", f"http://127.0.0.1:{server.server_port}/query")
     monkeypatch.setattr(config, "SHARED_GEO_DIR", tmp_path / "no-shared-folder")
+    monkeypatch.setattr(config, "SHIPPED_GEO_DIR", tmp_path / "no-shipped-copy")
     yield server
     server.shutdown()
 
@@ -87,7 +88,7 @@ def test_download_from_ons_is_filtered_to_the_20_wards_and_cached(stub_ons, tmp_
     where = StubOns.requests[0]["where"]
     assert where.startswith("WD22CD IN (") and "'E05012270'" in where and "'E05012289'" in where
     assert StubOns.requests[0]["outSR"] == "4326"
-    assert (cache / geography.CACHED_BOUNDARIES).exists()
+    assert geography.cached_download(geography.NOTTINGHAM_WARD_CODES, cache).exists()
     again, origin = geography.default_boundaries(cache)
     assert len(StubOns.requests) == 1 and "cached" in origin  # served from the cache
     assert list(again["ward_code"]) == list(wards["ward_code"])
@@ -97,14 +98,42 @@ def test_download_missing_wards_is_an_error(stub_ons, tmp_path):
     StubOns.features["features"] = StubOns.features["features"][:5]
     with pytest.raises(geography.BoundaryError, match="wards missing from the answer: E05012275"):
         geography.default_boundaries(tmp_path / "cache")
-    assert not (tmp_path / "cache" / geography.CACHED_BOUNDARIES).exists()
+    assert not list((tmp_path / "cache").glob("*.geojson"))
 
 
-def test_download_failure_tells_the_user_what_to_do(monkeypatch, tmp_path):
+def test_download_failure_tells_the_user_every_way_to_supply_boundaries(monkeypatch, tmp_path):
     monkeypatch.setenv("CDP_ONS_WARDS_URL", "http://127.0.0.1:9/query")  # nothing listens on port 9
     monkeypatch.setattr(config, "SHARED_GEO_DIR", tmp_path / "none")
-    with pytest.raises(geography.BoundaryError, match="download failed.*Set CDP_BOUNDARIES"):
+    monkeypatch.setattr(config, "SHIPPED_GEO_DIR", tmp_path / "none")
+    with pytest.raises(geography.BoundaryError) as raised:
         geography.default_boundaries(tmp_path / "cache")
+    message = str(raised.value)
+    for way in ("download failed", "CDP_BOUNDARIES", "geo/nottingham_wards.gpkg", "CDP_WARD_CODES"):
+        assert way in message
+
+
+def test_the_default_area_works_offline_from_the_copy_shipped_in_geo(monkeypatch, tmp_path):
+    monkeypatch.setenv("CDP_ONS_WARDS_URL", "http://127.0.0.1:9/query")  # offline
+    monkeypatch.setattr(config, "SHARED_GEO_DIR", tmp_path / "no-shared-folder")
+    wards, origin = geography.default_boundaries(tmp_path / "cache")
+    assert list(wards["ward_code"]) == list(geography.NOTTINGHAM_WARD_CODES)
+    assert origin == str(config.SHIPPED_GEO_DIR / "nottingham_wards.gpkg")
+    assert config.imd_path() == config.SHIPPED_GEO_DIR / "nottingham_ward_imd2019.csv"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_another_area_is_downloaded_by_its_ward_codes_and_cached_per_area(stub_ons, monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "SHIPPED_GEO_DIR", config.PROJECT_ROOT / "geo")  # present, but not asked for
+    some = ("E05012275", "E05012281", "E05012270")
+    StubOns.features["features"] = [ft for ft in StubOns.features["features"]
+                                    if ft["properties"]["WD22CD"] in some]
+    monkeypatch.setenv("CDP_WARD_CODES", " e05012275, E05012281;E05012270 ")
+    cache = tmp_path / "cache"
+    wards, origin = geography.default_boundaries(cache)
+    assert sorted(wards["ward_code"]) == sorted(some) and "3 wards" in origin
+    assert StubOns.requests[0]["where"] == "WD22CD IN ('E05012275','E05012281','E05012270')"
+    assert geography.cached_download(some, cache).exists()
+    assert not geography.cached_download(geography.NOTTINGHAM_WARD_CODES, cache).exists()
 
 
 def test_changing_boundaries_replaces_every_incident(db, police_uk_files, county, tmp_path):
