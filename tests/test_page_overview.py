@@ -36,34 +36,6 @@ def test_overview_shows_six_priorities_with_tests_and_trends(app_test):
     assert "Synthetic demo data" in at.warning[0].value
 
 
-def test_first_run_offline_uses_the_shipped_wards(tmp_path, monkeypatch):
-    from cdp import config
-    monkeypatch.setenv("CDP_DB", str(tmp_path / "fresh.duckdb"))
-    monkeypatch.delenv("CDP_BOUNDARIES", raising=False)
-    monkeypatch.setenv("CDP_ONS_WARDS_URL", "http://127.0.0.1:9/query")  # offline
-    monkeypatch.setattr(config, "SHARED_GEO_DIR", tmp_path / "no-shared-folder")
-    monkeypatch.setenv("CDP_DEMO_ROWS", "5000")
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180).run()
-    assert not at.exception
-    assert at.title[0].value == "Overview"
-
-
-def test_first_run_without_boundaries_says_how_to_supply_them_and_creates_no_store(tmp_path, monkeypatch):
-    from cdp import config
-    monkeypatch.setenv("CDP_DB", str(tmp_path / "fresh.duckdb"))
-    monkeypatch.delenv("CDP_BOUNDARIES", raising=False)
-    monkeypatch.setenv("CDP_ONS_WARDS_URL", "http://127.0.0.1:9/query")
-    monkeypatch.setattr(config, "SHARED_GEO_DIR", tmp_path / "none")
-    monkeypatch.setattr(config, "SHIPPED_GEO_DIR", tmp_path / "none")
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
-    assert not at.exception
-    assert not at.info, "no 'building demo data' note when nothing can be built"
-    message = at.error[0].value
-    for way in ("CDP_BOUNDARIES", "geo/nottingham_wards.gpkg", "CDP_WARD_CODES"):
-        assert way in message
-    assert not (tmp_path / "fresh.duckdb").exists()
-
-
 def test_filters_change_the_figures_and_persist_across_pages(app_test):
     at = app_test()
     city = numbers(at)
