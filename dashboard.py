@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import context, sidebar
+from app import context, freshness, sidebar
 from cdp import config, geography, store
 
 HERE = Path(__file__).parent
@@ -65,4 +65,5 @@ demo_note = store.synthetic_note(context.cursor())
 if demo_note:
     st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
                icon=":material/science:")
+freshness.show_data_age()
 navigation.run()

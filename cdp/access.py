@@ -38,6 +38,11 @@ class Viewer:
         """Counts of 1-4: hidden from the board role everywhere."""
         return self.role != "board"
 
+    @property
+    def may_refresh(self) -> bool:
+        """Fetching police.uk data into the store from the Data page: analysts only."""
+        return self.role == "analyst"
+
     def may_open(self, page: str) -> bool:
         return page not in PAGE_ROLES or self.role in PAGE_ROLES[page]
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m cdp ingest|export|status|demo|bench` (see --help on each)."""
+"""Command line: `python -m cdp ingest|refresh|export|status|demo|bench` (see --help on each)."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,36 @@ def cmd_ingest(args) -> int:
     print(result.summary())
     if result.boundaries_changed:
         print(f"Ward boundaries now in use: {result.boundaries}")
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    from .refresh import RefreshFailed, refresh_from_api
+    from .refresh.archive import refresh_from_archive
+    try:
+        if args.since:
+            queries.parse_month(args.since, "--since")
+        if args.months is not None and args.months < 1:
+            raise ValueError(f"--months {args.months}: give a number of months, 1 or more")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = dict(boundaries=args.boundaries, months=args.months, since=args.since, replace=args.replace,
+                   dry_run=args.dry_run,
+                   progress=lambda message, fraction: print(f"[{fraction:4.0%}] {message}", file=sys.stderr,
+                                                            flush=True))
+    con = _open(args)
+    try:
+        if args.archive:
+            result = refresh_from_archive(con, args.archive, **options)
+        else:
+            result = refresh_from_api(con, **options)
+    except RefreshFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(result.summary())
     return 0
 
 
@@ -130,6 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rejects", help="where --skip-bad-rows writes rejected rows "
                                           "(default: rejected-rows-<time>.csv here)")
     ingest.set_defaults(run=cmd_ingest)
+
+    refresh = commands.add_parser("refresh", help="fetch the months the store lacks from police.uk")
+    refresh_what = refresh.add_subparsers(dest="source", required=True)
+    police = refresh_what.add_parser(
+        "police-uk", help="police.uk street crimes for the area of the loaded wards",
+        description="Fetch from the police.uk API ($CDP_POLICE_API, default https://data.police.uk/api) "
+                    "every month the store lacks, for the area of the loaded ward boundaries, and import "
+                    "each month in one transaction through the same checks as files. A failure leaves "
+                    "the month being fetched out of the store and exits 1 with the reason; running "
+                    "again resumes. With --archive, read a downloaded police.uk archive zip instead.")
+    police.add_argument("--archive", type=Path, metavar="FILE.zip",
+                        help="a police.uk archive (data.police.uk/data/archive/YYYY-MM.zip) instead of the API")
+    police.add_argument("--months", type=int, metavar="N", help="only the latest N months police.uk holds")
+    police.add_argument("--since", metavar="YYYY-MM", help="only months from YYYY-MM on")
+    police.add_argument("--replace", action="store_true",
+                        help="fetch months the store already holds again, replacing them (police.uk "
+                             "republishes months as outcomes are updated)")
+    police.add_argument("--dry-run", action="store_true", help="say what would be fetched; change nothing")
+    police.add_argument("--db", help=db_help)
+    police.add_argument("--boundaries", help="ward boundary file (default: the store's set, else as for ingest)")
+    police.set_defaults(run=cmd_refresh)
 
     export = commands.add_parser("export", help="export aggregates as CSV on stdout")
     what = export.add_subparsers(dest="what", required=True)

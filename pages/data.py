@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from app import context
+from app.freshness import as_text
 from cdp import geography, queries
 from cdp.ingest import ImportFailed, ingest
+from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
 
 PERSON_KEYS = ("victim_id", "offender_id")
 
@@ -73,3 +75,27 @@ if st.button("Import", type="primary", disabled=not uploads):
                 st.download_button("Download the rejected rows (without person keys)",
                                    table.to_csv(index=False).encode(), file_name="rejected-rows.csv",
                                    mime="text/csv")
+
+if context.viewer().may_refresh:
+    st.subheader("Refresh from police.uk")
+    st.write("Fetches every month police.uk holds that the store lacks, for the area of the loaded "
+             "wards, and imports each month through the same importer and checks as files, as "
+             "`python -m cdp refresh police-uk` does. Each month is one transaction: if the refresh "
+             "stops, the month it was fetching is not loaded and the next refresh resumes.")
+    checked = last_api_check(context.cursor())
+    if checked:
+        st.caption(as_text(checked))
+    if st.button("Refresh from police.uk", icon=":material/sync:"):
+        bar = st.progress(0.0, text="Starting")
+        try:
+            with context.store_write_lock():
+                result = refresh_from_api(context.cursor(), progress=lambda message, fraction:
+                                          bar.progress(min(max(fraction, 0.0), 1.0), text=as_text(message)))
+        except RefreshFailed as exc:
+            st.session_state["refresh_outcome"] = ("error", str(exc))
+        else:
+            st.session_state["refresh_outcome"] = ("success", result.summary())
+        st.rerun()  # the figures above now include what was loaded
+    outcome = st.session_state.pop("refresh_outcome", None)
+    if outcome:
+        (st.error if outcome[0] == "error" else st.success)(as_text(outcome[1]))
