@@ -77,9 +77,10 @@ def test_a_force_with_nothing_in_the_newest_month_is_not_late(db, tmp_path):
     assert len(freshness.data_age(db, today=date(2027, 1, 2)).stale()) == 2
 
 
-def test_synthetic_demo_data_covers_a_fixed_period_and_is_never_stale(demo_db):
+def test_synthetic_demo_data_covers_a_fixed_period_and_is_never_stale(demo_db, tmp_path):
     from cdp import store
-    con = store.connect(demo_db, read_only=True)
+    shutil.copy(demo_db, tmp_path / "demo.duckdb")
+    con = store.connect(tmp_path / "demo.duckdb", read_only=True)
     try:
         age = freshness.data_age(con, today=date(2026, 12, 1))
     finally:
@@ -107,8 +108,25 @@ def test_every_page_says_what_period_the_data_covers_and_warns_when_old(police_u
         assert any("older than expected" in w.value and "ends March 2024" in w.value for w in at.warning), page
 
 
-def test_the_demo_says_its_period_is_fixed(app_test):
-    at = app_test()
+@pytest.fixture
+def open_copy(demo_db, tmp_path, monkeypatch):
+    """Open a page on a copy of the demo store (this process's cached connection to the shared
+    demo store would be read-write, which read-only openers elsewhere cannot share)."""
+    store_copy = tmp_path / "demo-copy.duckdb"
+    shutil.copy(demo_db, store_copy)
+    monkeypatch.setenv("CDP_DB", str(store_copy))
+
+    def open_page(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180).run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+    return open_page
+
+
+def test_the_demo_says_its_period_is_fixed(open_copy):
+    at = open_copy()
     assert "Synthetic demo data" in at.warning[0].value
     assert "Synthetic demo data covers partner extract: council\\_asb, housing, police Apr 2020 to Mar 2025" \
         in captions(at)
@@ -120,13 +138,9 @@ def refresh_button(at):
     return next(b for b in at.button if b.label == "Refresh from police.uk")
 
 
-def test_analysts_refresh_from_police_uk_on_the_data_page(demo_db, tmp_path, monkeypatch, stub):
-    store_copy = tmp_path / "refresh.duckdb"
-    shutil.copy(demo_db, store_copy)
-    monkeypatch.setenv("CDP_DB", str(store_copy))
+def test_analysts_refresh_from_police_uk_on_the_data_page(open_copy, monkeypatch, stub):
     monkeypatch.setenv("CDP_POLICE_API", stub.url)
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180).run()
-    at.switch_page("pages/data.py").run()
+    at = open_copy("pages/data.py")
     assert "Last asked police.uk" not in captions(at)
     refresh_button(at).click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -143,9 +157,9 @@ def test_analysts_refresh_from_police_uk_on_the_data_page(demo_db, tmp_path, mon
     assert "Nothing to fetch" in at.success[0].value
 
 
-def test_only_analysts_see_the_refresh_button(app_test, monkeypatch):
-    assert [b for b in app_test("pages/data.py").button if b.label == "Refresh from police.uk"]
+def test_only_analysts_see_the_refresh_button(open_copy, monkeypatch):
+    assert [b for b in open_copy("pages/data.py").button if b.label == "Refresh from police.uk"]
     monkeypatch.setenv("CDP_ROLE", "neighbourhood")
-    at = app_test("pages/data.py")
+    at = open_copy("pages/data.py")
     assert not [b for b in at.button if b.label == "Refresh from police.uk"]
     assert "Refresh from police.uk" not in [h.value for h in at.subheader]

@@ -109,8 +109,7 @@ class Area:
         """The parts covering `box`: each a single polygon without holes, owning its own box."""
         request = self.shape.intersection(box.clipped(self.bounds, MARGIN_DEG))
         owned = box.clipped(self.bounds)
-        pieces = [g for g in getattr(request, "geoms", [request])
-                  if isinstance(g, Polygon) and not g.is_empty and g.intersection(owned).area > 0]
+        pieces = [g for g in _polygons(request) if g.intersection(owned).area > 0]
         if not pieces:
             return []
         if len(pieces) == 1 and not pieces[0].interiors:
@@ -129,11 +128,17 @@ class Area:
         return self.parts(first) + self.parts(second)
 
 
+def _polygons(geometry) -> list[Polygon]:
+    """The non-empty polygons in any geometry (collections and multi-polygons taken apart)."""
+    if isinstance(geometry, Polygon):
+        return [] if geometry.is_empty else [geometry]
+    return [p for part in getattr(geometry, "geoms", []) for p in _polygons(part)]
+
+
 def _fill_small_holes(shape, min_area: float):
     """Polygons with their holes smaller than `min_area` filled."""
-    polygons = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= min_area])
-                for p in getattr(shape, "geoms", [shape]) if isinstance(p, Polygon)]
-    return shapely.union_all(polygons)
+    return shapely.union_all([Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= min_area])
+                              for p in _polygons(shape)])
 
 
 def _outline(projected, wards_wgs84, to_wgs84: Transformer):
