@@ -44,11 +44,14 @@ def first_run() -> None:
             f"the {len(wards)} wards of {origin}. Real data can be loaded afterwards on the Data page "
             "or with `python -m cdp ingest`.")
     bar = st.progress(0.0, text="Building demo data")
-    con = context.connection()
-    with context.store_write_lock():
-        if store.incident_count(con) == 0:  # another session may have built it meanwhile
+
+    def build(con) -> None:
+        if store.incident_count(con) == 0:  # another session or server may have built it meanwhile
             build_demo(con, wards, rows=config.demo_rows(), wards_origin=origin,
                        progress=lambda message, fraction: bar.progress(min(fraction, 1.0), text=message))
+
+    with context.writing() as con:
+        store.retrying(lambda: build(con))
     st.cache_data.clear()
     st.rerun()
 
@@ -57,13 +60,17 @@ viewer = context.viewer()
 pages = [st.Page(str(HERE / file), title=title, icon=icon, url_path=key, default=key == "overview")
          for key, file, title, icon in PAGES if (HERE / file).exists() and viewer.may_open(key)]
 navigation = st.navigation(pages)
-if context.store_is_empty():
-    first_run()
-
-st.session_state["filters"] = sidebar.render()
-demo_note = store.synthetic_note(context.cursor())
-if demo_note:
-    st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
-               icon=":material/science:")
-freshness.show_data_age()
-navigation.run()
+notice = st.empty()  # where a busy store is reported, above whatever the page drew
+try:
+    if context.store_is_empty():
+        first_run()
+    st.session_state["filters"] = sidebar.render()
+    with context.reading() as con:
+        demo_note = store.synthetic_note(con)
+    if demo_note:
+        st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
+                   icon=":material/science:")
+    freshness.show_data_age()
+    navigation.run()
+except (store.Busy, store.StoreError) as problem:
+    context.store_problem(notice, problem)

@@ -2,33 +2,77 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
+import duckdb
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from cdp import access, config, geography, store
+from cdp import access, geography, store
 from cdp.filters import Filters
 
 T = TypeVar("T")
 _REGISTRY: dict[str, Callable] = {}
 
 
-@st.cache_resource(show_spinner=False)
-def _connect(path: str):
-    return store.connect(path)
+def location() -> store.Location:
+    """The store this server uses (CDP_STORE, else CDP_DB, else data/cdp.duckdb)."""
+    return store.locate()
 
 
-@st.cache_resource(show_spinner=False)
-def store_write_lock() -> threading.Lock:
-    """Held while the dashboard writes the store (the first-run demo build, uploads), so two
-    sessions never write at once and an empty store is built once."""
-    return threading.Lock()
+def _shared() -> store.Shared:
+    return store.shared(location())
 
 
-def connection():
-    """One read-write connection to the store (CDP_DB or data/cdp.duckdb) for the server process."""
-    return _connect(str(config.db_path()))
+_WRITE_LOCK = threading.Lock()  # one writer at a time from this server's sessions
+_THIS_THREAD = threading.local()  # the write connection of the session writing, if any
+
+
+@contextmanager
+def reading() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for this run's reads (closed after the block). Raises store.Busy while another
+    process writes the embedded store: dashboard.py then says the data is being updated."""
+    _through_dashboard()
+    with _shared().reading() as con:
+        yield con
+
+
+@contextmanager
+def writing() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one write from the dashboard (the first-run demo build, an upload); one
+    session at a time, so an empty store is built once. Wrap the write in store.retrying."""
+    with _WRITE_LOCK, _shared().writing() as con:
+        _THIS_THREAD.writer = con
+        try:
+            yield con
+        finally:
+            _THIS_THREAD.writer = None
+
+
+store_write_lock = writing  # the earlier name: `with store_write_lock(): ingest(cursor(), ...)` works
+
+
+def store_problem(where, problem: Exception) -> None:
+    """Say, in `where`, that the store is being updated (and rerun the page once it is free) or
+    that it cannot be reached; never a traceback."""
+    if isinstance(problem, store.Busy):
+        where.info(f"**The data is being updated** ({problem.holder} is writing to the store). "
+                   "This page shows the new figures as soon as it has finished.",
+                   icon=":material/hourglass_top:")
+        _rerun_when_free()
+    else:
+        where.error(f"**The data cannot be read just now.** {problem}", icon=":material/error:")
+
+
+@st.fragment(run_every=2)
+def _rerun_when_free() -> None:
+    try:
+        with _shared().reading():
+            pass
+    except store.Busy:
+        return
+    st.rerun(scope="app")
 
 
 def _through_dashboard() -> None:
@@ -45,27 +89,33 @@ def _through_dashboard() -> None:
 
 def store_is_empty() -> bool:
     """No store yet (without creating one), or a store without incidents."""
-    if not config.db_path().exists():
+    where = location()
+    if not where.is_lake and not where.path.exists():
         return True
-    return store.incident_count(cursor()) == 0
+    with reading() as con:
+        return store.incident_count(con) == 0
 
 
 def cursor():
-    """A cursor for this thread (DuckDB connections are not shared across threads)."""
+    """A connection outside a `reading()` block (prefer `reading()`): inside `writing()`, the
+    write connection; else one for reads that closes when it is no longer referenced."""
     _through_dashboard()
-    return connection().cursor()
+    writer = getattr(_THIS_THREAD, "writer", None)
+    return writer if writer is not None else _shared().connection()
 
 
 def data_version() -> str:
     """The store and its latest import: changes whenever an import lands, so cached results are
     never stale (and never shared between two stores)."""
-    rows = cursor().execute("SELECT coalesce(max(import_id), 0) FROM imports").fetchall()
-    return f"{config.db_path()}#{rows[0][0]}"
+    with reading() as con:
+        rows = con.execute("SELECT coalesce(max(import_id), 0) FROM imports").fetchall()
+    return f"{location()}#{rows[0][0]}"
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _run(name: str, version: str, args: tuple, kwargs: tuple):
-    return _REGISTRY[name](cursor(), *args, **dict(kwargs))
+    with reading() as con:
+        return _REGISTRY[name](con, *args, **dict(kwargs))
 
 
 def cached(fn: Callable[..., T]) -> Callable[..., T]:

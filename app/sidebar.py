@@ -34,14 +34,14 @@ def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _choices(version: str, residential_names: bool) -> dict:
-    con = context.cursor()
-    first, last = queries.data_months(con)
-    wards = queries.ward_names(con)
-    types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
-                                       "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
-    return {"first": first, "last": last, "wards": wards,
-            "premises": queries.premises_options(con, residential_names),
-            "premises_types": types, "available": flt.availability(con)}
+    with context.reading() as con:
+        first, last = queries.data_months(con)
+        wards = queries.ward_names(con)
+        types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
+                                           "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
+        return {"first": first, "last": last, "wards": wards,
+                "premises": queries.premises_options(con, residential_names),
+                "premises_types": types, "available": flt.availability(con)}
 
 
 def default_filters(choices: dict) -> flt.Filters:

@@ -23,18 +23,30 @@ class _Progress:
             self.last = message
 
 
-def _open(args) -> "store.duckdb.DuckDBPyConnection":
-    return store.connect(config.db_path(args.db))
+def _location(args) -> store.Location:
+    return store.locate(args.store, db=args.db)
+
+
+def _open(args, write: bool = False) -> "store.duckdb.DuckDBPyConnection":
+    """The store for this command: read-only for reports (beside the dashboard and other readers),
+    read-write for loads; either waits its turn (`--wait`), saying once what holds the store."""
+    return store.connect(_location(args), read_only=not write, wait=args.wait,
+                         waiting=lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def _retry_line(conflict: store.Conflict) -> None:
+    print("another process wrote the store at the same time and went first: nothing of this run "
+          "was kept; running it again on the new data", file=sys.stderr, flush=True)
 
 
 def cmd_ingest(args) -> int:
     from .ingest import ImportFailed, ingest
     dataset = "police_uk" if args.kind == "police-uk" else "partner"
-    con = _open(args)
+    con = _open(args, write=True)
     try:
-        result = ingest(con, dataset, args.paths, boundaries=args.boundaries,
-                        skip_bad_rows=args.skip_bad_rows, rejects_path=args.rejects,
-                        progress=_Progress())
+        result = store.retrying(lambda: ingest(
+            con, dataset, args.paths, boundaries=args.boundaries, skip_bad_rows=args.skip_bad_rows,
+            rejects_path=args.rejects, progress=_Progress()), on_retry=_retry_line)
     except (ImportFailed, geography.BoundaryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -105,7 +117,7 @@ def cmd_status(args) -> int:
         info = queries.status(con)
     finally:
         con.close()
-    print(f"Store: {config.db_path(args.db)}")
+    print(f"Store: {_location(args)}")
     if info["synthetic_demo"]:
         print(f"*** {info['synthetic_demo']} ***")
     if not info["rows"]:
@@ -128,31 +140,40 @@ def cmd_status(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import DemoStoreError, build_demo
-    con = _open(args)
+    con = _open(args, write=True)
     try:
         wards, origin = geography.resolve_boundaries(con, args.boundaries)
-        summary = build_demo(con, wards, seed=args.seed, rows=args.scale, progress=_Progress(),
-                             wards_origin=origin)
+        summary = store.retrying(lambda: build_demo(con, wards, seed=args.seed, rows=args.scale,
+                                                    progress=_Progress(), wards_origin=origin),
+                                 on_retry=_retry_line)
     except (geography.BoundaryError, DemoStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         con.close()
-    print(f"Built synthetic demo data in {config.db_path(args.db)}: {summary}")
+    print(f"Built synthetic demo data in {_location(args)}: {summary}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cdp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    db_help = f"the DuckDB store (default: $CDP_DB or {config.DATA_DIR / 'cdp.duckdb'})"
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--store", help="the store: a DuckDB file, or a DuckLake catalog "
+                                       "ducklake:postgres:<libpq connection string> or "
+                                       "ducklake:sqlite:<file>, its data files in $CDP_DATA_PATH "
+                                       "(default: $CDP_STORE, else $CDP_DB, else "
+                                       f"{config.DATA_DIR / 'cdp.duckdb'})")
+    where.add_argument("--db", help="the DuckDB store file (as --store FILE)")
+    where.add_argument("--wait", type=float, default=store.DEFAULT_WAIT, metavar="SECONDS",
+                       help="how long to wait while another process holds the store "
+                            f"(default {store.DEFAULT_WAIT:.0f})")
 
-    ingest = commands.add_parser("ingest", help="load police.uk or partner files into the store",
+    ingest = commands.add_parser("ingest", parents=[where], help="load police.uk or partner files into the store",
                                  description="Load files in one transaction: on any problem nothing is loaded.")
     ingest.add_argument("kind", choices=["police-uk", "partner"],
                         help="police-uk: street CSVs, folders, archive zips; partner: extract v1 CSVs")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest.add_argument("--db", help=db_help)
     ingest.add_argument("--boundaries", help="ward boundary file (GeoPackage, GeoJSON, Shapefile; "
                                              "default: $CDP_BOUNDARIES or the store's set)")
     ingest.add_argument("--skip-bad-rows", action="store_true",
@@ -184,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export aggregates as CSV on stdout")
     what = export.add_subparsers(dest="what", required=True)
-    wc = what.add_parser("ward-counts", help="incidents per ward: ward_code,ward_name,count",
+    wc = what.add_parser("ward-counts", parents=[where], help="incidents per ward: ward_code,ward_name,count",
                          description="One row for every ward of the loaded boundaries (0 where none); "
                                      "months inclusive.")
     choice = wc.add_mutually_exclusive_group(required=True)
@@ -192,17 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--crime-type", help="a police.uk crime type or partner category, e.g. 'Burglary'")
     wc.add_argument("--from", dest="from_month", metavar="YYYY-MM")
     wc.add_argument("--to", dest="to_month", metavar="YYYY-MM")
-    wc.add_argument("--db", help=db_help)
     wc.set_defaults(run=cmd_export_ward_counts)
 
-    status = commands.add_parser("status", help="what the store holds")
-    status.add_argument("--db", help=db_help)
+    status = commands.add_parser("status", parents=[where], help="what the store holds")
     status.set_defaults(run=cmd_status)
 
-    demo = commands.add_parser("demo", help="build synthetic demo data for Nottingham's wards",
+    demo = commands.add_parser("demo", parents=[where], help="build synthetic demo data for Nottingham's wards",
                                description="Generate synthetic partner-extract incidents and load them "
                                            "through the partner importer.")
-    demo.add_argument("--db", help=db_help)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=int, default=None, metavar="ROWS",
                       help="total rows (default: realistic volumes for April 2020 to March 2025)")
@@ -222,4 +240,17 @@ def main(argv: list[str] | None = None) -> int:
         from app.bench import main as bench_main
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (store.Busy, store.StoreError) as problem:
+        print(f"error: {problem}{_what_to_do(problem)}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("stopped: nothing unfinished was written to the store", file=sys.stderr)
+        return 130
+
+
+def _what_to_do(problem: Exception) -> str:
+    if isinstance(problem, store.Busy):
+        return "; run this again when it has finished (or give it longer with --wait SECONDS)"
+    return ""

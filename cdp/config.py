@@ -21,10 +21,23 @@ def _env_path(name: str) -> Path | None:
 
 
 def db_path(override: str | Path | None = None) -> Path:
-    """The DuckDB store: `--db`, else CDP_DB, else data/cdp.duckdb."""
+    """The DuckDB store file: `--db`, else CDP_DB, else data/cdp.duckdb (see store_setting)."""
     if override:
         return Path(override).expanduser()
     return _env_path("CDP_DB") or DATA_DIR / "cdp.duckdb"
+
+
+def store_setting(db: str | Path | None = None) -> str:
+    """Which store (cdp.store.locate reads it): `--db`, else CDP_STORE (a DuckDB file or a DuckLake
+    catalog), else CDP_DB, else data/cdp.duckdb."""
+    if db:
+        return str(Path(db).expanduser())
+    return os.environ.get("CDP_STORE", "").strip() or str(db_path())
+
+
+def data_path_setting() -> str | None:
+    """Where a DuckLake store keeps its data files (CDP_DATA_PATH): a folder or an object-store URL."""
+    return os.environ.get("CDP_DATA_PATH", "").strip() or None
 
 
 def boundaries_path(override: str | Path | None = None) -> Path | None:

@@ -209,16 +209,18 @@ def _same_wards(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> bool:
 
 
 def _replace_all_incidents(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame) -> None:
-    located = con.execute("SELECT rowid AS rid, longitude, latitude FROM incidents "
-                          "WHERE longitude IS NOT NULL").df()
-    if located.empty:
+    """Place every located incident in the new wards: each distinct point once (the same point is
+    always in the same ward), joined back on its coordinates (no row ids: they differ by engine)."""
+    points = con.execute("SELECT DISTINCT longitude, latitude FROM incidents "
+                         "WHERE longitude IS NOT NULL AND latitude IS NOT NULL").df()
+    if points.empty:
         return
-    located["ward_code"] = assign_wards(located["longitude"].to_numpy(), located["latitude"].to_numpy(), wards)
-    located = located[["rid", "ward_code"]]
-    con.register("_placed", located)
+    points["ward_code"] = assign_wards(points["longitude"].to_numpy(), points["latitude"].to_numpy(), wards)
+    con.register("_placed", points)
     con.execute("""UPDATE incidents SET ward_code = p.ward_code,
                    location_status = CASE WHEN p.ward_code IS NULL THEN 'outside_area' ELSE 'in_area' END
-                   FROM _placed p WHERE incidents.rowid = p.rid""")
+                   FROM _placed p
+                   WHERE incidents.longitude = p.longitude AND incidents.latitude = p.latitude""")
     con.unregister("_placed")
 
 

@@ -1,16 +1,36 @@
-"""The embedded DuckDB store: its schema (as numbered migrations) and transactions.
+"""The store: where it is (a setting), its schema (numbered migrations), connections, transactions.
 
-This module is the one place that defines the store's schema.
+This module is the one place that defines the store's schema and how it is opened. The store is
+either the embedded DuckDB file (the default, `data/cdp.duckdb`; many processes of one machine
+share it, see cdp.embedded) or a DuckLake: a PostgreSQL (or SQLite) catalog with its data files
+under a data path, shared by several servers with snapshot isolation (see cdp.lake). Both run
+the same schema, migrations and queries: a lake is attached and put in use (`ATTACH`, `USE`).
+
+SQL that must work on both: no PRIMARY KEY / UNIQUE constraints beyond the released migrations
+(the lake's form of those drops them; the code keeps keys unique by DELETE then INSERT inside one
+transaction), no `INSERT OR REPLACE` / `ON CONFLICT`, no `rowid`, no indexes.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import random
+import re
+import socket
+import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
+from . import config, embedded, lake
+from .embedded import Busy
 from .priorities import PRIORITY_COLUMNS
+
+T = TypeVar("T")
 
 _PRIORITY_DDL = ",\n    ".join(f"{col} BOOLEAN NOT NULL DEFAULT FALSE" for col in PRIORITY_COLUMNS.values())
 
@@ -99,42 +119,346 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+# The store's own bookkeeping, kept outside the numbered migrations: which migrations ran, and the
+# one row every write transaction updates first. Two writers of a lake that run at once both
+# update that row, so the one that commits second always conflicts, is rolled back and is retried
+# on the new data (see `retrying`): imports land one after another, and an import's id and the
+# derived tables are never computed from a snapshot another import has moved on from.
+_BOOKKEEPING = [
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS store_writes (writer VARCHAR, written_at TIMESTAMP)",
+]
+_CONSTRAINTS = re.compile(r",\s*(?:PRIMARY KEY|UNIQUE)\s*\([^)]*\)|\s+(?:PRIMARY KEY|UNIQUE)\b", re.IGNORECASE)
+
+
+def ddl_for(sql: str, is_lake: bool) -> str:
+    """A migration statement as the engine takes it: DuckLake has no PRIMARY KEY or UNIQUE
+    constraints, so a lake's tables are made without them (released migrations keep their meaning
+    on DuckDB files; on both engines the code keeps keys unique by DELETE then INSERT)."""
+    return _CONSTRAINTS.sub("", sql) if is_lake else sql
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring the store's schema up to date; returns the version reached."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)")
-    applied = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    for version, description, statements in MIGRATIONS:
-        if version in applied:
-            continue
-        with transaction(con):
-            for sql in statements:
-                con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
+    """Bring the store's schema up to date; returns the version reached.
+
+    Several processes may start on a new lake at once: the one that loses a race retries and
+    finds the migration done."""
+    is_lake = lake.is_lake(con)
+
+    def run() -> None:
+        if not _has_tables(con, "schema_migrations", "store_writes"):
+            with transaction(con, claim=False):
+                for sql in _BOOKKEEPING:
+                    con.execute(ddl_for(sql, is_lake))
+                if not con.execute("SELECT count(*) FROM store_writes").fetchall()[0][0]:
+                    con.execute("INSERT INTO store_writes VALUES (?, now())", [_writer()])
+        applied = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, description, statements in MIGRATIONS:
+            if version in applied:
+                continue
+            with transaction(con):
+                if con.execute("SELECT count(*) FROM schema_migrations WHERE version = ?",
+                               [version]).fetchall()[0][0]:
+                    continue  # applied meanwhile by another process
+                for sql in statements:
+                    con.execute(ddl_for(sql, is_lake))
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description])
+
+    retrying(run)
     return SCHEMA_VERSION
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the store at `path`, migrated to the current schema."""
-    path = Path(path)
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    migrate(con)
-    return con
+def _has_tables(con: duckdb.DuckDBPyConnection, *names: str) -> bool:
+    found = con.execute("SELECT count(DISTINCT table_name) FROM duckdb_tables() WHERE database_name = "
+                        "current_database() AND schema_name = current_schema() AND table_name IN "
+                        f"({', '.join('?' for _ in names)})", list(names)).fetchall()[0][0]
+    return found == len(names)
+
+
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store's schema is up to date (a read-only connection cannot migrate it)."""
+    if not _has_tables(con, "schema_migrations", "store_writes"):
+        return False
+    version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+    return version >= SCHEMA_VERSION
+
+
+class StoreError(Exception):
+    """The store cannot be used now; the message says which store and why (never a password)."""
+
+
+class Conflict(StoreError):
+    """Another process changed the store at the same time and committed first: nothing of this
+    transaction was written; run it again (see `retrying`)."""
+
+
+class Unavailable(StoreError):
+    """The store cannot be opened (catalog server down, wrong setting, missing extension)."""
+
+
+_CONFLICT = re.compile(r"conflict|database is locked", re.IGNORECASE)
+
+
+def _writer() -> str:
+    return f"{socket.gethostname()} PID {os.getpid()}"
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: commit when the block ends, roll back if it raises."""
-    con.execute("BEGIN TRANSACTION")
+def transaction(con: duckdb.DuckDBPyConnection, claim: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block ends, roll back if it raises.
+
+    Every write transaction first claims the store (updates its one `store_writes` row), so two
+    at once conflict; the second to commit raises Conflict, having written nothing."""
     try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
+        with _one_writer_per_sqlite_catalog(con):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if claim:
+                    con.execute("UPDATE store_writes SET writer = ?, written_at = now()", [_writer()])
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+    except duckdb.Error as exc:  # a SQLite catalog says "database is locked", at any statement
+        if _CONFLICT.search(str(exc)):
+            raise Conflict(f"another process changed the store at the same time: {lake.mask(str(exc))}") from exc
         raise
-    con.execute("COMMIT")
+
+
+@contextmanager
+def _one_writer_per_sqlite_catalog(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A SQLite catalog (always on this machine) takes one write transaction at a time: SQLite has
+    no wait of its own for DuckLake, so overlapping writers would fail. Writers queue on a lock
+    file beside it (released by the system if the process dies)."""
+    catalog = lake.sqlite_catalog(con)
+    if catalog is None:
+        yield
+        return
+    with open(f"{catalog}.write-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def retrying(fn: Callable[[], T], attempts: int = 8,
+             on_retry: Callable[[Conflict], None] | None = None) -> T:
+    """Run `fn` (which writes in one transaction) again, on the new data, each time it loses a
+    race with another writer (Conflict); gives up after `attempts`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except Conflict as conflict:
+            if attempt == attempts:
+                raise
+            if on_retry:
+                on_retry(conflict)
+            time.sleep(min(0.1 * 2 ** attempt, 5.0) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
+
+
+# --- where the store is --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Location:
+    """Where the store is: an embedded DuckDB file, or a DuckLake catalog and its data path."""
+    kind: str                     # "duckdb" or "ducklake"
+    path: Path | None = None      # the DuckDB file
+    catalog: str | None = None    # "postgres:<libpq connection string>" or "sqlite:<path>"
+    data_path: str | None = None  # where a lake's data files are (CDP_DATA_PATH)
+
+    @property
+    def is_lake(self) -> bool:
+        return self.kind == "ducklake"
+
+    def __str__(self) -> str:
+        return lake.mask(f"ducklake:{self.catalog}") if self.is_lake else str(self.path)
+
+    def files(self) -> list[Path]:
+        """The local files and folders that belong to the store (nothing may be written over them)."""
+        if not self.is_lake:
+            return [self.path, self.path.with_name(self.path.name + ".wal")]
+        found = []
+        if self.catalog.startswith("sqlite:"):
+            catalog = Path(self.catalog.split(":", 1)[1])
+            found += [catalog, catalog.with_name(catalog.name + ".write-lock")]
+        if self.data_path and "://" not in self.data_path:
+            found.append(Path(self.data_path))
+        return found
+
+
+LAKE_FORMS = ("ducklake:postgres:<libpq connection string>", "ducklake:sqlite:<catalog file>")
+
+
+def locate(where: str | Path | Location | None = None, db: str | Path | None = None) -> Location:
+    """The store named by `where` (`--store`), else `db` (`--db`), else CDP_STORE, else CDP_DB,
+    else data/cdp.duckdb. A lake's data path comes from CDP_DATA_PATH."""
+    if isinstance(where, Location):
+        return where
+    setting = str(where) if where else config.store_setting(db)
+    if not setting.startswith("ducklake:"):
+        return Location("duckdb", path=Path(setting).expanduser())
+    catalog = setting[len("ducklake:"):]
+    kind, _, target = catalog.partition(":")
+    if kind not in lake.CATALOG_EXTENSION or not target.strip():
+        raise Unavailable(f"{lake.mask(setting)}: a DuckLake store is named {' or '.join(LAKE_FORMS)}")
+    data_path = config.data_path_setting()
+    if kind == "sqlite":
+        catalog_file = Path(target).expanduser().resolve()
+        catalog = f"sqlite:{catalog_file}"
+        if not data_path and not catalog_file.exists():
+            data_path = str(catalog_file.with_name(catalog_file.name + ".files"))
+    if data_path and "://" not in data_path:
+        data_path = str(Path(data_path).expanduser().resolve()) + "/"
+    return Location("ducklake", catalog=catalog, data_path=data_path)
+
+
+# --- connections ---------------------------------------------------------------------------------
+
+# How long a command waits for the store to be free before saying it cannot run.
+DEFAULT_WAIT = 600.0
+
+
+def connect(where: str | Path | Location | None = None, read_only: bool = False, *,
+            wait: float = DEFAULT_WAIT, waiting: Callable[[str], None] | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """A connection to the store (creating it if needed, migrated to the current schema).
+
+    On the embedded file a read-only connection shares the file with other readers and a
+    read-write one has it alone: either waits up to `wait` seconds for the file (telling
+    `waiting`, once, in one line, what holds it), then raises Busy. Close it when done."""
+    loc = locate(where)
+    if loc.is_lake:
+        con = _attach(loc, read_only)
+        if read_only and not is_current(con):
+            con.close()
+            connect(loc, wait=wait, waiting=waiting).close()
+            con = _attach(loc, read_only)
+        elif not read_only:
+            migrate(con)
+        return con
+    if read_only:
+        if not loc.path.exists():
+            connect(loc, wait=wait, waiting=waiting).close()
+        con = embedded.open_for_reading(loc.path, wait, waiting)
+        if not is_current(con):
+            con.close()
+            connect(loc, wait=wait, waiting=waiting).close()
+            con = embedded.open_for_reading(loc.path, wait, waiting)
+        return con
+    con = embedded.open_for_writing(loc.path, wait, waiting)
+    try:
+        migrate(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(loc: Location, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return lake.attach(loc.catalog, loc.data_path, read_only)
+    except lake.ExtensionMissing as exc:
+        raise Unavailable(str(exc)) from None
+    except duckdb.Error as exc:
+        reason = lake.mask(str(exc)).replace("\n", " ")
+        raise Unavailable(f"cannot open the store {loc}: {reason}") from None
+
+
+def copy_tables(source: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyConnection) -> list[str]:
+    """Copy every table of store `source` over the same tables of store `target` (both migrated to
+    the current schema), in one transaction on `target`, streamed; returns the tables copied.
+    Moves an embedded store to a lake, or makes a copy of either kind."""
+    tables = [r[0] for r in source.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND "
+        "schema_name = current_schema() AND table_name NOT IN ('schema_migrations', 'store_writes') "
+        "ORDER BY table_name").fetchall()]
+    with transaction(target):
+        for table in tables:
+            batches = source.execute(f'SELECT * FROM "{table}"').to_arrow_reader(100_000)
+            target.register("_copied", batches)
+            target.execute(f'DELETE FROM "{table}"')
+            target.execute(f'INSERT INTO "{table}" SELECT * FROM _copied')
+            target.unregister("_copied")
+    return tables
+
+
+class Shared:
+    """A server process's use of one store: many short reads from every thread, the odd write.
+
+    On the embedded file, reads go through the process's long-lived read-only open, released
+    whenever a writer asks (cdp.embedded.Reader); a write has the file alone while it runs. On a
+    lake, one attached database serves every thread, and DuckLake's snapshots keep readers and
+    writers apart."""
+
+    def __init__(self, loc: Location):
+        self.location = loc
+        self._lock = threading.Lock()
+        self._ready = False
+        self._lake: duckdb.DuckDBPyConnection | None = None
+
+    def _prepare(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            if self.location.is_lake:
+                self._lake = connect(self.location)
+            elif not self.location.path.exists():
+                connect(self.location, wait=0).close()
+            else:
+                with embedded.reader(self.location.path).connect() as con:
+                    current = is_current(con)
+                if not current:
+                    embedded.release(self.location.path)
+                    connect(self.location, wait=0).close()
+            self._ready = True
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection for reads (close it when done); raises Busy while another process writes
+        the embedded file."""
+        self._prepare()
+        if self._lake is not None:
+            return lake.use(self._lake)
+        return embedded.reader(self.location.path).connect()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reads, closed after the block."""
+        con = self.connection()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def writing(self, wait: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one write (its own transaction; see `retrying` for a lake's races)."""
+        self._prepare()
+        if self._lake is not None:
+            con = lake.use(self._lake)
+        else:
+            embedded.release(self.location.path)
+            con = embedded.open_for_writing(self.location.path, wait)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+_SHARED: dict[Location, Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(where: str | Path | Location | None = None) -> Shared:
+    """This process's Shared use of the store (one per store)."""
+    loc = locate(where)
+    with _SHARED_LOCK:
+        if loc not in _SHARED:
+            _SHARED[loc] = Shared(loc)
+        return _SHARED[loc]
 
 
 def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
@@ -158,7 +482,9 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+    """Set `key` (call inside a transaction: the delete and the insert land together)."""
+    con.execute("DELETE FROM meta WHERE key = ?", [key])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 
 
 def incident_count(con: duckdb.DuckDBPyConnection) -> int:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import context
 from app.freshness import as_text
-from cdp import geography, queries
+from cdp import geography, queries, store
 from cdp.ingest import ImportFailed, ingest
 from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
 
@@ -60,11 +60,15 @@ if st.button("Import", type="primary", disabled=not uploads):
             paths.append(path)
         rejects = Path(folder) / "rejected-rows.csv"
         try:
-            with context.store_write_lock():
-                result = ingest(context.cursor(), dataset, paths, skip_bad_rows=skip,
-                                rejects_path=rejects)
+            with context.writing() as con:
+                result = store.retrying(lambda: ingest(con, dataset, paths, skip_bad_rows=skip,
+                                                       rejects_path=rejects))
         except (ImportFailed, geography.BoundaryError) as exc:
             st.error(str(exc).replace(f"{folder}/", ""))
+        except store.Busy as exc:
+            st.error(f"Nothing was imported: {exc}. Try again when it has finished.")
+        except store.StoreError as exc:
+            st.error(f"Nothing was imported: {exc}")
         else:
             st.success(result.summary().replace(f"{folder}/", ""))
             if result.rows_rejected:
@@ -82,17 +86,20 @@ if context.viewer().may_refresh:
              "wards, and imports each month through the same importer and checks as files, as "
              "`python -m cdp refresh police-uk` does. Each month is one transaction: if the refresh "
              "stops, the month it was fetching is not loaded and the next refresh resumes.")
-    checked = last_api_check(context.cursor())
+    with context.reading() as con:
+        checked = last_api_check(con)
     if checked:
         st.caption(as_text(checked))
     if st.button("Refresh from police.uk", icon=":material/sync:"):
         bar = st.progress(0.0, text="Starting")
         try:
-            with context.store_write_lock():
-                result = refresh_from_api(context.cursor(), progress=lambda message, fraction:
+            with context.writing() as con:
+                result = refresh_from_api(con, progress=lambda message, fraction:
                                           bar.progress(min(max(fraction, 0.0), 1.0), text=as_text(message)))
         except RefreshFailed as exc:
             st.session_state["refresh_outcome"] = ("error", str(exc))
+        except (store.Busy, store.StoreError) as exc:
+            st.session_state["refresh_outcome"] = ("error", f"Nothing more was loaded: {exc}")
         else:
             st.session_state["refresh_outcome"] = ("success", result.summary())
         st.rerun()  # the figures above now include what was loaded

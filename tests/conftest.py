@@ -1,6 +1,7 @@
 """Shared fixtures: the real ward boundaries from ../shared/geo and real-shaped police.uk files."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ import shapely
 
 from cdp import geography, store
 from cdp.police_uk_format import street_frame, write_street_csv
+from stores import MODES, PostgresCluster, copy_store, new_store, postgres_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_GEO = ROOT.parent / "shared" / "geo"
@@ -117,11 +119,61 @@ def _apptest_runs_through_dashboard(monkeypatch):
     monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
 
 
+@pytest.fixture(autouse=True)
+def _no_store_from_the_environment(monkeypatch):
+    """Each test names its store itself (CDP_DB or CDP_STORE), whatever the shell has set."""
+    for name in ("CDP_STORE", "CDP_DB", "CDP_DATA_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster in a temporary folder for the whole run (stopped and removed after)."""
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: .ci/run installs Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=MODES)
+def storage_mode(request) -> str:
+    """Each storage mode in turn: the page tests pass on the embedded file and on DuckLake."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def demo_store(storage_mode, demo_db, tmp_path_factory, request) -> str:
+    """The demo store in this storage mode (its CDP_STORE setting); tests must not write to it."""
+    if storage_mode == "duckdb":
+        return str(demo_db)
+    return copy_store(str(demo_db), storage_mode, tmp_path_factory.mktemp("demo-lake"),
+                      request.getfixturevalue("postgres"))
+
+
 @pytest.fixture
-def app_test(demo_db, monkeypatch):
+def store_copy(storage_mode, demo_store, tmp_path, request):
+    """A function making a writable copy of the demo store in this storage mode."""
+    def copy() -> str:
+        cluster = request.getfixturevalue("postgres") if storage_mode != "duckdb" else None
+        return copy_store(demo_store, storage_mode, tmp_path / f"copy-{len(list(tmp_path.iterdir()))}", cluster)
+    return copy
+
+
+@pytest.fixture
+def empty_store(storage_mode, tmp_path, request) -> str:
+    """A new empty store in this storage mode (its setting)."""
+    cluster = request.getfixturevalue("postgres") if storage_mode != "duckdb" else None
+    return new_store(storage_mode, tmp_path / "empty", cluster)
+
+
+@pytest.fixture
+def app_test(demo_store, monkeypatch):
     """A function opening a dashboard page in Streamlit's AppTest on the demo store."""
     from streamlit.testing.v1 import AppTest
-    monkeypatch.setenv("CDP_DB", str(demo_db))
+    monkeypatch.setenv("CDP_STORE", demo_store)
 
     def open_page(page: str | None = None, timeout: float = 60) -> AppTest:
         at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout).run()
@@ -141,3 +193,13 @@ def police_uk_db(tmp_path, police_uk_files) -> Path:
     ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
     con.close()
     return path
+
+
+@pytest.fixture
+def police_uk_store(empty_store, police_uk_files) -> str:
+    """police_uk_db in this storage mode (its setting)."""
+    from cdp.ingest import ingest
+    con = store.connect(empty_store)
+    ingest(con, "police_uk", police_uk_files, boundaries=WARDS_FILE)
+    con.close()
+    return empty_store

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from cdp import briefing
+from cdp import briefing, store
 from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,13 +25,12 @@ def texts(at) -> list[str]:
             + [h.value for h in at.header] + [h.value for h in at.subheader])
 
 
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    # The same configuration as the page's connection: DuckDB shares one instance per file.
-    return duckdb.connect(str(path))
+def connect(where: str) -> duckdb.DuckDBPyConnection:
+    return store.connect(where, read_only=True)
 
 
-def count(path: Path, condition: str, params=()) -> int:
-    con = connect(path)
+def count(where: str, condition: str, params=()) -> int:
+    con = connect(where)
     try:
         return con.execute(f"SELECT count(*) FROM incidents WHERE {condition}", list(params)).fetchall()[0][0]
     finally:
@@ -40,28 +38,19 @@ def count(path: Path, condition: str, params=()) -> int:
 
 
 @pytest.fixture
-def demo_copy(demo_db, tmp_path):
-    """A private copy of the demo store, so the page's read-write connection owns its file."""
-    path = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db, path)
-    return path
-
-
-@pytest.fixture
-def briefing_page(app_test, demo_copy, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(demo_copy))
+def briefing_page(app_test, monkeypatch):
     monkeypatch.delenv("CDP_TREATMENT", raising=False)
     monkeypatch.delenv("CDP_TARGETS", raising=False)
     return lambda: app_test(PAGE)
 
 
-def test_one_panel_per_priority_with_the_latest_12_months(briefing_page, demo_copy):
+def test_one_panel_per_priority_with_the_latest_12_months(briefing_page, demo_store):
     at = briefing_page()
     titles = [h.value for h in at.subheader]
     assert titles == ["All recorded crime", *[p.label for p in PRIORITIES]]
     shown = dict(zip(titles, [m.value for m in at.metric]))
-    asb = count(demo_copy, "p_asb AND is_asb AND month BETWEEN ? AND ?", LATEST)
-    crime = count(demo_copy, "NOT is_asb AND month BETWEEN ? AND ?", LATEST)
+    asb = count(demo_store, "p_asb AND is_asb AND month BETWEEN ? AND ?", LATEST)
+    crime = count(demo_store, "NOT is_asb AND month BETWEEN ? AND ?", LATEST)
     assert shown["Anti-social behaviour"] == f"{asb:,}"
     assert shown["All recorded crime"] == f"{crime:,}"
     page = " ".join(texts(at))
@@ -75,19 +64,19 @@ def test_one_panel_per_priority_with_the_latest_12_months(briefing_page, demo_co
     assert at.get("plotly_chart")
 
 
-def test_the_sidebar_period_does_not_move_the_briefing_but_wards_and_priorities_do(briefing_page, demo_copy):
+def test_the_sidebar_period_does_not_move_the_briefing_but_wards_and_priorities_do(briefing_page, demo_store):
     at = briefing_page()
     before = [m.value for m in at.metric]
     at.selectbox(key="f_period").set_value("Latest month").run()
     assert [m.value for m in at.metric] == before          # always the latest 12 months
-    con = connect(demo_copy)
+    con = connect(demo_store)
     ward, name = con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name LIMIT 1").fetchall()[0]
     con.close()
     at.multiselect(key="f_wards").set_value([ward]).run()
     at.multiselect(key="f_priorities").set_value(["asb", "hate_crime"]).run()
     assert not at.exception
     assert [h.value for h in at.subheader] == ["Anti-social behaviour", "Hate crime"]
-    in_ward = count(demo_copy, "p_asb AND is_asb AND ward_code = ? AND month BETWEEN ? AND ?", (ward, *LATEST))
+    in_ward = count(demo_store, "p_asb AND is_asb AND ward_code = ? AND month BETWEEN ? AND ?", (ward, *LATEST))
     assert at.metric[0].value == (f"{in_ward:,}" if in_ward >= 5 or in_ward == 0 else "<5")
     assert name in " ".join(texts(at))
 
@@ -98,9 +87,9 @@ def test_people_filters_are_said_not_to_apply(briefing_page):
     assert any("do not apply to the briefing" in w.value for w in at.warning)
 
 
-def small_cell(demo_copy) -> tuple[str, str, int]:
+def small_cell(demo_store) -> tuple[str, str, int]:
     """A ward and priority with 1-4 counted incidents in the latest 12 months."""
-    con = connect(demo_copy)
+    con = connect(demo_store)
     try:
         for p in PRIORITIES:
             condition = ("p_asb AND is_asb" if p.key == "asb" else f"p_{p.key} AND NOT is_asb")
@@ -114,9 +103,9 @@ def small_cell(demo_copy) -> tuple[str, str, int]:
     pytest.skip("the demo store has no ward with 1-4 incidents of a priority")
 
 
-def test_small_numbers_are_suppressed_for_every_role(briefing_page, demo_copy, monkeypatch):
+def test_small_numbers_are_suppressed_for_every_role(briefing_page, demo_store, monkeypatch):
     monkeypatch.setenv("CDP_ROLE", "analyst")                # suppression does not depend on the role
-    ward, key, n = small_cell(demo_copy)
+    ward, key, n = small_cell(demo_store)
     at = briefing_page()
     at.multiselect(key="f_wards").set_value([ward]).run()
     at.multiselect(key="f_priorities").set_value([key]).run()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 
 import numpy as np
 
@@ -161,13 +160,12 @@ def test_neighbourhood_role_sees_no_residential_addresses(app_test, monkeypatch)
     assert (residential["Place"] == "Residential address (withheld)").all()
 
 
-def test_unavailable_priority_says_so(app_test, demo_db, tmp_path, monkeypatch):
-    copy = tmp_path / "police-only.duckdb"
-    shutil.copy(demo_db, copy)
+def test_unavailable_priority_says_so(app_test, store_copy, monkeypatch):
+    copy = store_copy()
     con = store.connect(copy)
     con.execute("UPDATE incidents SET dataset = 'police_uk'")
     con.close()
-    monkeypatch.setenv("CDP_DB", str(copy))
+    monkeypatch.setenv("CDP_STORE", copy)
     at = app_test("pages/maps.py")
     at.selectbox(key="maps_priority").set_value("hate_crime").run()
     assert not at.exception

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 from streamlit.testing.v1 import AppTest
 
@@ -63,8 +62,8 @@ def test_period_quick_picks_and_financial_years(app_test):
     assert at.query_params["start"] == "2025-01"
 
 
-def test_url_restores_a_shared_view(demo_db, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(demo_db))
+def test_url_restores_a_shared_view(demo_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", demo_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.query_params["priorities"] = "hate_crime"
     at.query_params["wards"] = "E05012277,E05012286"
@@ -77,8 +76,8 @@ def test_url_restores_a_shared_view(demo_db, monkeypatch):
     assert at.selectbox(key="f_period").value == "Financial year 2023/24"
 
 
-def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(police_uk_db, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(police_uk_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     assert not at.exception
     age = at.multiselect(key="f_age")
@@ -92,8 +91,8 @@ def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(police_uk_
     assert len(at.warning) == 1 and "Nottinghamshire Police ends March 2024" in at.warning[0].value
 
 
-def test_first_run_builds_the_demo_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(tmp_path / "fresh.duckdb"))
+def test_first_run_builds_the_demo_store(empty_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", empty_store)
     monkeypatch.setenv("CDP_BOUNDARIES", str(ROOT.parent / "shared" / "geo" / "nottingham_wards.gpkg"))
     monkeypatch.setenv("CDP_DEMO_ROWS", "20000")
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180).run()
@@ -141,10 +140,8 @@ def test_data_page_reports_what_is_loaded(app_test):
     assert len(at.dataframe) == 3
 
 
-def test_data_page_upload_runs_the_importers_with_their_errors(demo_db, tmp_path, monkeypatch, police_uk_files):
-    store_copy = tmp_path / "upload.duckdb"
-    shutil.copy(demo_db, store_copy)
-    monkeypatch.setenv("CDP_DB", str(store_copy))
+def test_data_page_upload_runs_the_importers_with_their_errors(store_copy, monkeypatch, police_uk_files):
+    monkeypatch.setenv("CDP_STORE", store_copy())
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120).run()
     at.switch_page("pages/data.py").run()
     before = at.metric[0].value

@@ -25,8 +25,8 @@ def audit_log(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def demo(demo_db):
-    con = store.connect(demo_db)
+def demo(demo_store):
+    con = store.connect(demo_store, read_only=True)
     yield con
     con.close()
 
@@ -109,8 +109,8 @@ def test_priority_wards_and_period_change_the_figures(app_test, demo):
     assert any("lower bounds" in w.value for w in at.warning)  # no 12 months before April 2020
 
 
-def test_repeats_page_is_for_analysts_only(demo_db, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(demo_db))
+def test_repeats_page_is_for_analysts_only(demo_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", demo_store)
     monkeypatch.setenv("CDP_ROLE", "neighbourhood")
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     assert not at.exception
@@ -126,8 +126,8 @@ def test_repeats_page_is_for_analysts_only(demo_db, monkeypatch):
         assert not direct.metric and not direct.dataframe
 
 
-def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_db, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page("pages/repeats.py").run()
     assert not at.exception

@@ -6,11 +6,11 @@ import json
 import re
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from cdp import store
 from conftest import ROOT
 
 PAGE = "pages/trends.py"
@@ -49,15 +49,15 @@ def text(at) -> str:
                      + [i.value for i in at.info] + [s.value for s in at.success])
 
 
-def sql_count(demo_db, condition: str, params: list) -> int:
-    con = duckdb.connect(str(demo_db))  # the same configuration as the app's own connection
+def sql_count(where: str, condition: str, params: list) -> int:
+    con = store.connect(where, read_only=True)
     try:
         return con.execute(f"SELECT count(*) FROM incidents WHERE {condition}", params).fetchall()[0][0]
     finally:
         con.close()
 
 
-def test_page_draws_series_control_chart_exceptions_and_rhythm(app_test, demo_db):
+def test_page_draws_series_control_chart_exceptions_and_rhythm(app_test, demo_store):
     at = app_test(PAGE)
     assert at.title[0].value == "Trends and exceptions"
     assert [h.value for h in at.header][:4] == ["What changed", "Series", "Control chart", "Rhythm"]
@@ -70,7 +70,7 @@ def test_page_draws_series_control_chart_exceptions_and_rhythm(app_test, demo_db
     # The chart reaches back to the plan's baseline year and ends with the period (Mar 2025); the
     # last month is the store's own count of ASB incidents.
     assert whole.index.min() == pd.Timestamp("2020-04-01") and whole.index.max() == pd.Timestamp("2025-03-01")
-    assert whole.iloc[-1] == sql_count(demo_db, "p_asb AND is_asb AND month = ?", [date(2025, 3, 1)])
+    assert whole.iloc[-1] == sql_count(demo_store, "p_asb AND is_asb AND month = ?", [date(2025, 3, 1)])
     rolling = points(asb, "Whole area: rolling 12 months")
     assert rolling[pd.Timestamp("2025-03-01")] == whole["2024-04-01":"2025-03-01"].sum()
     labels = [a["text"] for a in asb["layout"]["annotations"]]
@@ -117,13 +117,13 @@ def test_control_chart_signals_are_explained(app_test):
     assert not at.exception
 
 
-def test_ward_filter_puts_wards_side_by_side(app_test, demo_db):
+def test_ward_filter_puts_wards_side_by_side(app_test, demo_store):
     at = app_test(PAGE)
     whole = points(figures(at)[SERIES_TITLES[0]], "Whole area")
     at.multiselect(key="f_wards").set_value([CASTLE, BULWELL]).run()
     asb = figures(at)[SERIES_TITLES[0]]
     castle, bulwell = points(asb, "Castle"), points(asb, "Bulwell")
-    assert castle.iloc[-1] == sql_count(demo_db, "p_asb AND is_asb AND ward_code = ? AND month = ?",
+    assert castle.iloc[-1] == sql_count(demo_store, "p_asb AND is_asb AND ward_code = ? AND month = ?",
                                         [CASTLE, date(2025, 3, 1)])
     assert (castle + bulwell <= whole).all() and not castle.equals(bulwell)
     assert "Castle: same month last year" in [d["name"] for d in asb["data"]]
@@ -160,7 +160,7 @@ def test_period_filter_moves_the_series_and_last_year(app_test):
     assert at.dataframe[0].value["period_label"].eq("March 2024").all()
 
 
-def test_weekly_series_count_whole_weeks(app_test, demo_db):
+def test_weekly_series_count_whole_weeks(app_test, demo_store):
     at = app_test(PAGE)
     at.segmented_control(key="tr_grain").set_value("week").run()
     figs = figures(at)
@@ -169,7 +169,7 @@ def test_weekly_series_count_whole_weeks(app_test, demo_db):
     # Apr 2024 - Mar 2025: Monday 1 April 2024 to the week of Monday 24 March 2025, 52 whole weeks.
     assert len(whole) == 52 and whole.index[0] == pd.Timestamp("2024-04-01")
     assert whole.iloc[0] == sql_count(
-        demo_db, "p_asb AND is_asb AND time_precision IN ('day', 'datetime') "
+        demo_store, "p_asb AND is_asb AND time_precision IN ('day', 'datetime') "
                  "AND occurred_at >= ? AND occurred_at < ?",
         [date(2024, 4, 1), date(2024, 4, 8)])
     assert re.search(r"All [\d,]+ incidents selected in the period have exact dates", text(at))
@@ -205,8 +205,8 @@ def test_board_viewer_sees_no_small_numbers(app_test, monkeypatch):
     assert not at.exception
 
 
-def test_police_uk_data_says_what_it_cannot_show(police_uk_db, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_police_uk_data_says_what_it_cannot_show(police_uk_store, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page(PAGE).run()
     assert not at.exception

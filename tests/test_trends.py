@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from cdp import stats, trends
+from cdp import stats, store, trends
 from cdp.filters import Filters
 from cdp.ingest import ingest
 from conftest import WARDS_FILE
@@ -290,7 +289,7 @@ def test_candidates_drop_only_pairs_that_cannot_be_exceptions():
     (date(2024, 10, 1), "month", (CASTLE, BULWELL)),
 ])
 def test_screened_exceptions_equal_the_full_computation(demo_db, end, window, chosen):
-    con = duckdb.connect(str(demo_db))  # the same configuration as the app's own connection
+    con = store.connect(demo_db, read_only=True)
     try:
         f = Filters(end, end, wards=chosen)
         counts = trends.exception_counts(con, f)

@@ -273,7 +273,7 @@ def test_ranked_places_empty(db):
 
 def test_ranked_places_match_repeat_places_on_every_row(demo_db):
     """The DuckDB ranking plus a pull of the top places gives what repeat_places gives on all rows."""
-    con = store.connect(demo_db)  # as the AppTest tests do: one configuration per file
+    con = store.connect(demo_db, read_only=True)
     f = Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), priorities=("asb", "drugs_alcohol"))
     for kind, by in (("premises", "premises"), ("locations", "point")):
         ranked = vic.ranked_places(con, f, kind, top=30)["places"]
