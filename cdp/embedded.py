@@ -50,8 +50,8 @@ def describe_process(pid: int) -> str:
         if os.path.basename(word) == "streamlit" and i <= 1:
             words = ["streamlit", *words[i + 1:]]
             break
-    command = " ".join(os.path.basename(w) if i == 0 or w.startswith("/") else w
-                       for i, w in enumerate(words))
+    command = " ".join(" ".join(os.path.basename(w) if i == 0 or w.startswith("/") else w
+                                for i, w in enumerate(words)).split())  # one line
     if len(command) > 100:
         command = command[:97] + "..."
     return f"PID {pid} ({command})" if command else f"PID {pid}"
