@@ -3,9 +3,11 @@
 Builds (or reuses) a store of N synthetic incidents, then, each in its own process so peak memory
 is the step's own: times every page's first render (caches cleared) and its rerun after each shared
 filter changes (Streamlit AppTest; as for a user, what depends on the changed filter is recomputed
-and the rest comes from the cache), with the store-query time inside each run; times
-`ingest police-uk` of a year of force-wide street files; reports store size and peak memory.
-Lives in the Streamlit layer because it drives the app.
+and the rest comes from the cache), with the store-query time inside each run; with `--store`, the
+same on a DuckLake holding the same incidents, side by side; times `ingest police-uk` of a year of
+force-wide street files and, with `--import-rows`, `ingest partner` of one large file as the
+command line runs it; reports store size and peak memory. Lives in the Streamlit layer because it
+drives the app.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import duckdb
 
 from cdp import config, geography, store
 
@@ -42,26 +46,43 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ensure_store(path: Path, rows: int, seed: int = 42) -> str:
-    """Reuse the store if it already holds `rows` demo incidents, else build it."""
-    con = store.connect(path)
+def ensure_store(where: store.Location, rows: int, seed: int = 42, same_as: Path | None = None) -> str:
+    """Reuse the store if it already holds `rows` demo incidents, else build it: a lake gets a
+    copy of the embedded store `same_as`, so both modes are measured on the same incidents."""
+    con = store.connect(where)
     try:
         if store.incident_count(con) == rows and store.synthetic_note(con):
             return "reused"
+        started = time.perf_counter()
+        if same_as is not None:
+            source = store.connect(same_as, read_only=True)
+            try:
+                store.copy_tables(source, con)
+            finally:
+                source.close()
+            return f"copied from {same_as} in {time.perf_counter() - started:.0f} s"
         from cdp.demo import build_demo
         wards, origin = geography.resolve_boundaries(con)
-        started = time.perf_counter()
         build_demo(con, wards, seed=seed, rows=rows, wards_origin=origin)
         return f"built in {time.perf_counter() - started:.0f} s"
     finally:
         con.close()
 
 
+def store_size(where: store.Location) -> str:
+    files = [f for f in where.files() if f.exists()]
+    size = sum(f.stat().st_size if f.is_file() else sum(g.stat().st_size for g in f.rglob("*") if g.is_file())
+               for f in files)
+    if where.is_lake and not where.catalog.startswith("sqlite:"):
+        return f"{size / 2**20:,.0f} MiB of data files (the PostgreSQL catalog besides)"
+    return f"{size / 2**20:,.0f} MiB on disk"
+
+
 # --- measured in a child process ----------------------------------------------------------------
 
-def measure_pages(db: Path, repeats: int, pages: list[str]) -> dict:
+def measure_pages(setting: str, repeats: int, pages: list[str]) -> dict:
     """Per page: first render and filter-change reruns (seconds), and store-query seconds within."""
-    os.environ["CDP_DB"] = str(db)
+    os.environ["CDP_STORE"] = setting
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -167,52 +188,157 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} / {max(values):.2f}"
 
 
-def report(rows: int, db: Path, repeats: int, ingest_rows: int, pages: list[str] | None = None) -> str:
-    build = ensure_store(db, rows)
+def _slowest(m: dict) -> str:
+    label, values = max(m["by_filter"].items(), key=lambda kv: max(kv[1]), default=("-", [0]))
+    return f"{label} ({max(values):.2f})"
+
+
+def _pages_table(measured: dict) -> list[str]:
+    lines = [f"{'page':<10} {'first render':>14} {'its queries':>13} {'filter rerun':>14} {'its queries':>13}  slowest filter"]
+    for page, m in measured["pages"].items():
+        lines.append(f"{page:<10} {_fmt(m['first']):>14} {_fmt(m['first_queries']):>13} "
+                     f"{_fmt(m['rerun']):>14} {_fmt(m['rerun_queries']):>13}  {_slowest(m)}")
+    return lines
+
+
+def _side_by_side(embedded: dict, shared: dict) -> list[str]:
+    lines = [f"{'':<10} {'first render':^31} {'filter rerun':^31}",
+             f"{'page':<10} {'embedded':>15} {'DuckLake':>15} {'embedded':>15} {'DuckLake':>15}  slowest filter (DuckLake)"]
+    for page, m in embedded["pages"].items():
+        lake = shared["pages"][page]
+        lines.append(f"{page:<10} {_fmt(m['first']):>15} {_fmt(lake['first']):>15} "
+                     f"{_fmt(m['rerun']):>15} {_fmt(lake['rerun']):>15}  {_slowest(lake)}")
+    return lines
+
+
+def report(rows: int, db: Path, repeats: int, ingest_rows: int, pages: list[str] | None = None,
+           shared: store.Location | None = None, import_rows: int = 0, memory_limit_mb: int = 8000) -> str:
+    embedded = store.locate(db)
+    build = ensure_store(embedded, rows)
     pages = pages or [p.stem for p in sorted((ROOT / "pages").glob("*.py"))]
     measured = _child("pages", str(db), str(repeats), ",".join(pages))
-    ingest = _child("ingest", str(ingest_rows))
     lines = [
-        f"Benchmark: {rows:,} synthetic incidents ({build}); store {db} "
-        f"{db.stat().st_size / 2**20:,.0f} MiB on disk",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{repeats} run(s) of each; times in seconds, median / max; first render with empty caches",
+        f"Benchmark: {rows:,} synthetic incidents ({build}); store {db} {store_size(embedded)}",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"DuckDB {duckdb.__version__}; {repeats} run(s) of each; times in seconds, median / max; "
+        "first render with empty caches",
         "",
-        f"{'page':<10} {'first render':>14} {'its queries':>13} {'filter rerun':>14} {'its queries':>13}  slowest filter",
+        *_pages_table(measured),
     ]
-    for page, m in measured["pages"].items():
-        slowest = max(m["by_filter"].items(), key=lambda kv: max(kv[1]), default=("-", [0]))
-        lines.append(f"{page:<10} {_fmt(m['first']):>14} {_fmt(m['first_queries']):>13} "
-                     f"{_fmt(m['rerun']):>14} {_fmt(m['rerun_queries']):>13}  "
-                     f"{slowest[0]} ({max(slowest[1]):.2f})")
+    if shared is not None:
+        copied = ensure_store(shared, rows, same_as=db)
+        lake = _child("pages", str(shared), str(repeats), ",".join(pages))
+        lines += ["", f"The same pages on DuckLake: {shared} ({copied}); {store_size(shared)}",
+                  "", *_pages_table(lake), "", "Side by side (median / max):", "",
+                  *_side_by_side(measured, lake)]
+    ingest = _child("ingest", str(ingest_rows))
     lines += [
         "",
         f"ingest police-uk: {ingest['rows']:,} rows in {ingest['files']} monthly files: "
         f"{ingest['seconds']:.1f} s ({ingest['rows'] / ingest['seconds']:,.0f} rows/s)",
         f"peak memory: pages {measured['peak_mb']:,.0f} MB; ingest {ingest['peak_mb']:,.0f} MB",
     ]
+    if import_rows:
+        lines += ["", big_import(import_rows, memory_limit_mb)]
     return "\n".join(lines)
+
+
+# --- a large import, as the command line runs it -------------------------------------------------
+
+def extract_file(rows: int, chunk: int = 1_000_000) -> Path:
+    """A partner extract of `rows` synthetic incidents (bench/, reused), written a chunk at a time."""
+    from cdp.demo import generate, write_csv
+    path = ROOT / "bench" / f"partner-extract-{rows}.csv"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wards = geography.default_boundaries()[0]
+    partial = path.with_suffix(".partial")
+    with open(partial, "w", encoding="utf-8") as out:
+        for number, start in enumerate(range(0, rows, chunk)):
+            frame = generate(wards, seed=100 + number, rows=min(chunk, rows - start))
+            frame["incident_id"] = f"B{number:03d}-" + frame["incident_id"].astype(str)
+            piece = path.with_suffix(f".{number}.csv")
+            write_csv(frame, piece)
+            text = piece.read_text(encoding="utf-8")
+            out.write(text if number == 0 else text.split("\n", 1)[1])
+            piece.unlink()
+    partial.rename(path)
+    return path
+
+
+def big_import(rows: int, memory_limit_mb: int) -> str:
+    """`python -m cdp ingest partner` of one file of `rows` incidents into a new store: its time and
+    peak memory. Stopped if it passes `memory_limit_mb`, so a run never exhausts the machine."""
+    extract = extract_file(rows)
+    with tempfile.TemporaryDirectory(prefix="cdp-bench-import-") as tmp:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", "cdp", "ingest", "partner", str(extract), "--db",
+                                  str(Path(tmp) / "import.duckdb")], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        peak, stopped = 0.0, False
+        while child.poll() is None:
+            peak = max(peak, _peak_rss_mb(child.pid))
+            if peak > memory_limit_mb:
+                child.kill()
+                stopped = True
+            time.sleep(0.2)
+        out, err = child.communicate()
+        seconds = time.perf_counter() - started
+    size = f"{extract.stat().st_size / 2**30:.1f} GiB"
+    if stopped:
+        return (f"import of {rows:,} partner rows ({size} CSV): stopped at {peak:,.0f} MB after "
+                f"{seconds:.0f} s (over the {memory_limit_mb:,} MB limit of this benchmark)")
+    if child.returncode != 0:
+        return f"import of {rows:,} partner rows ({size} CSV) failed after {seconds:.0f} s: {err.strip()[-500:]}"
+    return (f"import of {rows:,} partner rows ({size} CSV) into an embedded store: {seconds:.0f} s "
+            f"({rows / seconds:,.0f} rows/s), peak memory {peak:,.0f} MB")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "pages":
-        print(json.dumps(measure_pages(Path(argv[1]), int(argv[2]), argv[3].split(","))))
+        print(json.dumps(measure_pages(argv[1], int(argv[2]), argv[3].split(","))))
         return 0
     if argv and argv[0] == "ingest":
         print(json.dumps(measure_ingest(int(argv[1]))))
         return 0
     parser = argparse.ArgumentParser(prog="python -m cdp bench")
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--db", help="benchmark store (default: data/bench-<rows>.duckdb, reused)")
+    parser.add_argument("--db", help="the embedded benchmark store (default: data/bench-<rows>.duckdb, reused)")
+    parser.add_argument("--store", help="also measure the pages on this store, side by side with the "
+                                        "embedded one: a DuckLake catalog (ducklake:postgres:<libpq> "
+                                        "or ducklake:sqlite:<file>, data files in $CDP_DATA_PATH), "
+                                        "given the same incidents")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ingest-rows", type=int, default=150_000,
                         help="police.uk rows for the ingest timing (a year of the force)")
+    parser.add_argument("--import-rows", type=int, default=0, metavar="N",
+                        help="also time `ingest partner` of one file of N incidents (e.g. 10000000) "
+                             "and its peak memory")
+    parser.add_argument("--memory-limit", type=int, default=8000, metavar="MB",
+                        help="stop that import past this much memory (default 8000)")
     parser.add_argument("--pages", help="comma-separated page names (default: every page)")
     args = parser.parse_args(argv)
     db = Path(args.db) if args.db else config.DATA_DIR / f"bench-{args.rows}.duckdb"
+    try:
+        shared = store.locate(args.store) if args.store else None
+    except store.StoreError as exc:
+        parser.error(str(exc))
     print(report(args.rows, db, args.repeats, args.ingest_rows,
-                 args.pages.split(",") if args.pages else None))
+                 args.pages.split(",") if args.pages else None, shared=shared,
+                 import_rows=args.import_rows, memory_limit_mb=args.memory_limit))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m cdp ingest|refresh|export|status|demo|bench` (see --help on each)."""
+"""Command line: `python -m cdp ingest|refresh|export|status|demo|copy|bench` (see --help on each)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import config, geography, queries, store
+import duckdb
+
+from . import config, geography, lake, queries, store
 from .priorities import PRIORITY_KEYS
 
 
@@ -27,7 +29,7 @@ def _location(args) -> store.Location:
     return store.locate(args.store, db=args.db)
 
 
-def _open(args, write: bool = False) -> "store.duckdb.DuckDBPyConnection":
+def _open(args, write: bool = False) -> duckdb.DuckDBPyConnection:
     """The store for this command: read-only for reports (beside the dashboard and other readers),
     read-write for loads; either waits its turn (`--wait`), saying once what holds the store."""
     return store.connect(_location(args), read_only=not write, wait=args.wait,
@@ -73,12 +75,13 @@ def cmd_refresh(args) -> int:
                    dry_run=args.dry_run,
                    progress=lambda message, fraction: print(f"[{fraction:4.0%}] {message}", file=sys.stderr,
                                                             flush=True))
-    con = _open(args)
+    con = _open(args, write=not args.dry_run)
     try:
         if args.archive:
-            result = refresh_from_archive(con, args.archive, **options)
-        else:
-            result = refresh_from_api(con, **options)
+            result = store.retrying(lambda: refresh_from_archive(con, args.archive, **options),
+                                    on_retry=_retry_line)
+        else:  # a month that lost a race is fetched again: a refresh resumes where it stopped
+            result = store.retrying(lambda: refresh_from_api(con, **options), on_retry=_retry_line)
     except RefreshFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -155,6 +158,28 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_copy(args) -> int:
+    source = _open(args)
+    try:
+        target = store.connect(args.target, wait=args.wait,
+                               waiting=lambda line: print(line, file=sys.stderr, flush=True))
+        try:
+            held = store.incident_count(target)
+            if held:
+                print(f"error: {store.locate(args.target)} already holds {held:,} incidents: copy "
+                      "into a new, empty store", file=sys.stderr)
+                return 1
+            tables = store.copy_tables(source, target)
+            copied = store.incident_count(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(f"Copied {_location(args)} into {store.locate(args.target)}: {copied:,} incidents; "
+          f"tables {', '.join(tables)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cdp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -185,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = commands.add_parser("refresh", help="fetch the months the store lacks from police.uk")
     refresh_what = refresh.add_subparsers(dest="source", required=True)
     police = refresh_what.add_parser(
-        "police-uk", help="police.uk street crimes for the area of the loaded wards",
+        "police-uk", parents=[where], help="police.uk street crimes for the area of the loaded wards",
         description="Fetch from the police.uk API ($CDP_POLICE_API, default https://data.police.uk/api) "
                     "every month the store lacks, for the area of the loaded ward boundaries, and import "
                     "each month in one transaction through the same checks as files. A failure leaves "
@@ -199,7 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fetch months the store already holds again, replacing them (police.uk "
                              "republishes months as outcomes are updated)")
     police.add_argument("--dry-run", action="store_true", help="say what would be fetched; change nothing")
-    police.add_argument("--db", help=db_help)
     police.add_argument("--boundaries", help="ward boundary file (default: the store's set, else as for ingest)")
     police.set_defaults(run=cmd_refresh)
 
@@ -227,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--boundaries", help="ward boundary file (default as for ingest)")
     demo.set_defaults(run=cmd_demo)
 
+    copy = commands.add_parser("copy", parents=[where], help="copy the whole store into a new one",
+                               description="Copy every table of the store (--store/--db) into TARGET, "
+                                           "an empty store: e.g. the embedded file into a new DuckLake.")
+    copy.add_argument("target", metavar="TARGET", help="a DuckDB file or ducklake:... (data files "
+                                                       "in $CDP_DATA_PATH)")
+    copy.set_defaults(run=cmd_copy)
+
     # Listed for --help; main() hands its arguments to the app layer's benchmark.
     commands.add_parser("bench", help="measure pages, queries, ingest and memory at N incidents "
                                       "(python -m cdp bench --help)")
@@ -244,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (store.Busy, store.StoreError) as problem:
         print(f"error: {problem}{_what_to_do(problem)}", file=sys.stderr)
+        return 3
+    except duckdb.Error as problem:  # the store itself failed: say so in one line
+        reason = lake.mask(str(problem)).replace("\n", " ")
+        print(f"error: the store {_location(args)}: {reason}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         print("stopped: nothing unfinished was written to the store", file=sys.stderr)

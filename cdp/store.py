@@ -426,10 +426,23 @@ class Shared:
 
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for reads, closed after the block."""
+        """A connection for reads, closed after the block. On a lake, a catalog that cannot be
+        reached raises Unavailable (and is attached afresh next time); a SQLite catalog in the
+        middle of a commit raises Busy."""
         con = self.connection()
         try:
             yield con
+        except duckdb.Error as exc:
+            if self._lake is None:
+                raise
+            if "database is locked" in str(exc):
+                raise Busy(str(self.location), "another process committing an import", writing=True) from None
+            if isinstance(exc, (duckdb.IOException, duckdb.ConnectionException)):
+                with self._lock:
+                    self._lake, self._ready = None, False
+                reason = lake.mask(str(exc)).replace("\n", " ")
+                raise Unavailable(f"the store {self.location} cannot be reached: {reason}") from None
+            raise
         finally:
             con.close()
 

@@ -218,3 +218,19 @@ def test_retrying_runs_a_lost_race_again_on_the_new_data(any_store):
     else:
         assert rows == [(1, "mine.csv")]
     con.close()
+
+
+def test_copy_moves_an_embedded_store_into_a_new_lake(police_uk_files, tmp_path):
+    from servers import cdp
+    embedded = tmp_path / "cdp.duckdb"
+    loaded = cdp("ingest", "police-uk", *police_uk_files, "--db", embedded, "--boundaries", WARDS_FILE)
+    assert loaded.returncode == 0, loaded.stderr
+    target = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    copied = cdp("copy", "--db", embedded, target, env={"CDP_DATA_PATH": str(tmp_path / "lake-data")})
+    assert copied.returncode == 0, copied.stderr
+    assert "incidents; tables imports, incidents, meta, repeat_victims, wards" in copied.stdout
+    before, after = cdp("status", "--db", embedded).stdout, cdp("status", "--store", target).stdout
+    assert before.split("\n", 1)[1] == after.split("\n", 1)[1]  # all but the "Store:" line
+    assert (tmp_path / "lake-data").is_dir()
+    again = cdp("copy", "--db", embedded, target)
+    assert again.returncode == 1 and "already holds" in again.stderr

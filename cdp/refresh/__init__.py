@@ -27,7 +27,7 @@ import pandas as pd
 from .. import freshness, geography
 from ..ingest import ImportFailed, ImportResult, ingest
 from ..police_uk_format import HEADER, write_street_csv
-from ..store import get_meta, set_meta
+from ..store import get_meta, set_meta, transaction
 from .api import ApiError, PoliceApi, TooManyCrimes, api_url
 from .area import Area, AreaError, Part
 from .forces import BTP_ID, AreaForces
@@ -309,9 +309,10 @@ def refresh_from_api(con: duckdb.DuckDBPyConnection, *, api: PoliceApi | None = 
     result = RefreshResult(plan, dry_run)
     if dry_run:
         return result
-    set_meta(con, API_CHECK_META, json.dumps({
-        "checked": datetime.now().isoformat(timespec="seconds"), "url": api.base_url,
-        "last_updated": last_updated.isoformat(), "newest_month": available[-1] if available else None}))
+    with transaction(con):  # the delete and insert of set_meta land together
+        set_meta(con, API_CHECK_META, json.dumps({
+            "checked": datetime.now().isoformat(timespec="seconds"), "url": api.base_url,
+            "last_updated": last_updated.isoformat(), "newest_month": available[-1] if available else None}))
     for i, month in enumerate(todo):
         share = lambda part: 0.05 + 0.95 * (i + part) / len(todo)  # noqa: E731
         before = api.requests
