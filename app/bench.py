@@ -239,16 +239,16 @@ def report(rows: int, db: Path, repeats: int, ingest_rows: int, pages: list[str]
         f"peak memory: pages {measured['peak_mb']:,.0f} MB; ingest {ingest['peak_mb']:,.0f} MB",
     ]
     if import_rows:
-        lines += ["", big_import(import_rows, memory_limit_mb)]
+        lines += ["", big_import(import_rows, memory_limit_mb, db.parent)]
     return "\n".join(lines)
 
 
 # --- a large import, as the command line runs it -------------------------------------------------
 
-def extract_file(rows: int, chunk: int = 1_000_000) -> Path:
-    """A partner extract of `rows` synthetic incidents (bench/, reused), written a chunk at a time."""
+def extract_file(rows: int, folder: Path, chunk: int = 1_000_000) -> Path:
+    """A partner extract of `rows` synthetic incidents in `folder` (reused), written a chunk at a time."""
     from cdp.demo import generate, write_csv
-    path = ROOT / "bench" / f"partner-extract-{rows}.csv"
+    path = folder / f"bench-partner-extract-{rows}.csv"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +258,7 @@ def extract_file(rows: int, chunk: int = 1_000_000) -> Path:
         for number, start in enumerate(range(0, rows, chunk)):
             frame = generate(wards, seed=100 + number, rows=min(chunk, rows - start))
             frame["incident_id"] = f"B{number:03d}-" + frame["incident_id"].astype(str)
-            piece = path.with_suffix(f".{number}.csv")
+            piece = path.with_suffix(f".part{number}.csv")
             write_csv(frame, piece)
             text = piece.read_text(encoding="utf-8")
             out.write(text if number == 0 else text.split("\n", 1)[1])
@@ -267,10 +267,10 @@ def extract_file(rows: int, chunk: int = 1_000_000) -> Path:
     return path
 
 
-def big_import(rows: int, memory_limit_mb: int) -> str:
+def big_import(rows: int, memory_limit_mb: int, folder: Path) -> str:
     """`python -m cdp ingest partner` of one file of `rows` incidents into a new store: its time and
     peak memory. Stopped if it passes `memory_limit_mb`, so a run never exhausts the machine."""
-    extract = extract_file(rows)
+    extract = extract_file(rows, folder)
     with tempfile.TemporaryDirectory(prefix="cdp-bench-import-") as tmp:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "cdp", "ingest", "partner", str(extract), "--db",

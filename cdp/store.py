@@ -129,7 +129,7 @@ _BOOKKEEPING = [
     "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS store_writes (writer VARCHAR, written_at TIMESTAMP)",
 ]
-_CONSTRAINTS = re.compile(r",\s*(?:PRIMARY KEY|UNIQUE)\s*\([^)]*\)|\s+(?:PRIMARY KEY|UNIQUE)\b", re.IGNORECASE)
+_CONSTRAINTS = re.compile(r",\s*(?:PRIMARY KEY|UNIQUE)\s*\([^)]*\)|\s+(?:PRIMARY KEY|UNIQUE)\b")
 
 
 def ddl_for(sql: str, is_lake: bool) -> str:
@@ -280,7 +280,7 @@ class Location:
     def files(self) -> list[Path]:
         """The local files and folders that belong to the store (nothing may be written over them)."""
         if not self.is_lake:
-            return [self.path, self.path.with_name(self.path.name + ".wal")]
+            return [self.path, self.path.with_name(self.path.name + ".wal"), embedded.request_path(self.path)]
         found = []
         if self.catalog.startswith("sqlite:"):
             catalog = Path(self.catalog.split(":", 1)[1])
@@ -364,6 +364,9 @@ def _attach(loc: Location, read_only: bool) -> duckdb.DuckDBPyConnection:
     except lake.ExtensionMissing as exc:
         raise Unavailable(str(exc)) from None
     except duckdb.Error as exc:
+        if "data_path is not set" in str(exc):
+            raise Unavailable(f"{loc} is a new lake: set CDP_DATA_PATH to the folder (or object-store "
+                              "URL) for its data files") from None
         reason = lake.mask(str(exc)).replace("\n", " ")
         raise Unavailable(f"cannot open the store {loc}: {reason}") from None
 

@@ -22,3 +22,19 @@ def test_bench_smoke_run_prints_figures_for_every_page(tmp_path):
     ingest = re.search(r"ingest police-uk: ([\d,]+) rows in 12 monthly files: ([\d.]+) s", out)
     assert ingest and int(ingest.group(1).replace(",", "")) > 1000
     assert re.search(r"peak memory: pages [\d,]+ MB; ingest [\d,]+ MB", out)
+
+
+def test_bench_store_puts_the_embedded_store_and_a_lake_side_by_side(tmp_path):
+    lake = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp", "bench", "--rows", "5000", "--db", str(tmp_path / "bench.duckdb"),
+         "--store", lake, "--repeats", "1", "--pages", "data", "--ingest-rows", "2000",
+         "--import-rows", "3000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert f"The same pages on DuckLake: {lake} (copied from" in out
+    assert re.search(r"^data\s+\d+\.\d\d / \d+\.\d\d\s+\d+\.\d\d / \d+\.\d\d\s+\d+\.\d\d / \d+\.\d\d\s+"
+                     r"\d+\.\d\d / \d+\.\d\d", out, re.M), out
+    assert re.search(r"import of 3,000 partner rows \(.*CSV\) into an embedded store: \d+ s "
+                     r"\([\d,]+ rows/s\), peak memory [\d,]+ MB", out), out
