@@ -5,7 +5,7 @@ top of that rule:
 
 - Readers that live long (a dashboard server) keep the file open read-only through one anchor
   connection, so each query opens a connection in about 0.2 ms instead of reopening the file
-  (about 50 ms at a million incidents), and they let go whenever a writer asks.
+  (about 50 ms at a million incidents); they let go whenever a writer asks, and when unused.
 - A writer that finds the file in use leaves a request beside it (`<store>.write-request`, its
   process id and command line), waits for readers to let go, and removes the request once it
   holds the file. Readers that see a live request, or find the file held by a writer, raise
@@ -25,6 +25,7 @@ from typing import Callable
 import duckdb
 
 POLL_SECONDS = 0.25
+IDLE_SECONDS = 60.0  # a reader unused this long lets go of the file (the next read reopens it)
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
@@ -87,12 +88,14 @@ def request_path(path: Path) -> Path:
 
 
 def pending_writer(path: Path) -> int | None:
-    """The process id of a live writer asking for the file, if any."""
+    """The process id of a live writer asking for the file, if any (a request left by a killed
+    process is ignored, even once its process id is reused)."""
     try:
-        pid = int(request_path(path).read_text().split("\n", 1)[0])
+        pid_line, who = request_path(path).read_text().split("\n")[:2]
+        pid = int(pid_line)
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if _alive(pid) and describe_process(pid) == who else None
 
 
 def _request(path: Path) -> None:
@@ -181,17 +184,20 @@ def open_for_reading(path: Path, wait: float = 0.0, waiting: Callable[[str], Non
 # --- long-lived readers --------------------------------------------------------------------------
 
 class Reader:
-    """A process's reads of one store file: cheap connections, released when a writer asks."""
+    """A process's reads of one store file: cheap connections, released when a writer asks (and
+    after IDLE_SECONDS unused)."""
 
     def __init__(self, path: Path):
         self.path = path
         self._anchor: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        self._used = time.monotonic()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection for one use (close it after); raises Busy while a writer works."""
         with self._lock:
+            self._used = time.monotonic()
             if self._anchor is None:
                 anchor = open_for_reading(self.path)
                 if _read_only(anchor):  # never anchor a share of this process's own writer
@@ -216,7 +222,7 @@ class Reader:
 
     def _wait_for_writers(self) -> None:
         while self._anchor is not None:
-            if pending_writer(self.path) is not None:
+            if pending_writer(self.path) is not None or time.monotonic() - self._used > IDLE_SECONDS:
                 self.release()
                 return
             time.sleep(POLL_SECONDS)
