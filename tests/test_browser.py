@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from servers import open_page, wait_until_idle
 
 CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -87,27 +88,6 @@ def browser():
                   "--disable-component-update", "--no-first-run", "--disable-sync"])
         yield chromium
         chromium.close()
-
-
-def open_page(browser, url: str, width: int = 1600, height: int = 1200):
-    page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    wait_until_idle(page)
-    return page, errors
-
-
-def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
-    """Until Streamlit has finished running the script (no running indicator, no spinner)."""
-    page.wait_for_timeout(1000)
-    page.wait_for_function(
-        """() => document.querySelector('[data-testid="stMain"] h1, [data-testid="stMain"] h2')
-                 && !document.querySelector('[data-testid="stStatusWidget"]')
-                 && !document.querySelector('[data-testid="stSkeleton"]')
-                 && !document.querySelector('[data-testid="stSpinner"]')""", timeout=timeout_ms)
-    page.wait_for_timeout(1000)
 
 
 @pytest.mark.parametrize("path, heading, has_charts", PAGES, ids=[p[0] for p in PAGES])
