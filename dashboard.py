@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import context, freshness, sidebar
+from app import access, context, freshness, sidebar
 from cdp import config, geography, store
 
 HERE = Path(__file__).parent
@@ -56,14 +56,16 @@ def first_run() -> None:
     st.rerun()
 
 
-viewer = context.viewer()
-pages = [st.Page(str(HERE / file), title=title, icon=icon, url_path=key, default=key == "overview")
-         for key, file, title, icon in PAGES if (HERE / file).exists() and viewer.may_open(key)]
-navigation = st.navigation(pages)
+# Who is looking: without an identity (or with a refused one) every address shows the sign-in
+# page or the reason, and nothing below runs. Pages a role may not open answer "not available".
+viewer = access.gate([key for key, *_ in PAGES])
+navigation = st.navigation(access.pages_for(viewer, PAGES, HERE))
+access.set_page(navigation.url_path)
 notice = st.empty()  # where a busy store is reported, above whatever the page drew
 try:
     if context.store_is_empty():
         first_run()
+    access.banner(viewer)
     st.session_state["filters"] = sidebar.render()
     with context.reading() as con:
         demo_note = store.synthetic_note(con)

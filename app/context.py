@@ -138,7 +138,10 @@ def filters() -> Filters:
 
 
 def viewer() -> access.Viewer:
-    return access.current_viewer()
+    """Who is looking (see app/access.py): the logged-in user or the local-mode viewer, with the
+    role and wards the access rules give them. Someone who may see nothing never gets past it."""
+    from . import access as gate  # app.access uses this module's cached queries
+    return gate.viewer()
 
 
 def _wards_geojson(con, tolerance: float) -> dict:

@@ -33,14 +33,16 @@ def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _choices(version: str, residential_names: bool) -> dict:
+def _choices(version: str, residential_wards: frozenset[str] | None) -> dict:
+    """What the filters offer; residential premises are named only in `residential_wards`
+    (the viewer's, see cdp.access.Viewer.residential_wards)."""
     with context.reading() as con:
         first, last = queries.data_months(con)
         wards = queries.ward_names(con)
         types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
                                            "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
         return {"first": first, "last": last, "wards": wards,
-                "premises": queries.premises_options(con, residential_names),
+                "premises": queries.premises_options(con, residential_wards),
                 "premises_types": types, "available": flt.availability(con)}
 
 
@@ -96,7 +98,7 @@ def _centre(choices: dict) -> tuple[float | None, float | None, str, str | None]
 
 def render() -> flt.Filters:
     """Draw the filter sidebar and return the filters it sets (also written to the URL)."""
-    choices = _choices(context.data_version(), context.viewer().sees_residential_addresses)
+    choices = _choices(context.data_version(), context.viewer().residential_wards)
     default = default_filters(choices)
     _init_state(choices, default)
     available = choices["available"]

@@ -1,4 +1,4 @@
-"""Command line: `python -m cdp ingest|refresh|export|status|demo|copy|bench` (see --help on each)."""
+"""Command line: `python -m cdp ingest|refresh|export|status|demo|copy|audit|bench` (see --help on each)."""
 from __future__ import annotations
 
 import argparse
@@ -180,6 +180,13 @@ def cmd_copy(args) -> int:
     return 0
 
 
+def cmd_audit_verify(args) -> int:
+    from . import audit
+    result = audit.verify(Path(args.log) if args.log else None)
+    print(result.report(), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cdp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("target", metavar="TARGET", help="a DuckDB file or ducklake:... (data files "
                                                        "in $CDP_DATA_PATH)")
     copy.set_defaults(run=cmd_copy)
+
+    audit = commands.add_parser("audit", help="check the audit log of person-level views and exports")
+    audit_what = audit.add_subparsers(dest="what", required=True)
+    verify = audit_what.add_parser(
+        "verify", help="check the hash chain and name the first broken entry",
+        description="Walk the audit log's hash chain: every entry must follow the one before it and "
+                    "match its own hash (an HMAC under $CDP_AUDIT_KEY when that is set). Exits 1 and "
+                    "names the first broken entry when it does not.")
+    verify.add_argument("--log", help=f"the audit log (default: $CDP_AUDIT_LOG or "
+                                      f"{config.DATA_DIR / 'audit.log'})")
+    verify.set_defaults(run=cmd_audit_verify)
 
     # Listed for --help; main() hands its arguments to the app layer's benchmark.
     commands.add_parser("bench", help="measure pages, queries, ingest and memory at N incidents "

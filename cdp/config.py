@@ -78,6 +78,23 @@ def audit_log_path() -> Path:
     return _env_path("CDP_AUDIT_LOG") or DATA_DIR / "audit.log"
 
 
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+def access_path() -> Path:
+    """Who may see what once logins are configured: CDP_ACCESS, else config/access.toml."""
+    return _env_path("CDP_ACCESS") or CONFIG_DIR / "access.toml"
+
+
+def areas_path() -> Path:
+    """Neighbourhood Action Team areas (groups of wards): CDP_AREAS, else config/areas.toml."""
+    return _env_path("CDP_AREAS") or CONFIG_DIR / "areas.toml"
+
+
+def areas_path_configured() -> bool:
+    return _env_path("CDP_AREAS") is not None
+
+
 def demo_rows() -> int | None:
     """Size of the demo built on first run: CDP_DEMO_ROWS, else the realistic default (None)."""
     value = os.environ.get("CDP_DEMO_ROWS", "").strip()

@@ -573,16 +573,13 @@ def top_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str, wa
     return {"table": frame, "total": int(total), "previous_total": int(previous_total) if compare else None}
 
 
-def display_places(table: pd.DataFrame, show_small: bool = True,
-                   withhold_residential: bool = False) -> pd.DataFrame:
+def display_places(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
     """A top-places table ready for the page: counts (suppressed for board viewers), share as a
-    percentage, change and verdict; residential premises names withheld when asked (an address
-    with repeated incidents can identify the people who live there)."""
+    percentage, change and verdict. Names the viewer may not see are withheld before this
+    (cdp.access.restrict)."""
     out = pd.DataFrame({"Place": table["place"]})
     if "premises_type" in table:
         out["Type"] = table["premises_type"].fillna("")
-        if withhold_residential:
-            out.loc[out["Type"] == "residential", "Place"] = "Residential address (withheld)"
     out["Count"] = [f"{int(v):,}" if show_small else suppress_count(v) for v in table["count"]]
     # A share beside a suppressed count and the ward total would give the count away.
     out["Share of ward"] = [f"{v:.1%}" if show_small or not is_small(c) else "<5"

@@ -32,6 +32,8 @@ LINKED_LIMIT = 25
 PDF_TIMELINE_LIMIT = 250  # the PDF lists the latest incidents; the CSV and HTML list the whole timeline
 CLASSIFICATION = ("OFFICIAL-SENSITIVE: contains pseudonymised victim and offender keys. For the "
                   "problem-solving meeting only; do not forward.")
+CLASSIFICATION_NO_KEYS = ("OFFICIAL-SENSITIVE: incident-level records of places and premises. For the "
+                          "problem-solving meeting only; do not forward.")
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,14 @@ def subject_for_place(place_key: str, label: str = "", radius_m: int = 25) -> Su
     raise ValueError(f"not a place key: {place_key!r}")
 
 
-def profile_filters(f: flt.Filters, subject: Subject) -> flt.Filters:
+def profile_filters(f: flt.Filters, subject: Subject, wards: frozenset[str] | None = None) -> flt.Filters:
     """The sidebar's period and priorities narrowed to the subject's place; other filters dropped
-    (the subject decides which incidents a profile is about)."""
-    base = flt.Filters(start=f.start, end=f.end, priorities=f.priorities)
+    (the subject decides which incidents a profile is about). `wards`: only incidents in these
+    wards (a neighbourhood officer's); None for every incident."""
+    if wards is not None and not wards:
+        raise ValueError("a profile limited to wards needs at least one ward")
+    base = flt.Filters(start=f.start, end=f.end, priorities=f.priorities,
+                       wards=tuple(sorted(wards)) if wards else ())
     if subject.kind == "location":
         return replace(base, location_text=subject.key.strip())
     if subject.kind == "premises":
@@ -121,9 +127,11 @@ def profile_filters(f: flt.Filters, subject: Subject) -> flt.Filters:
     return base
 
 
-def subject_condition(f: flt.Filters, subject: Subject) -> tuple[str, list]:
-    """SQL condition and parameters for the subject's incidents in the period and priorities of `f`."""
-    condition, params = flt.where(profile_filters(f, subject))
+def subject_condition(f: flt.Filters, subject: Subject,
+                      wards: frozenset[str] | None = None) -> tuple[str, list]:
+    """SQL condition and parameters for the subject's incidents in the period and priorities of `f`
+    (and in `wards`, when given)."""
+    condition, params = flt.where(profile_filters(f, subject, wards))
     if subject.kind == "person":
         condition += " AND (victim_id = ? OR offender_id = ?)"
         params = params + [subject.key.strip()] * 2
@@ -171,6 +179,7 @@ class Profile:
     premises: pd.DataFrame        # premises_id, premises, type, incidents
     wards: pd.DataFrame           # ward context
     linked_counts: dict = field(default_factory=dict)  # victims, offenders, premises: distinct keys
+    scope_wards: frozenset | None = None  # only incidents in these wards (None: every incident)
 
     @property
     def total_rows(self) -> int:
@@ -237,10 +246,11 @@ def _when_text(frame: pd.DataFrame) -> pd.Series:
 
 
 def build_profile(con: duckdb.DuckDBPyConnection, f: flt.Filters, subject: Subject,
-                  limit: int = TIMELINE_LIMIT) -> Profile:
+                  limit: int = TIMELINE_LIMIT, within_wards: frozenset[str] | None = None) -> Profile:
     """The subject's problem profile for the period and priorities of `f` (aggregates in DuckDB;
-    only the latest `limit` incidents are pulled as rows)."""
-    condition, params = subject_condition(f, subject)
+    only the latest `limit` incidents are pulled as rows). `within_wards`: only incidents in these
+    wards (Viewer.place_wards of a neighbourhood officer); None for every incident."""
+    condition, params = subject_condition(f, subject, within_wards)
     wards = con.execute("SELECT ward_code, ward_name FROM wards").df()
     names = dict(zip(wards["ward_code"], wards["ward_name"]))
     priority_columns = ", ".join(f"p_{k}" for k in PRIORITY_KEYS)
@@ -301,7 +311,31 @@ def build_profile(con: duckdb.DuckDBPyConnection, f: flt.Filters, subject: Subje
                    last=pd.Timestamp(last) if last is not None else None,
                    timeline=timeline, monthly=monthly, by_priority=by_priority, categories=categories,
                    victims=victims, offenders=offenders, premises=premises, wards=ward_context,
-                   linked_counts={"victims": n_victims, "offenders": n_offenders, "premises": int(n_premises)})
+                   linked_counts={"victims": n_victims, "offenders": n_offenders, "premises": int(n_premises)},
+                   scope_wards=frozenset(within_wards) if within_wards is not None else None)
+
+
+def has_person_keys(profile: Profile) -> bool:
+    return any(key in table for table in (profile.timeline, profile.victims, profile.offenders)
+               for key in access.PERSON_KEYS)
+
+
+def for_viewer(profile: Profile, viewer: access.Viewer) -> Profile:
+    """The profile with only what `viewer` may see (cdp.access decides): person keys only for those
+    who see them, else the timeline without keys and no linked victim or offender lists (their
+    counts stay). A viewer limited to wards (Viewer.place_wards) gets only a profile built for
+    those wards (build_profile(within_wards=...)), so every premises named in it is in their area."""
+    if not viewer.may_profile(profile.subject.kind):
+        raise PermissionError(f"the {viewer.role} role may not open "
+                              f"{KINDS[profile.subject.kind].lower()} profiles")
+    allowed = viewer.place_wards
+    if allowed is not None and (profile.scope_wards is None or not profile.scope_wards <= allowed):
+        raise PermissionError(f"this profile covers wards outside the {viewer.role} viewer's area")
+    if viewer.sees_person_keys:
+        return profile
+    return replace(profile, timeline=access.restrict(profile.timeline, viewer),
+                   victims=access.restrict(profile.victims, viewer).iloc[0:0],
+                   offenders=access.restrict(profile.offenders, viewer).iloc[0:0])
 
 
 def _ward_context(con, f: flt.Filters, condition: str, params: list, wards: pd.DataFrame) -> pd.DataFrame:
@@ -339,6 +373,9 @@ def _ward_context(con, f: flt.Filters, condition: str, params: list, wards: pd.D
 def timeline_figure(profile: Profile) -> go.Figure:
     """Each listed incident as a dot: date across, category down, crimes and ASB in two colours."""
     frame = profile.timeline.assign(t=pd.to_datetime(profile.timeline["when"], format="mixed"))
+    keys = [k for k in access.PERSON_KEYS if k in frame]  # absent from a profile without person keys
+    if len(keys) != len(access.PERSON_KEYS):
+        keys = []
     fig = go.Figure()
     for kind, colour in (("crime", PALETTE["primary"]), ("ASB incident", PALETTE["accent"])):
         part = frame[frame["kind"] == kind]
@@ -349,10 +386,10 @@ def timeline_figure(profile: Profile) -> go.Figure:
             name="Crimes" if kind == "crime" else "ASB incidents",
             marker={"color": colour, "size": 9, "opacity": 0.75,
                     "line": {"width": 0.5, "color": "white"}},
-            customdata=part[["when", "location", "priorities", "victim_id", "offender_id"]]
-            .fillna("").to_numpy(),
+            customdata=part[["when", "location", "priorities", *keys]].fillna("").to_numpy(),
             hovertemplate=("%{customdata[0]} %{y}<br>%{customdata[1]}<br>%{customdata[2]}"
-                           "<br>victim %{customdata[3]} offender %{customdata[4]}<extra></extra>")))
+                           + ("<br>victim %{customdata[3]} offender %{customdata[4]}" if keys else "")
+                           + "<extra></extra>")))
     categories = frame["category"].nunique()
     fig.update_layout(height=max(240, 28 * categories + 110), margin={"l": 0, "r": 0, "t": 10, "b": 0},
                       xaxis={"range": [pd.Timestamp(profile.start),
@@ -418,6 +455,16 @@ def summary_lines(profile: Profile) -> list[tuple[str, str]]:
 SECTIONS = [("Priorities", "by_priority"), ("Categories", "categories"), ("Linked victims", "victims"),
             ("Linked offenders", "offenders"), ("Linked premises", "premises"), ("Ward context", "wards")]
 
+
+def _sections(profile: Profile) -> list[tuple[str, str]]:
+    """The exported sections: without the linked victim and offender lists when there are no keys."""
+    return [(title, name) for title, name in SECTIONS
+            if name not in ("victims", "offenders") or has_person_keys(profile)]
+
+
+def classification(profile: Profile) -> str:
+    return CLASSIFICATION if has_person_keys(profile) else CLASSIFICATION_NO_KEYS
+
 _CSS = """
 body { font-family: "Segoe UI", Arial, Helvetica, sans-serif; color: #1d2733; margin: 2rem auto;
        max-width: 1100px; padding: 0 1rem; }
@@ -447,7 +494,7 @@ def profile_html(profile: Profile) -> str:
     title = e("Problem profile: " + profile.subject.title)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
              f"<title>{title}</title><style>{_CSS}</style></head><body>",
-             f'<p class="marking">{e(CLASSIFICATION)}</p>']
+             f'<p class="marking">{e(classification(profile))}</p>']
     if profile.data_note:
         parts.append(f'<p class="demo">{e(profile.data_note)}: every figure here comes from synthetic '
                      f'demo data.</p>')
@@ -459,7 +506,7 @@ def profile_html(profile: Profile) -> str:
         timeline = timeline_figure(profile).to_html(include_plotlyjs=False, full_html=False)
         parts += ["<h2>Incidents per month</h2>", f'<div class="plot">{monthly}</div>',
                   "<h2>Timeline</h2>", f'<div class="plot">{timeline}</div>']
-    for title, name in SECTIONS:
+    for title, name in _sections(profile):
         parts += [f"<h2>{e(title)}</h2>", _html_table(getattr(profile, name))]
     note = (f" The latest {len(profile.timeline):,} of {profile.total_rows:,} incidents are listed."
             if profile.truncated else "")
@@ -486,7 +533,7 @@ class _ProfilePDF(FPDF):
     def header(self):
         self.set_font("helvetica", "B", 8)
         self.set_text_color(120, 80, 0)
-        self.cell(0, 5, _latin1(CLASSIFICATION), new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 5, _latin1(classification(self.profile)), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.ln(1)
 
@@ -567,7 +614,7 @@ def profile_pdf(profile: Profile) -> bytes:
     if profile.total_rows:
         _pdf_heading(pdf, "Incidents per month")
         _pdf_monthly_chart(pdf, profile)
-    for title, name in SECTIONS:
+    for title, name in _sections(profile):
         _pdf_heading(pdf, title)
         _pdf_table(pdf, getattr(profile, name))
     _pdf_heading(pdf, "Incidents (newest first)")
@@ -601,7 +648,8 @@ def audit_filters(profile: Profile) -> dict:
     return {"subject": subject.kind, "key": subject.key or None, "label": subject.label or None,
             "radius_m": subject.radius_m or None, "easting": subject.easting, "northing": subject.northing,
             "start": f"{profile.start:%Y-%m}", "end": f"{profile.end:%Y-%m}",
-            "priorities": list(profile.priorities)}
+            "priorities": list(profile.priorities),
+            **({"wards": sorted(profile.scope_wards)} if profile.scope_wards is not None else {})}
 
 
 def export_bytes(profile: Profile, fmt: str) -> bytes:
@@ -615,7 +663,7 @@ def logged_export(profile: Profile, fmt: str, viewer: access.Viewer) -> Callable
     """A no-argument function that makes the export and writes its audit log line, for a download
     button to call only when the user asks for the file. Refuses a viewer who may not see keys."""
     def make() -> bytes:
-        if not viewer.sees_person_keys:
+        if has_person_keys(profile) and not viewer.sees_person_keys:
             raise PermissionError(f"the {viewer.role} role may not export person-level rows")
         data = export_bytes(profile, fmt)
         access.log_person_export(viewer, f"problem profile {EXPORTS[fmt][0]}", audit_filters(profile),

@@ -7,6 +7,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from . import access
 from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, count_condition, priority_column
 from .store import get_meta, synthetic_note
 
@@ -99,18 +100,23 @@ def ward_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT ward_code, ward_name FROM wards ORDER BY ward_name").fetchall())
 
 
-def premises_options(con: duckdb.DuckDBPyConnection, residential_names: bool = True
+def premises_options(con: duckdb.DuckDBPyConnection,
+                     residential_wards: frozenset[str] | bool | None = None,
+                     within_wards: frozenset[str] | None = None
                      ) -> dict[str, tuple[str, float | None, float | None]]:
-    """Every premises: id -> (label "name (type)", easting, northing); residential premises are
-    labelled by their key alone unless `residential_names`."""
+    """Every premises (or those in `within_wards`): id -> (label "name (type)", easting, northing).
+
+    Residential premises are labelled by their key alone outside `residential_wards` (a viewer's
+    Viewer.residential_wards: None names them everywhere; True/False as before: everywhere/nowhere).
+    A premises' ward is the ward most of its incidents fall in."""
+    if isinstance(residential_wards, bool):
+        residential_wards = None if residential_wards else frozenset()
     rows = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
-            avg(easting), avg(northing) FROM incidents WHERE premises_id IS NOT NULL
+            avg(easting), avg(northing), mode(ward_code) FROM incidents WHERE premises_id IS NOT NULL
             GROUP BY premises_id ORDER BY 2, 1""").fetchall()
-    def label(key, name, kind):
-        if kind == "residential" and not residential_names:
-            return f"Residential address {key}"
-        return f"{name or key} ({kind or 'premises'})"
-    return {r[0]: (label(r[0], r[1], r[2]), r[3], r[4]) for r in rows}
+    return {key: (access.premises_label(key, name, kind, ward, residential_wards), east, north)
+            for key, name, kind, east, north, ward in rows
+            if within_wards is None or ward in within_wards}
 
 
 def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:

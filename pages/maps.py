@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import context, widgets
-from cdp import config, maps, queries, reference
+from cdp import access, config, maps, queries, reference
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit, coverage
@@ -218,6 +218,8 @@ ward = st.selectbox("Ward", options, index=None, key="maps_ward", format_func=wa
 if ward:
     streets = context.cached(maps.top_places)(f, priority, ward, "street", 10, compare)
     premises = context.cached(maps.top_places)(f, priority, ward, "premises", 10, compare)
+    # Residential premises are named only where this viewer may see them (table and map hovers).
+    top_premises = access.restrict(premises["table"], viewer, name="place", ward_code=ward)
     total = streets["total"]
     line = f"**{ward_names[ward]}**: {total:,} {unit}" if show_small else \
         f"**{ward_names[ward]}**: {suppress_count(total)} {unit}"
@@ -229,7 +231,7 @@ if ward:
     with dl:
         points = context.cached(maps.ward_points)(f, priority, ward)
         st.plotly_chart(maps.density_figure(points, maps.ward_outline(geojson, ward),
-                                            premises["table"].head(5), show_small=show_small),
+                                            top_premises.head(5), show_small=show_small),
                         key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
         st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
                    "diamonds mark the top 5 premises.")
@@ -241,13 +243,12 @@ if ward:
             st.dataframe(maps.display_places(streets["table"], show_small), hide_index=True,
                          key="maps_streets")
     st.markdown("**Top premises**")
-    if premises["table"].empty:
+    if top_premises.empty:
         st.info("No incidents at recorded premises in this ward for these filters"
                 + (" (the loaded data has no premises)." if level == "proxy" else "."))
     else:
-        st.dataframe(maps.display_places(premises["table"], show_small,
-                                         withhold_residential=not viewer.sees_residential_addresses),
-                     hide_index=True, key="maps_premises")
+        st.dataframe(maps.display_places(top_premises, show_small), hide_index=True,
+                     key="maps_premises")
     st.caption(f"Share: of the ward's {unit} in the period. Change: against the previous period "
                "of the same length; the verdict is an exact rate-ratio test (p < 0.05).")
 

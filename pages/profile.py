@@ -1,23 +1,36 @@
 """Problem profile: one person key, place or premises on one page for the problem-solving meeting,
-with HTML, PDF and CSV downloads. Analysts only; every download is written to the audit log."""
+with HTML, PDF and CSV downloads. Analysts profile people, places and premises; neighbourhood
+officers places and premises in their own wards, without person keys. Every profile shown and
+every download is written to the audit log."""
 import streamlit as st
 
-from app import context
-from cdp import profiles, queries
+from app import access, context
+from cdp import audit, profiles, queries
 
 f = context.filters()
 viewer = context.viewer()
 st.title("Problem profile")
-if not viewer.sees_person_keys:
-    st.warning("Problem profiles list pseudonymised victim and offender keys, so only analysts may open them.")
+if not viewer.may_open("profile"):
+    st.warning("Problem profiles are for analysts and neighbourhood officers.")
     st.stop()
-st.caption("One page on a person, a place or a premises for the multi-agency problem-solving meeting: "
-           "its incidents over time, the priorities and categories involved, the victims, offenders "
-           "and premises linked to it, and its wards.")
+area = viewer.place_wards  # None: every ward; else the officer's wards
+if area is not None and not area:
+    st.warning("No wards or Neighbourhood Action Team areas are assigned to you, so there is no "
+               "place to profile. Ask the dashboard's administrator to assign your area.")
+    st.stop()
+kinds = [kind for kind in profiles.KINDS if viewer.may_profile(kind)]
+if viewer.sees_person_keys:
+    st.caption("One page on a person, a place or a premises for the multi-agency problem-solving "
+               "meeting: its incidents over time, the priorities and categories involved, the "
+               "victims, offenders and premises linked to it, and its wards.")
+else:
+    ward_names = context.cached(queries.ward_names)()
+    st.caption("One page on a place or a premises in your area for the multi-agency problem-solving "
+               "meeting: its incidents over time, the priorities and categories involved, the "
+               "premises linked to it, and its wards. Only incidents in your wards count: "
+               + ", ".join(sorted(ward_names.get(w, w) for w in area)) + ".")
 
-premises = context.cached(queries.premises_options)()
-people = context.cached(profiles.frequent_people)(f)
-known_people = dict(zip(people["key"], people["role"] + ", " + people["incidents"].astype(str) + " incidents"))
+premises = context.cached(queries.premises_options)(viewer.residential_wards, area)
 
 
 def show_subject(subject: profiles.Subject) -> None:
@@ -47,9 +60,15 @@ elif suggested is not None and ("p_kind" not in st.session_state
     show_subject(suggested)
 st.session_state["_p_suggested"] = suggested
 
-kind = st.radio("Profile of", list(profiles.KINDS), key="p_kind", horizontal=True,
-                format_func=profiles.KINDS.get)
+if st.session_state.get("p_kind") not in kinds:
+    st.session_state.pop("p_kind", None)
+kind = st.radio("Profile of", kinds, key="p_kind", horizontal=True, format_func=profiles.KINDS.get)
 if kind == "person":
+    people = context.cached(profiles.frequent_people)(f)
+    if not access.audited_view("frequent victim and offender keys", audit.filters_record(f), len(people)):
+        st.stop()
+    known_people = dict(zip(people["key"], people["role"] + ", " + people["incidents"].astype(str)
+                            + " incidents"))
     options = list(known_people)
     if st.session_state.get("p_person") and st.session_state["p_person"] not in options:
         options.insert(0, st.session_state["p_person"])
@@ -90,12 +109,16 @@ if not subject.ready:
             "premises, radius and location filters fill this in when they are set.")
     st.stop()
 
-profile = context.cached(profiles.build_profile)(f, subject)
+profile = profiles.for_viewer(context.cached(profiles.build_profile)(f, subject, within_wards=area), viewer)
 st.header(subject.title)
 st.caption(f"{profile.scope}. The sidebar's period and priorities apply; its ward and people filters do "
            "not (the subject decides which incidents count).")
 if profile.total_rows == 0:
-    st.info("No incidents for this subject in the selected period and priorities.")
+    st.info("No incidents for this subject in the selected period and priorities"
+            + (" in your wards." if area is not None else "."))
+    st.stop()
+if not access.audited_view(f"problem profile: {subject.title}", profiles.audit_filters(profile),
+                           len(profile.timeline)):
     st.stop()
 
 a, b, c, d, e = st.columns(5)
@@ -122,17 +145,24 @@ with right:
     st.dataframe(profile.categories, hide_index=True, key="categories", height=250, column_config={
         "category": "Category", "kind": "Kind", "incidents": "Incidents"})
 
-st.subheader("Linked victims, offenders and premises")
-st.caption(f"Pseudonymised keys only; the {profiles.LINKED_LIMIT} with the most incidents of each.")
 DATES = {"first": st.column_config.DateColumn("First"), "last": st.column_config.DateColumn("Latest"),
          "incidents": "Incidents"}
-left, middle, right = st.columns(3)
-left.dataframe(profile.victims, hide_index=True, key="victims",
-               column_config={"victim_id": "Victim key", **DATES})
-middle.dataframe(profile.offenders, hide_index=True, key="offenders",
-                 column_config={"offender_id": "Offender key", **DATES})
-right.dataframe(profile.premises, hide_index=True, key="premises", column_config={
-    "premises_id": "Premises key", "premises": "Premises", "type": "Type", "incidents": "Incidents"})
+PREMISES_COLUMNS = {"premises_id": "Premises key", "premises": "Premises", "type": "Type",
+                    "incidents": "Incidents"}
+if profiles.has_person_keys(profile):
+    st.subheader("Linked victims, offenders and premises")
+    st.caption(f"Pseudonymised keys only; the {profiles.LINKED_LIMIT} with the most incidents of each.")
+    left, middle, right = st.columns(3)
+    left.dataframe(profile.victims, hide_index=True, key="victims",
+                   column_config={"victim_id": "Victim key", **DATES})
+    middle.dataframe(profile.offenders, hide_index=True, key="offenders",
+                     column_config={"offender_id": "Offender key", **DATES})
+    right.dataframe(profile.premises, hide_index=True, key="premises", column_config=PREMISES_COLUMNS)
+else:
+    st.subheader("Linked premises")
+    st.caption(f"The {profiles.LINKED_LIMIT} with the most incidents. Victim and offender keys are "
+               "shown to analysts only; the counts above say how many are linked.")
+    st.dataframe(profile.premises, hide_index=True, key="premises", column_config=PREMISES_COLUMNS)
 
 st.subheader("Ward context")
 st.dataframe(profile.wards, hide_index=True, key="wards", column_config={
@@ -150,8 +180,9 @@ st.dataframe(profile.timeline, hide_index=True, key="timeline-table", height=320
     "offender_id": "Offender key", "outcome": "Outcome", "source": "Source", "incident_id": "Incident"})
 
 st.subheader("Take it to the meeting")
-st.caption("Each download contains pseudonymised person keys and is recorded in the audit log "
-           "(who, when, which subject and period) when you click it.")
+st.caption(("Each download contains pseudonymised person keys and is" if profiles.has_person_keys(profile)
+            else "Each download is") + " recorded in the audit log (who, when, which subject and "
+           "period) when you click it.")
 columns = st.columns(len(profiles.EXPORTS))
 for column, (fmt, (label, mime, _)) in zip(columns, profiles.EXPORTS.items()):
     column.download_button(f"Download {label}", data=profiles.logged_export(profile, fmt, viewer),

@@ -2,15 +2,15 @@
 domestic abuse escalation, and the places and premises that keep coming up. Analysts only."""
 import streamlit as st
 
-from app import context, widgets
-from cdp import priorities, profiles, queries, repeats
+from app import access, context, widgets
+from cdp import audit, priorities, profiles, queries, repeats
 from cdp import victimisation as vic
 
 f = context.filters()
 viewer = context.viewer()
 st.title("Repeat victimisation")
 st.caption(widgets.describe(f))
-if not viewer.sees_person_keys:
+if not viewer.may_open("repeats"):
     st.warning("This page works on pseudonymised victim keys, so only analysts may open it.")
     st.stop()
 
@@ -155,7 +155,7 @@ else:
                "incidents in any 12 months and totals cover the period and the 12 months before it.")
     if escalating.empty:
         st.info("No victim meets the threshold for these filters.")
-    else:
+    elif access.audited_view("domestic abuse escalation victims", audit.filters_record(f), len(escalating)):
         st.dataframe(escalating, hide_index=True, key="escalation", column_config={
             "victim_id": st.column_config.TextColumn("Victim key"),
             "incidents_in_window": st.column_config.NumberColumn("Most in 12 months"),
@@ -164,11 +164,9 @@ else:
             "total_incidents": st.column_config.NumberColumn("All in the span"),
             "latest": st.column_config.DateColumn("Latest incident"),
             "ward": "Ward of the latest", "vulnerable": st.column_config.CheckboxColumn("Vulnerable")})
-        audit = {"start": f"{f.start:%Y-%m}", "end": f"{f.end:%Y-%m}",
-                 "wards": list(f.wards), **f.people_places_premises()}
         st.download_button("Download the list (CSV)", key="escalation-csv", on_click="ignore",
                            data=profiles.logged_table_export(escalating, "domestic abuse escalation victims",
-                                                             audit, viewer),
+                                                             audit.filters_record(f), viewer),
                            file_name=f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv", mime="text/csv",
                            help="Every download of victim keys is recorded in the audit log.")
 

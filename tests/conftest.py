@@ -100,6 +100,13 @@ def demo_db(tmp_path_factory, wards) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _audit_log_in_tmp(tmp_path, monkeypatch):
+    """Every test's audit log is its own (never the checkout's data/audit.log)."""
+    monkeypatch.setenv("CDP_AUDIT_LOG", str(tmp_path / "audit.log"))
+    monkeypatch.delenv("CDP_AUDIT_KEY", raising=False)
+
+
 class _NavigationPagesManager:
     """AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so each rerun
     would start in the old folder-based multipage mode and go through app.context's rerun guard,

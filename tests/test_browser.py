@@ -4,21 +4,15 @@ to tests/artifacts/."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from servers import open_page, wait_until_idle
+from servers import chromium, dashboard, need_chromium, open_page, wait_until_idle
 
-CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
 # (url path, a heading the page must show, whether it draws charts)
 # The first page opened is a deep link on a fresh server: the case app.context's guard handles.
@@ -35,12 +29,6 @@ PAGES = [
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def audit_log(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("audit") / "audit.log"
@@ -49,45 +37,18 @@ def audit_log(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(demo_db, tmp_path_factory, audit_log):
     """The dashboard served on a free local port, on a copy of the demo store, as an analyst."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    need_chromium()
     store_copy = tmp_path_factory.mktemp("browser") / "cdp.duckdb"
     shutil.copy(demo_db, store_copy)
-    port = _free_port()
-    env = {**os.environ, "CDP_DB": str(store_copy), "CDP_AUDIT_LOG": str(audit_log), "CDP_ROLE": "analyst"}
-    log = open(store_copy.parent / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.terminate()
-        pytest.fail(f"the dashboard did not start: {(store_copy.parent / 'server.log').read_text()}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    env = {"CDP_DB": str(store_copy), "CDP_AUDIT_LOG": str(audit_log), "CDP_ROLE": "analyst"}
+    with dashboard(env, store_copy.parent / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.mark.parametrize("path, heading, has_charts", PAGES, ids=[p[0] for p in PAGES])
@@ -176,7 +137,7 @@ def test_a_person_level_download_writes_the_audit_log_at_the_click(server, brows
             break
         time.sleep(0.25)
     (entry,) = [json.loads(line) for line in lines[len(before):]]
-    assert entry["export"] == "problem profile CSV" and entry["role"] == "analyst"
-    assert entry["filter"]["subject"] == "location" and entry["filter"]["key"] == "Market Street"
+    assert (entry["action"], entry["what"], entry["role"]) == ("export", "problem profile CSV", "analyst")
+    assert entry["filters"]["subject"] == "location" and entry["filters"]["key"] == "Market Street"
     assert entry["rows"] == rows > 0
     page.close()

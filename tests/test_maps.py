@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cdp import geography, maps, reference, store
+from cdp import access, geography, maps, reference, store
 from cdp.filters import Filters
 from conftest import SHARED_GEO
 
@@ -305,12 +305,14 @@ def test_top_streets_and_premises_hand_counted(small):
         maps.top_places(small, PERIOD, "asb", CASTLE, "owner")
 
 
-def test_display_places_withholds_residential_names():
+def test_display_places_of_a_table_restricted_for_the_viewer():
     table = pd.DataFrame({"place": ["Flat 3, Some Road", "The Plough"], "premises_id": ["R1", "P1"],
                           "premises_type": ["residential", "licensed premises"], "count": [7, 3],
                           "share": [0.7, 0.3], "previous": [2, 3], "pct_change": [250.0, 0.0],
                           "verdict": ["no significant change"] * 2})
-    shown = maps.display_places(table, show_small=True, withhold_residential=True)
+    officer = access.Viewer("nat", "neighbourhood", wards={"E05012285"})   # Meadows, not Castle
+    shown = maps.display_places(access.restrict(table, officer, name="place", ward_code=CASTLE),
+                                show_small=True)
     assert shown["Place"].tolist() == ["Residential address (withheld)", "The Plough"]
     assert shown["Change"].tolist() == ["+250%", "0%"] and shown["Share of ward"].tolist() == ["70.0%", "30.0%"]
     assert shown["Verdict"].tolist() == ["not significant"] * 2

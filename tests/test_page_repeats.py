@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cdp import profiles, store, victimisation as vic
+from cdp import audit, profiles, store, victimisation as vic
 from cdp.filters import Filters
 from conftest import ROOT
 
@@ -65,13 +65,19 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     text = " ".join(m.value for m in at.markdown)
     assert "Repeat victimisation rate: of the victims of hate crime incidents" in text
     assert "measured with none" in text  # the demo data has no look-back before April 2020
-    # Escalation: the list matches the count, and nothing is logged just by showing the page.
+    # Escalation: the list matches the count; showing it is logged as a view, and the CSV export
+    # is logged only when it is made, at the click.
     escalation = frame_with(at, "incidents_in_window")
     assert shown["Victims with 3 or more domestic abuse crimes in 12 months"] == f"{len(escalation):,}"
     assert (escalation["incidents_in_window"] >= 3).all()
     (download,) = at.get("download_button")
-    assert download.proto.deferred_file_id  # the CSV is made (and logged) only when clicked
-    assert not audit_log.exists()
+    assert download.proto.deferred_file_id
+    (view,) = audit.entries(audit_log)
+    assert (view["action"], view["what"], view["rows"], view["page"]) == (
+        "view", "domestic abuse escalation victims", len(escalation), "repeats")
+    assert view["filters"]["start"] == "2024-04" and view["role"] == "analyst"
+    at.run()
+    assert len(list(audit.entries(audit_log))) == 1  # the same view again in the session: logged once
     # Repeat places: premises and locations, ranked, with the mix of priorities.
     premises = next(d.value for d in at.dataframe if "premises_type" in d.value.columns)
     assert len(premises) == 50 and premises["crimes"].add(premises["asb_incidents"]).is_monotonic_decreasing
@@ -109,21 +115,21 @@ def test_priority_wards_and_period_change_the_figures(app_test, demo):
     assert any("lower bounds" in w.value for w in at.warning)  # no 12 months before April 2020
 
 
-def test_repeats_page_is_for_analysts_only(demo_store, monkeypatch):
+@pytest.mark.parametrize("role", ["neighbourhood", "board"])
+def test_repeats_page_is_for_analysts_only(demo_store, monkeypatch, role):
     monkeypatch.setenv("CDP_STORE", demo_store)
-    monkeypatch.setenv("CDP_ROLE", "neighbourhood")
+    monkeypatch.setenv("CDP_ROLE", role)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     assert not at.exception
-    for page in ("pages/repeats.py", "pages/profile.py"):
-        with pytest.raises(ValueError, match="Could not find a navigation page"):
-            at.switch_page(page)  # not in the navigation at all
-    for page in ("repeats.py", "profile.py"):
-        direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
-        direct.session_state["filters"] = LAST_12_MONTHS
-        direct.run()
-        assert not direct.exception
-        assert any("only analysts" in w.value for w in direct.warning)
-        assert not direct.metric and not direct.dataframe
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/repeats.py")  # the file is not among its pages (a deep link to its
+        # address says "not available to your role": see test_access_browser.py)
+    direct = AppTest.from_file(str(ROOT / "pages" / "repeats.py"), default_timeout=60)
+    direct.session_state["filters"] = LAST_12_MONTHS
+    direct.run()   # run on its own, the page refuses too
+    assert not direct.exception
+    assert any("only analysts" in w.value for w in direct.warning)
+    assert not direct.metric and not direct.dataframe
 
 
 def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_store, monkeypatch):
@@ -160,7 +166,12 @@ def test_profile_prefills_from_the_sidebar_premises(app_test, demo, audit_log):
     assert len(timeline) == expected.total_rows and set(timeline["premises"].dropna()) == {expected.timeline["premises"][0]}
     assert [b.label for b in at.get("download_button")] == ["Download HTML", "Download PDF", "Download CSV"]
     assert all(b.proto.deferred_file_id for b in at.get("download_button"))
-    assert not audit_log.exists()  # logged when a file is made at the click, not when shown
+    # Logged: the list of frequent keys the chooser offered, then the profile shown; the
+    # downloads only when a file is made, at the click.
+    first, shown_profile = audit.entries(audit_log)
+    assert (first["what"], first["action"]) == ("frequent victim and offender keys", "view")
+    assert shown_profile["what"].startswith("problem profile: Premises")
+    assert shown_profile["filters"]["key"] == premises_id and shown_profile["rows"] == expected.total_rows
 
     # A shorter period changes the profile.
     at.selectbox(key="f_period").set_value("Last 3 months").run()

@@ -219,10 +219,10 @@ def test_every_export_writes_the_audit_log_when_it_is_made(profile, tmp_path, mo
     assert data == profiles.export_bytes(profile, fmt) or fmt != "csv"
     (entry,) = read_log(log)
     assert entry["user"] == "analyst1" and entry["role"] == "analyst"
-    assert entry["export"] == f"problem profile {fmt.upper()}"
+    assert (entry["action"], entry["what"]) == ("export", f"problem profile {fmt.upper()}")
     assert entry["rows"] == len(profile.timeline) == 4
-    assert entry["filter"]["subject"] == "premises" and entry["filter"]["key"] == "P1"
-    assert (entry["filter"]["start"], entry["filter"]["end"]) == ("2024-01", "2024-12")
+    assert entry["filters"]["subject"] == "premises" and entry["filters"]["key"] == "P1"
+    assert (entry["filters"]["start"], entry["filters"]["end"]) == ("2024-01", "2024-12")
     download()
     assert len(read_log(log)) == 2           # a second download is a second line
 
@@ -243,7 +243,7 @@ def test_table_export_is_logged(profile, tmp_path, monkeypatch):
     data = profiles.logged_table_export(profile.offenders, "offenders", {"start": "2024-01"}, ANALYST)()
     assert pd.read_csv(io.BytesIO(data))["offender_id"].tolist() == profile.offenders["offender_id"].tolist()
     (entry,) = read_log(log)
-    assert (entry["export"], entry["rows"], entry["filter"]) == ("offenders", len(profile.offenders),
+    assert (entry["what"], entry["rows"], entry["filters"]) == ("offenders", len(profile.offenders),
                                                                   {"start": "2024-01"})
 
 
