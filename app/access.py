@@ -48,12 +48,8 @@ def _auth_section() -> dict:
 
 
 def _trusted_headers() -> dict:
+    """server.trustedUserHeaders (Streamlit parses the JSON form of the command line and env)."""
     mapping = st.get_option("server.trustedUserHeaders")
-    if isinstance(mapping, str):  # given as JSON on the command line or in the environment
-        try:
-            mapping = json.loads(mapping) if mapping.strip() else {}
-        except ValueError:
-            mapping = {}
     return mapping if isinstance(mapping, dict) else {}
 
 

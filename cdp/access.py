@@ -316,8 +316,9 @@ def viewer_from_identity(identity: Mapping, cfg: AccessConfig, wards: Mapping[st
     user = next((str(identity[c]).strip() for c in cfg.user_claims
                  if identity.get(c) not in (None, "") and str(identity[c]).strip()), None)
     if user is None:
-        raise Refused("Not signed in", "The identity provider did not say who you are (none of the "
-                      f"claims {', '.join(cfg.user_claims)} was present).")
+        source = "authenticating proxy" if mode == "proxy" else "identity provider"
+        raise Refused("Not signed in", f"The {source} did not say who you are (none of "
+                      f"{', '.join(cfg.user_claims)} was present), so no data is shown.")
     values = claim_values(identity.get(cfg.role_claim))
     grants = [cfg.role_values[v.casefold()] for v in values if v.casefold() in cfg.role_values]
     entry = cfg.users.get(user.casefold())

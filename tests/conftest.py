@@ -107,6 +107,23 @@ def _audit_log_in_tmp(tmp_path, monkeypatch):
     monkeypatch.delenv("CDP_AUDIT_KEY", raising=False)
 
 
+@pytest.fixture(scope="session")
+def demo_people_places(demo_db) -> dict:
+    """What must not leak from the demo store: its residential premises (id, name, ward) and every
+    victim and offender key."""
+    con = store.connect(demo_db)
+    try:
+        residential = con.execute("""SELECT premises_id, any_value(premises_name), mode(ward_code)
+            FROM incidents WHERE premises_type = 'residential' GROUP BY premises_id
+            ORDER BY premises_id""").fetchall()
+        keys = {k for (k,) in con.execute("SELECT victim_id FROM incidents WHERE victim_id IS NOT NULL "
+                                          "UNION SELECT offender_id FROM incidents WHERE offender_id IS NOT NULL")
+                .fetchall()}
+    finally:
+        con.close()
+    return {"residential": residential, "keys": keys}
+
+
 class _NavigationPagesManager:
     """AppTest resets Streamlit's "uses a pages/ folder" flag before every run, so each rerun
     would start in the old folder-based multipage mode and go through app.context's rerun guard,

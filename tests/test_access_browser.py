@@ -8,12 +8,10 @@ elements, table data and chart specs) and every chart's data in the page is scan
 keys and for residential premises names the role may not see."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -48,18 +46,9 @@ roles = "roles"
 """
 
 
-@pytest.fixture(scope="module")
-def facts(demo_db) -> dict:
-    con = store.connect(demo_db)
-    try:
-        residential = con.execute("""SELECT premises_id, any_value(premises_name), mode(ward_code)
-            FROM incidents WHERE premises_type = 'residential' GROUP BY premises_id""").fetchall()
-        keys = {k for (k,) in con.execute("SELECT victim_id FROM incidents WHERE victim_id IS NOT NULL UNION "
-                                          "SELECT offender_id FROM incidents WHERE offender_id IS NOT NULL")
-                .fetchall()}
-    finally:
-        con.close()
-    return {"residential": residential, "keys": keys}
+@pytest.fixture
+def facts(demo_people_places) -> dict:
+    return demo_people_places
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +121,9 @@ class Session:
     def body(self) -> str:
         return self.page.inner_text("body")
 
+    def nav(self) -> str:
+        return self.page.locator('[data-testid="stSidebarNav"]').inner_text()
+
     def sign_in(self, email: str, expect: str = "Signed in as") -> None:
         self.open(expect=SIGN_IN)
         self.page.get_by_role("button", name="Sign in").click()
@@ -171,6 +163,14 @@ class Session:
 BDATA = re.compile(r'"bdata":\s*"[^"]*"')
 
 
+def signed_in(browser, site, user: str, expect: str = "Signed in as") -> tuple[Session, str]:
+    """A new browser session signed in as one of USERS, and that user's e-mail address."""
+    who = Session(browser, site["url"])
+    email = USERS[user]["email"]
+    who.sign_in(email, expect)
+    return who, email
+
+
 def person_keys(text: str, facts) -> set[str]:
     """The real person keys in `text` (numeric chart arrays, base64 "bdata", left out: they hold
     no text, and random base64 could look like a key)."""
@@ -203,16 +203,23 @@ def test_without_signing_in_there_is_only_the_sign_in_page(site, browser, facts)
 
 
 def test_an_analyst_signs_in_and_is_audited(site, browser, facts):
-    who = Session(browser, site["url"])
-    email = USERS["analyst"]["email"]
-    who.sign_in(email)
+    who, email = signed_in(browser, site, "analyst")
     body = who.body()
     assert "Overview" in body and f"Signed in as Ana Lyst ({email}), analyst" in body
-    nav = who.page.locator('[data-testid="stSidebarNav"]').inner_text()
+    nav = who.nav()
     assert "Repeat victimisation" in nav and "Problem profile" in nav and "Data" in nav
     who.open("repeats", expect="Domestic abuse: potential escalation")
     who.shot("analyst-repeats")
     assert person_keys(who.everything(), facts)       # analysts do receive keys: the scan works
+    # The tables' own toolbars offer no download: the only one is the audited button.
+    for table in who.page.locator('[data-testid="stDataFrame"]').all():
+        if table.is_visible():                          # (the others are in tabs not shown)
+            table.scroll_into_view_if_needed()
+            table.hover()
+    labels = [b.get_attribute("aria-label") or b.inner_text()
+              for b in who.page.locator('[data-testid="stElementToolbar"] button').all()]
+    assert "Search" in labels and not [label for label in labels if "ownload" in label]
+    assert who.page.get_by_role("button", name="Download the list (CSV)").count() == 1
     (view,) = [e for e in logged(site, email) if e["what"] == "domestic abuse escalation victims"]
     assert (view["role"], view["mode"], view["action"], view["page"]) == ("analyst", "oidc", "view", "repeats")
     assert view["rows"] > 0 and view["filters"]["start"]
@@ -222,11 +229,9 @@ def test_an_analyst_signs_in_and_is_audited(site, browser, facts):
 
 
 def test_a_neighbourhood_officer_for_two_wards(site, browser, facts):
-    who = Session(browser, site["url"])
-    email = USERS["officer"]["email"]
-    who.sign_in(email)
+    who, email = signed_in(browser, site, "officer")
     assert f"Signed in as Nat Officer ({email}), neighbourhood officer" in who.body()
-    nav = who.page.locator('[data-testid="stSidebarNav"]').inner_text()
+    nav = who.nav()
     assert "Repeat victimisation" not in nav and "Problem profile" in nav and "Hotspot maps" in nav
     body = who.open("repeats", expect="is not available")  # a deep link to a page the role cannot open
     assert "Repeat victimisation is not available to your role (neighbourhood officer)" in body
@@ -258,12 +263,10 @@ def test_a_neighbourhood_officer_for_two_wards(site, browser, facts):
 
 
 def test_a_board_member(site, browser, facts):
-    who = Session(browser, site["url"])
-    email = USERS["board"]["email"]
-    who.sign_in(email)
+    who, email = signed_in(browser, site, "board")
     # A name from the token is shown as text, never as markup.
     assert f"Signed in as Bo *Ard* <b>[x](http://e)</b> ({email}), board member" in who.body()
-    nav = who.page.locator('[data-testid="stSidebarNav"]').inner_text()
+    nav = who.nav()
     assert "Problem profile" not in nav and "Repeat victimisation" not in nav and "Board briefing" in nav
     body = who.open("profile", expect="is not available")
     assert "Problem profile is not available to your role (board member)" in body
@@ -283,9 +286,7 @@ def test_a_board_member(site, browser, facts):
 
 
 def test_a_user_with_no_recognised_role_sees_no_data(site, browser, facts):
-    who = Session(browser, site["url"])
-    email = USERS["norole"]["email"]
-    who.sign_in(email, expect="No dashboard role")
+    who, email = signed_in(browser, site, "norole", expect="No dashboard role")
     body = who.body()
     assert "No dashboard role" in body and "'CDP.Visitors'" in body and email in body
     who.shot("no-role")
@@ -313,3 +314,4 @@ def test_without_login_the_dashboard_serves_no_data_beyond_this_computer(demo_db
         assert "Login is not configured" in body and "listening on 0.0.0.0" in body
         assert who.page.locator(".js-plotly-plot").count() == 0
         who.close()
+

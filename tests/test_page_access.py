@@ -10,26 +10,17 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cdp import access, audit, store
+from app import access as app_access
+from cdp import access, audit
 from conftest import ROOT
 
 CASTLE, MEADOWS, BULWELL = "E05012277", "E05012285", "E05012275"
 PERSON_KEY = re.compile(rb"[VO]\d{6}")  # no \b: Arrow packs strings together
 
 
-@pytest.fixture(scope="module")
-def demo_facts(demo_db) -> dict:
-    """Residential premises of the demo store by ward, and every person key."""
-    con = store.connect(demo_db)
-    try:
-        residential = con.execute("""SELECT premises_id, any_value(premises_name), mode(ward_code)
-            FROM incidents WHERE premises_type = 'residential' GROUP BY premises_id""").fetchall()
-        keys = {k for (k,) in con.execute("SELECT victim_id FROM incidents WHERE victim_id IS NOT NULL "
-                                          "UNION SELECT offender_id FROM incidents WHERE offender_id IS NOT NULL")
-                .fetchall()}
-    finally:
-        con.close()
-    return {"residential": residential, "keys": keys}
+@pytest.fixture
+def demo_facts(demo_people_places) -> dict:
+    return demo_people_places
 
 
 def received(at: AppTest) -> bytes:
@@ -89,6 +80,12 @@ def test_local_mode_says_so(app_test):
     at = app_test()
     banner = at.sidebar.info[0].value
     assert "Local mode" in banner and "127.0.0.1" in banner and "analyst" in banner
+
+
+def test_sign_in_buttons_one_per_provider():
+    assert app_access._providers({"redirect_uri": "x", "client_id": "c"}) == [None]
+    assert app_access._providers({"redirect_uri": "x", "microsoft": {"client_id": "c"},
+                                  "okta": {"client_id": "d"}}) == ["microsoft", "okta"]
 
 
 def test_streamlit_is_configured_for_local_mode_and_no_table_downloads():
@@ -193,3 +190,56 @@ def test_no_person_level_data_when_the_audit_log_cannot_be_written(app_test, dem
     assert any("Person-level data is not shown" in e.value for e in at.error)
     assert not [w for w in at.selectbox if w.key == "p_person"]        # no list of keys offered
     assert not person_keys(received(at), demo_facts)
+
+
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                 "client_id": "cdp", "client_secret": "s",
+                 "server_metadata_url": "https://login.microsoftonline.com/tenant/v2.0/.well-known/openid-configuration"}}
+
+
+def dashboard(demo_db, monkeypatch, user: dict, secrets: dict | None = None) -> AppTest:
+    monkeypatch.setenv("CDP_DB", str(demo_db))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
+    at.user = user
+    at.secrets = secrets or {}
+    return at.run()
+
+
+def test_with_login_configured_nobody_gets_past_the_sign_in_page(demo_db, monkeypatch):
+    at = dashboard(demo_db, monkeypatch, {"is_logged_in": False}, AUTH)
+    assert not at.exception
+    assert at.title[0].value == "Nottingham Crime and Drugs Partnership"
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.sidebar.selectbox and not at.metric and not at.get("plotly_chart")
+
+
+def test_a_signed_in_user_gets_the_role_of_their_claim(demo_db, monkeypatch):
+    at = dashboard(demo_db, monkeypatch, {"is_logged_in": True, "email": "bo@council.example",
+                                          "name": "Bo", "roles": ["CDP.Board"]}, AUTH)
+    assert not at.exception
+    assert "Signed in as **Bo \\(bo\\@council\\.example\\), board member**" in at.sidebar.caption[0].value
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+    assert at.title[0].value == "Overview" and at.metric
+    refused = dashboard(demo_db, monkeypatch, {"is_logged_in": True, "email": "x@e", "roles": ["boards"]}, AUTH)
+    assert refused.title[0].value == "No dashboard role" and not refused.metric
+
+
+@pytest.fixture
+def trusted_headers():
+    from streamlit import config as st_config
+    st_config.set_option("server.trustedUserHeaders", {"X-Proxy-Email": "email", "X-Proxy-Roles": "roles"})
+    yield
+    st_config.set_option("server.trustedUserHeaders", {})
+
+
+def test_behind_a_proxy_the_trusted_headers_decide(demo_db, monkeypatch, trusted_headers):
+    """Streamlit copies the configured headers into st.user; the access rules read them."""
+    at = dashboard(demo_db, monkeypatch, {"email": "nat@council.example", "roles": "Other, CDP.Neighbourhood"})
+    assert not at.exception
+    assert "neighbourhood officer" in at.sidebar.caption[0].value and not at.sidebar.button  # no sign-out
+    anonymous = dashboard(demo_db, monkeypatch, {"email": None, "roles": None})
+    assert anonymous.title[0].value == "Not signed in"
+    assert "authenticating proxy did not say who you are" in anonymous.error[0].value
+    assert not anonymous.metric
+    both = dashboard(demo_db, monkeypatch, {"is_logged_in": True, "email": "a@e", "roles": ["CDP.Analyst"]}, AUTH)
+    assert both.title[0].value == "Login is configured twice" and not both.metric
