@@ -21,7 +21,6 @@ import streamlit as st
 
 from cdp import access, audit, config, queries
 
-MODES = ("oidc", "proxy", "local")
 _PAGE_KEY = "_cdp_page"
 _AUDITED_KEY = "_cdp_audited_views"
 
@@ -214,8 +213,9 @@ def banner(viewer: access.Viewer) -> None:
     """Who is signed in, and how, at the top of the sidebar (local mode says what that means)."""
     bar = st.sidebar
     if viewer.mode == "local":
+        address = _plain(st.get_option("server.address") or "127.0.0.1")
         bar.info(f"**Local mode**: no login is configured, so this dashboard serves this computer "
-                 f"only (127.0.0.1). Role: **{viewer.role}** (CDP_ROLE).", icon=":material/computer:")
+                 f"only ({address}). Role: **{viewer.role}** (CDP_ROLE).", icon=":material/computer:")
         return
     bar.caption(f"Signed in as **{_plain(viewer.description)}**")
     if viewer.mode == "oidc" and bar.button("Sign out", key="sign-out", icon=":material/logout:"):
@@ -236,8 +236,8 @@ def audited_view(what: str, filters: dict, rows: int) -> bool:
             access.log_person_view(who, what, filters, rows)
             seen.add(signature)
     except audit.AuditUnavailable as exc:
-        st.error(f"**Person-level data is not shown: {_plain(exc)}.** Every view and export of victim and "
-                 "offender keys must be written to the audit log first. Tell the dashboard's "
-                 "administrator.", icon=":material/gpp_bad:")
+        st.error(f"**Person-level data is not shown: {_plain(exc)}.** Every view and export of "
+                 "victim and offender keys must be written to the audit log first. Tell the "
+                 "dashboard's administrator.", icon=":material/gpp_bad:")
         return False
     return True
