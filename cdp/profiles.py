@@ -465,6 +465,7 @@ def _sections(profile: Profile) -> list[tuple[str, str]]:
 def classification(profile: Profile) -> str:
     return CLASSIFICATION if has_person_keys(profile) else CLASSIFICATION_NO_KEYS
 
+
 _CSS = """
 body { font-family: "Segoe UI", Arial, Helvetica, sans-serif; color: #1d2733; margin: 2rem auto;
        max-width: 1100px; padding: 0 1rem; }

@@ -78,7 +78,7 @@ def test_an_unknown_local_role_is_refused_and_shows_nothing(demo_db, monkeypatch
 
 def test_local_mode_says_so(app_test):
     at = app_test()
-    banner = at.sidebar.info[0].value
+    banner = shown(at.sidebar.info[0].value)
     assert "Local mode" in banner and "127.0.0.1" in banner and "analyst" in banner
 
 
