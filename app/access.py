@@ -19,7 +19,7 @@ from typing import Callable
 
 import streamlit as st
 
-from cdp import access, audit, config, queries
+from cdp import access, audit, config, queries, store
 
 _PAGE_KEY = "_cdp_page"
 _AUDITED_KEY = "_cdp_audited_views"
@@ -140,12 +140,15 @@ def viewer() -> access.Viewer:
 def gate(page_keys: list[str]) -> access.Viewer:
     """The viewer, for dashboard.py before it builds the navigation. Without an identity (or with
     a refused one) every page address shows the sign-in page or the reason, and the run stops."""
+    from . import context
     try:
         return _resolve()
     except _NeedsLogin:
         screen: Callable[[], None] = _sign_in_screen
     except access.Refused as refusal:
         screen = partial(_refusal_screen, refusal)
+    except (store.Busy, store.StoreError) as problem:  # reading the wards: say so, keep the address
+        screen = partial(context.store_problem, st, problem)
     pages = [st.Page(screen, title="Sign in", url_path=key, default=i == 0, visibility="hidden")
              for i, key in enumerate(page_keys)]
     st.navigation(pages, position="hidden").run()

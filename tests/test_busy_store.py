@@ -134,7 +134,8 @@ def test_a_page_opened_during_an_import_says_the_data_is_being_updated(store_fil
         assert f"PID {holder.process.pid}" in notice.value
         assert not at.metric
     at.run()
-    assert not at.exception and not at.info
+    assert not at.exception
+    assert not [i for i in at.info if "being updated" in i.value]  # the local-mode banner stays
     assert at.title[0].value == "Overview" and at.metric
 
 
@@ -164,7 +165,8 @@ def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_u
             busy.screenshot(path=str(ARTIFACTS / "busy-store.png"))
         busy.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)  # reruns by itself
         wait_until_idle(busy)
-        assert metrics(busy)["Incidents"] == loaded
+        shown_now = metrics(busy)
+        assert shown_now.get("Incidents") == loaded, (shown_now, busy.inner_text("body")[:1500])
         for shown in (page, busy):
             text = shown.inner_text("body")
             assert "Traceback" not in text and not shown.locator('[data-testid="stException"]').count()
