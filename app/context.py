@@ -145,7 +145,7 @@ def viewer() -> access.Viewer:
 
 
 def _wards_geojson(con, tolerance: float) -> dict:
-    wards = geography.stored_wards(con)
+    wards = geography.stored_wards(con, wgs84=True)
     if wards is None:
         return {"type": "FeatureCollection", "features": []}
     simplified = wards.to_crs(27700).simplify(tolerance).to_crs(4326)

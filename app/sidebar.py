@@ -6,8 +6,8 @@ from datetime import date
 
 import streamlit as st
 
+from cdp import counting, geography, queries
 from cdp import filters as flt
-from cdp import geography, queries
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 
 from . import context
@@ -38,16 +38,19 @@ def _choices(version: str, residential_wards: frozenset[str] | None) -> dict:
     (the viewer's, see cdp.access.Viewer.residential_wards)."""
     with context.reading() as con:
         first, last = queries.data_months(con)
+        # Quick picks and the default period end at the latest month every source covers.
+        complete = counting.months(con).last_complete() or last
         wards = queries.ward_names(con)
         types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
                                            "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
-        return {"first": first, "last": last, "wards": wards,
+        return {"first": first, "last": last, "complete": complete, "wards": wards,
                 "premises": queries.premises_options(con, residential_wards),
                 "premises_types": types, "available": flt.availability(con)}
 
 
 def default_filters(choices: dict) -> flt.Filters:
-    last = choices["last"]
+    """The last 12 complete months (cdp.counting), or as many as the data holds."""
+    last = choices["complete"]
     return flt.Filters(start=max(flt.month_add(last, -11), choices["first"]), end=last)
 
 
@@ -56,7 +59,7 @@ def _init_state(choices: dict, default: flt.Filters) -> None:
     if st.session_state.get("_filters_ready"):
         return
     f = flt.from_query(st.query_params.to_dict(), default)
-    presets = _presets(choices["last"], choices["first"])
+    presets = _presets(choices["complete"], choices["first"])
     chosen = next((name for name, span in presets.items() if span == (f.start, f.end)), CUSTOM)
     state = st.session_state
     state["f_period"] = chosen
@@ -103,7 +106,7 @@ def render() -> flt.Filters:
     _init_state(choices, default)
     available = choices["available"]
     months = [flt.month_add(choices["first"], i) for i in range(flt.months_between(choices["first"], choices["last"]))]
-    presets = _presets(choices["last"], choices["first"])
+    presets = _presets(choices["complete"], choices["first"])
     bar = st.sidebar
 
     bar.header("Filters")
@@ -114,6 +117,10 @@ def render() -> flt.Filters:
     else:
         start, end = presets[period]
         st.session_state["f_range"] = (start, end)
+    if choices["complete"] < choices["last"]:
+        bar.caption(f"Quick picks end in {choices['complete']:%B %Y}, the latest month every source "
+                    f"covers; later months (to {choices['last']:%B %Y}) are not complete. See the "
+                    "Data page.")
     bar.multiselect("Priorities", PRIORITY_KEYS, key="f_priorities",
                     format_func=lambda k: PRIORITY_BY_KEY[k].label, placeholder="All six priorities",
                     help="The Partnership Plan 2021-24 priorities. Empty means all six.")

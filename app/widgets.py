@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cdp import access
+from cdp import access, targets
+from cdp.counting import NotCounted
 from cdp.filters import Filters
+from cdp.metrics import Comparison
 from cdp.priorities import PRIORITY_BY_KEY
-from cdp.stats import Change
 from cdp.suppression import suppress_change
 
 _BADGES = {"full": ("Full coverage", "green"), "proxy": ("Proxy only", "orange"),
-           "unavailable": ("Unavailable", "gray")}
+           "unavailable": ("Unavailable", "gray"), "mixed": ("Mixed coverage", "orange")}
 
 
 def describe(f: Filters) -> str:
@@ -32,17 +33,35 @@ def coverage_badge(level: str, note: str = "") -> None:
         st.caption(note)
 
 
-def change_line(title: str, change: Change | None, viewer: access.Viewer) -> None:
-    """One comparison in words: the change and whether it is significant."""
+def not_counted(figures: NotCounted) -> None:
+    """The statement of what the figures leave out (outside the area, unlocated, superseded)."""
+    if figures.total:
+        st.caption(figures.sentence())
+
+
+def change_line(comparison: Comparison, viewer: access.Viewer) -> None:
+    """One comparison in words: the change and whether it is significant, or why not compared."""
+    change = comparison.change
     if change is None:
-        st.caption(f"{title}: no data for that period.")
+        st.caption(f"{comparison.title}: {comparison.reason}.")
         return
     if not viewer.sees_small_numbers:
         shown = suppress_change(change.count, change.previous)
-        st.caption(f"{title}: {shown.difference} ({shown.percent}), {change.verdict}.")
+        st.caption(f"{comparison.title}: {shown.difference} ({shown.percent}), {change.verdict}.")
         return
     arrow = "▲" if change.ratio > 1 else "▼" if change.ratio < 1 else "■"
     pct = "n/a" if change.pct_change is None else f"{change.pct_change:+.0f}%"
     colour = {"significant rise": "red", "significant fall": "green"}.get(change.verdict, "gray")
-    st.markdown(f"{title}: {arrow} **{pct}** (was {change.previous:,}) :{colour}[{change.verdict}]",
+    st.markdown(f"{comparison.title}: {arrow} **{pct}** (was {change.previous:,}) :{colour}[{change.verdict}]",
                 help=change.sentence)
+
+
+def plan_targets() -> targets.TargetsConfig:
+    """The targets file (baseline year, targets, definitions); when it cannot be used, say why
+    (file, line, reason) and stop the page."""
+    try:
+        return targets.current()
+    except targets.BriefingConfigError as exc:
+        st.error(f"The targets file cannot be used, so this page cannot show the plan's baseline "
+                 f"and definitions. {exc}")
+        st.stop()

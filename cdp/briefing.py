@@ -6,26 +6,7 @@ secondary figure (a percentage, a change, a verdict, a chart point, a target sta
 when it would read the same whatever the hidden counts are (1, 2, 3 or 4), so no hidden count can
 be worked back from it. No person keys leave this module.
 
-Targets file
-------------
-TOML, `config/targets.toml` by default, or the file named by the CDP_TARGETS environment variable::
-
-    plan = "Crime and Drugs Partnership Plan 2021-24"    # optional title
-    [baseline]
-    start = "2020-04"            # first month of the baseline year, YYYY-MM
-    end = "2021-03"              # last month; the baseline is exactly 12 months
-    [[targets]]                  # one table per target
-    label = "Reduce anti-social behaviour by 25%"
-    measure = "count"            # count | all_crime | repeat_rate | treatment
-    priority = "asb"             # a priority key (needed for count and repeat_rate)
-    aim = "reduce"               # reduce | maintain
-    percent = 25                 # reduce: by this much (0 = any fall); maintain: no fall beyond it
-    panel = "asb"                # optional: the panel it shows on (a priority key or "crime")
-
-Measures: `count` counts the priority's incidents (ASB incidents for asb, crimes otherwise);
-`all_crime` every recorded crime (ASB incidents never added in); `repeat_rate` the repeat
-victimisation rate of the priority's crimes (`cdp.repeats.repeat_rate_for_target`); `treatment`
-the share of people in treatment who completed it successfully, from the indicator file below.
+The targets file (baseline year, targets, definitions) is read by `cdp.targets`.
 
 Treatment indicator file
 ------------------------
@@ -53,7 +34,6 @@ import itertools
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from datetime import date
@@ -65,23 +45,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy.stats import fisher_exact
 
-from . import config
+from . import counting, queries, trends, victimisation
 from . import filters as flt
-from . import queries
 from .charts import PALETTE
-from .priorities import (PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit,
-                         coverage, coverage_note, priority_column)
-from .repeats import WINDOW_DAYS, repeat_rate_for_target
+from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit
 from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
                     exceptions, format_p)
 from .suppression import THRESHOLD, is_small, suppress_count
+from .targets import (AIMS, CRIME_PANEL, DEFAULT_TARGETS_FILE, MEASURES, TARGETS_ENV,  # noqa: F401
+                      BriefingConfigError, Target, TargetsConfig, load_targets, period_label,
+                      targets_path)
 
-TARGETS_ENV = "CDP_TARGETS"
 TREATMENT_ENV = "CDP_TREATMENT"
-DEFAULT_TARGETS_FILE = config.PROJECT_ROOT / "config" / "targets.toml"
-MEASURES = ("count", "all_crime", "repeat_rate", "treatment")
-AIMS = ("reduce", "maintain")
-CRIME_PANEL = "crime"
 LATEST_MONTHS = 12
 CHART_MONTHS = 24
 TOP_EXCEPTIONS = 3
@@ -90,148 +65,6 @@ MAX_HIDDEN_FOR_CHART_STATUS = 3   # beyond this many hidden months the chart sta
 WITHHELD = "withheld (small numbers)"
 # The same comparison is judged for every value hidden counts could take: remember the answers.
 _compare = lru_cache(maxsize=8192)(compare_periods)
-
-
-# --- the targets file ------------------------------------------------------------------------
-
-class BriefingConfigError(ValueError):
-    """A targets or indicator file that cannot be used; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class Target:
-    label: str
-    measure: str
-    aim: str
-    percent: float
-    panel: str
-    priority: str | None = None
-
-
-@dataclass(frozen=True)
-class TargetsConfig:
-    baseline_start: date
-    baseline_end: date
-    targets: tuple[Target, ...]
-    plan: str = "Partnership Plan"
-    source: str = ""
-
-    @property
-    def baseline_label(self) -> str:
-        return period_label(self.baseline_start, self.baseline_end)
-
-    def targets_for(self, panel: str) -> tuple[Target, ...]:
-        return tuple(t for t in self.targets if t.panel == panel)
-
-
-def period_label(start: date, end: date) -> str:
-    """'April 2020 to March 2021' (one month: 'March 2025')."""
-    return f"{start:%B %Y}" if start == end else f"{start:%B %Y} to {end:%B %Y}"
-
-
-def targets_path() -> Path:
-    """The targets file: CDP_TARGETS if set, else config/targets.toml."""
-    value = os.environ.get(TARGETS_ENV, "").strip()
-    return Path(value).expanduser() if value else DEFAULT_TARGETS_FILE
-
-
-def _line_of(text: str, header: str, occurrence: int = 0) -> int | None:
-    """Line number of the `occurrence`-th line that is exactly the TOML table header `header`."""
-    found = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip() == header]
-    return found[occurrence] if occurrence < len(found) else None
-
-
-def _month(value, where: str) -> date:
-    if isinstance(value, date):
-        return date(value.year, value.month, 1)
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value.strip()):
-        year, month = map(int, value.strip().split("-"))
-        return date(year, month, 1)
-    raise ValueError(f"{where} must be a month written YYYY-MM, not {value!r}")
-
-
-_TARGET_KEYS = {"label", "measure", "aim", "percent", "panel", "priority"}
-
-
-def _target(raw: dict) -> Target:
-    if not isinstance(raw, dict):
-        raise ValueError("each target must be a [[targets]] table")
-    unknown = set(raw) - _TARGET_KEYS
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}; "
-                         f"a target has {', '.join(sorted(_TARGET_KEYS))}")
-    label = raw.get("label")
-    if not isinstance(label, str) or not label.strip():
-        raise ValueError("label is missing (the target as the plan words it)")
-    measure = raw.get("measure")
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
-    aim = raw.get("aim")
-    if aim not in AIMS:
-        raise ValueError(f"aim must be one of {', '.join(AIMS)}, not {aim!r}")
-    percent = raw.get("percent", 0)
-    if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent < 100:
-        raise ValueError(f"percent must be a number from 0 up to 100, not {percent!r}")
-    priority = raw.get("priority")
-    if measure in ("count", "repeat_rate"):
-        if priority not in PRIORITY_KEYS:
-            raise ValueError(f"measure {measure} needs priority, one of {', '.join(PRIORITY_KEYS)}; "
-                             f"got {priority!r}")
-    elif priority is not None:
-        raise ValueError(f"measure {measure} takes no priority")
-    default_panel = {"all_crime": CRIME_PANEL, "treatment": "drugs_alcohol"}.get(measure, priority)
-    panel = raw.get("panel", default_panel)
-    if panel not in (CRIME_PANEL, *PRIORITY_KEYS):
-        raise ValueError(f"panel must be '{CRIME_PANEL}' or a priority key "
-                         f"({', '.join(PRIORITY_KEYS)}), not {panel!r}")
-    return Target(label.strip(), measure, aim, float(percent), panel, priority)
-
-
-def load_targets(path: str | Path | None = None) -> TargetsConfig:
-    """Read and check a targets file (default: `targets_path()`).
-
-    Raises BriefingConfigError naming the file, the line where it can, and what is wrong.
-    """
-    path = Path(path) if path is not None else targets_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BriefingConfigError(f"{path}: the targets file does not exist "
-                                  f"(set {TARGETS_ENV} to an existing file, or unset it)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BriefingConfigError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # its message carries "(at line L, column C)"
-        raise BriefingConfigError(f"{path}: not valid TOML: {exc}") from None
-
-    def fail(reason: str, line: int | None = None):
-        where = f"{path}, line {line}" if line else str(path)
-        raise BriefingConfigError(f"{where}: {reason}")
-
-    baseline = raw.get("baseline")
-    if not isinstance(baseline, dict):
-        fail("no [baseline] table with start and end months")
-    baseline_line = _line_of(text, "[baseline]")
-    try:
-        start = _month(baseline.get("start"), "baseline start")
-        end = _month(baseline.get("end"), "baseline end")
-    except ValueError as exc:
-        fail(str(exc), baseline_line)
-    if flt.months_between(start, end) != 12:
-        fail(f"the baseline must be 12 months (a year); {period_label(start, end)} is "
-             f"{flt.months_between(start, end)}", baseline_line)
-    entries = raw.get("targets", [])
-    if not isinstance(entries, list) or not entries:
-        fail("no targets: add one or more [[targets]] tables")
-    targets = []
-    for number, entry in enumerate(entries):
-        try:
-            targets.append(_target(entry))
-        except ValueError as exc:
-            fail(f"target {number + 1}: {exc}", _line_of(text, "[[targets]]", number))
-    plan = raw.get("plan", "Partnership Plan")
-    return TargetsConfig(start, end, tuple(targets), str(plan), str(path))
 
 
 # --- the treatment indicator file ------------------------------------------------------------
@@ -405,16 +238,19 @@ def same_whatever_hidden(fn: Callable, *counts, valid: Callable | None = None, l
 class BriefingData:
     """Aggregates behind the briefing for one ward selection (no person-level rows)."""
     data_first: date | None
-    data_last: date | None
+    data_last: date | None         # the latest complete month (cdp.counting), the end of "latest"
     latest_start: date | None
     latest_end: date | None
-    datasets: frozenset
+    coverage: dict                 # key (and CRIME_PANEL) -> counting.Coverage of the latest 12 months
     wards: tuple[str, ...]
     ward_names: dict
     monthly: pd.DataFrame          # month index; columns "crime" and every priority key
     exceptions: pd.DataFrame       # stats.exceptions rows (latest 3 months, ward level)
-    repeats: dict                  # {"latest": {...}, "baseline": {...}, "like_for_like": bool} or {}
+    repeats: dict                  # priority -> victimisation.repeat_target(...) for repeat targets
     has_victims: bool
+    baseline_reason: dict = field(default_factory=dict)  # key -> why the baseline is not compared
+    not_counted: counting.NotCounted | None = None         # of the latest 12 months
+    exceptions_reason: str = ""    # why the exceptions cannot be tested ('' when they can)
 
 
 def ignored_filters(f: flt.Filters) -> list[str]:
@@ -432,75 +268,61 @@ def _monthly(con, f: flt.Filters, start: date, end: date) -> pd.DataFrame:
     return frame.set_index("month").reindex(months, fill_value=0).astype(int)
 
 
-def _ward_exceptions(con, f: flt.Filters, end: date, ward_names: dict,
-                     keys: tuple[str, ...]) -> pd.DataFrame:
-    """stats.exceptions over a priority x ward x month aggregation ending at `end`."""
+def _ward_exceptions(con, f: flt.Filters, ward_names: dict, keys: tuple[str, ...]) -> pd.DataFrame:
+    """The exceptions of the latest 3 months to `f.end` at ward level, against the same months of
+    earlier years (trends.exceptions_table's method)."""
     if not keys:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    start = flt.month_add(end, -CHART_MONTHS)
-    condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
-    sums = ", ".join(f"count(*) FILTER (WHERE {count_condition(k)}) AS {k}" for k in keys)
-    wide = con.execute(f"SELECT ward_code, month, {sums} FROM incidents WHERE {condition} "
-                       f"AND ward_code IS NOT NULL AND month BETWEEN ? AND ? "
-                       f"GROUP BY ward_code, month", params + [start, end]).df()
-    long = wide.melt(id_vars=["ward_code", "month"], var_name="priority", value_name="count")
-    return exceptions(long, latest=pd.Timestamp(end), window=EXCEPTION_WINDOW, ward_names=ward_names)
-
-
-def _repeat_rates(con, f: flt.Filters, targets: TargetsConfig, latest_start: date,
-                  latest_end: date, data_first: date, priority: str) -> dict:
-    """Repeat victimisation rates of `priority` in the baseline year and the latest 12 months.
-
-    When the data does not reach the full look-back before the baseline year, both periods are
-    measured like for like: only repeats within each period count.
-    """
-    lookback_start = (pd.Timestamp(targets.baseline_start) - pd.Timedelta(days=WINDOW_DAYS)).date()
-    like_for_like = data_first > lookback_start
-    condition, params = flt.where(f, period=False, priority=priority)
-    rows = con.execute(f"""SELECT victim_id, month, occurred_at, {priority_column(priority)}
-                           FROM incidents WHERE {condition} AND victim_id IS NOT NULL AND month BETWEEN ? AND ?""",
-                       params + [flt.month_add(targets.baseline_start, -13), latest_end]).df()
-    out = {"like_for_like": like_for_like}
-    for name, start, end in (("baseline", targets.baseline_start, targets.baseline_end),
-                             ("latest", latest_start, latest_end)):
-        period_end = pd.Timestamp(end) + pd.offsets.MonthEnd(0)
-        subset = rows[pd.to_datetime(rows["month"]) >= pd.Timestamp(start)] if like_for_like else rows
-        rate = repeat_rate_for_target(subset, pd.Timestamp(start), period_end, priority=priority)
-        out[name] = {k: rate[k] for k in ("numerator", "denominator", "rate")}
-    out["definition"] = rate["definition"]
-    return out
+    counts = trends.exception_counts(con, replace(f, priorities=PRIORITY_KEYS), keys, EXCEPTION_WINDOW)
+    counts = counts[counts["ward_code"].notna()]
+    latest = pd.Timestamp(f.end)
+    return exceptions(trends.exception_candidates(counts, latest, EXCEPTION_WINDOW), latest=latest,
+                      window=EXCEPTION_WINDOW, ward_names=ward_names)
 
 
 def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
                   targets: TargetsConfig) -> BriefingData:
     """Everything the briefing needs from the store for a ward selection (empty: all wards), for
-    every priority: monthly counts from the baseline year (or 24 months back) to the latest month
-    loaded, the ward exceptions of the latest 3 months, and the rates behind repeat targets.
+    every priority: monthly counts from the baseline year (or 24 months back) to the latest
+    complete month (cdp.counting: every source covers it), the ward exceptions of the latest 3
+    months, the rates behind repeat targets, the coverage of the latest 12 months, whether the
+    baseline year may be compared with them, and what is not counted.
 
     Only the wards are taken from the shared filters: the briefing always compares the latest 12
     months with the baseline year, and its measures are the plan's, not a subset of people or
     places. Priorities are chosen afterwards, in `build_panels`.
     """
     f = flt.Filters(start=targets.baseline_start, end=targets.baseline_end, wards=tuple(wards))
-    first, last = queries.data_months(con)
-    datasets = frozenset(queries.loaded_datasets(con))
+    first, data_last = queries.data_months(con)
+    months = counting.months(con)
+    last = months.last_complete() or data_last
     ward_names = queries.ward_names(con)
     if last is None:
-        return BriefingData(None, None, None, None, datasets, f.wards, ward_names,
+        return BriefingData(None, None, None, None, {}, f.wards, ward_names,
                             pd.DataFrame(), pd.DataFrame(), {}, False)
     latest_start = max(first, flt.month_add(last, -(LATEST_MONTHS - 1)))
+    latest = (latest_start, last)
+    baseline = (targets.baseline_start, targets.baseline_end)
     start = min(targets.baseline_start, flt.month_add(last, -(CHART_MONTHS - 1)))
     monthly = _monthly(con, f, start, last)
-    available = tuple(k for k in PRIORITY_KEYS if coverage(k, set(datasets)) != "unavailable")
-    ward_exceptions = _ward_exceptions(con, f, last, ward_names, available)
+    cover = {k: months.coverage(k, *latest) for k in PRIORITY_KEYS}
+    cover[CRIME_PANEL] = counting.Coverage("full", "")
+    reasons = {k: months.comparable(k, latest, baseline) for k in PRIORITY_KEYS}
+    reasons[CRIME_PANEL] = months.why_not_compared(latest, baseline)
+    available = tuple(k for k in PRIORITY_KEYS if cover[k].level != "unavailable")
+    scope = replace(f, start=last, end=last)
+    ward_exceptions = _ward_exceptions(con, scope, ward_names, available)
+    _, exceptions_reason = trends.exception_scope(con, scope, EXCEPTION_WINDOW)
     has_victims = queries.has_victim_keys(con)
     repeats = {}
     for target in targets.targets:
         if target.measure == "repeat_rate" and has_victims and target.priority not in repeats:
-            repeats[target.priority] = _repeat_rates(con, f, targets, latest_start, last, first,
-                                                     target.priority)
-    return BriefingData(first, last, latest_start, last, datasets, f.wards, ward_names, monthly,
-                        ward_exceptions, repeats, has_victims)
+            repeats[target.priority] = victimisation.repeat_target(
+                con, latest_start, last, target.priority, f.wards, targets)
+    latest_filters = replace(f, start=latest_start, end=last)
+    return BriefingData(first, last, latest_start, last, cover, f.wards, ward_names, monthly,
+                        ward_exceptions, repeats, has_victims, reasons,
+                        counting.not_counted(con, latest_filters), exceptions_reason)
 
 
 # --- panels: what the board sees --------------------------------------------------------------
@@ -534,11 +356,14 @@ class Panel:
     notes: tuple[str, ...] = ()
 
 
-def comparison_sentence(latest: int, baseline: int | None, baseline_label: str) -> str:
+def comparison_sentence(latest: int, baseline: int | None, baseline_label: str,
+                        reason: str | None = None) -> str:
     """The latest 12 months against the baseline year, judged by the exact rate-ratio test,
-    with every figure that could reveal a count of 1-4 withheld."""
+    with every figure that could reveal a count of 1-4 withheld; `reason` says why the baseline
+    is not compared when `baseline` is None."""
     if baseline is None:
-        return f"The baseline year ({baseline_label}) is not covered by the loaded data."
+        return (f"Not compared with the baseline year ({baseline_label}): "
+                f"{reason or 'the loaded data does not cover it'}.")
     text = f"Against {suppress_count(baseline)} in the baseline year ({baseline_label})"
 
     def change(c, b):
@@ -629,13 +454,11 @@ def exception_sentence(row: pd.Series, unit: str, ward_names: dict) -> str:
     observed = int(row["observed"])
     text = (f"{label} in {ward}: {f'{observed:,}' if observed else 'no'} {unit} in "
             f"{row['period_label']}, {'more' if higher else 'fewer'} than the "
-            f"{row['expected']:,.1f} expected from the previous 12 months")
+            f"{row['expected']:,.1f} expected from {row['baseline_label']}")
     if observed and math.isfinite(row["ratio"]) and row["expected"] > 0:
         text += f" ({row['ratio']:,.1f} times the usual rate, {format_p(row['p_value'])})"
     else:
         text += f" ({format_p(row['p_value'])})"
-    if row["signal"]:
-        text += "; " + _FIGURE_IN_BRACKETS.sub("", row["signal"])
     return text + "."
 
 
@@ -643,22 +466,26 @@ def board_exceptions(rows: pd.DataFrame, series: pd.Series | None, unit: str, wa
                      top: int = TOP_EXCEPTIONS) -> tuple[tuple[str, ...], str]:
     """The strongest exceptions of one priority as sentences, with small numbers kept out.
 
-    Rows with 1-4 in the latest 3 months or in the 12 months before are left out. When the
-    monthly chart is shown (`series`), the listed wards' counts are subtracted from the chart's
-    totals by a reader: sentences are dropped (smallest first) until what remains for the other
-    wards is 0 or at least 5 in both spans.
+    Rows with 1-4 in the latest 3 months or in their baseline (the same months of earlier years)
+    are left out. When the monthly chart is shown (`series`), the listed wards' counts are
+    subtracted from the chart's totals by a reader: sentences are dropped (smallest first) until
+    what remains for the other wards is 0 or at least 5 in the latest months and in the baseline
+    months the chart shows.
     """
     window = {"month": 1, "quarter": 3}[EXCEPTION_WINDOW]
-    rows = rows.assign(baseline=(rows["expected"] * 12 / window).round().astype(int))
     small = rows["observed"].map(is_small) | rows["baseline"].map(is_small)
     kept = rows[~small].head(top)
     if series is not None and len(kept):
-        values = series.to_numpy()
-        recent, before = int(values[-window:].sum()), int(values[-window - 12:-window].sum())
+        current = series.index[-window:]
+        years = int(kept["baseline_years"].max())
+        before = pd.DatetimeIndex([m - pd.DateOffset(years=k) for k in range(1, years + 1) for m in current])
+        on_chart = before.isin(series.index).all()
+        recent = int(series[current].sum())
+        earlier = int(series[before].sum()) if on_chart else None
         while len(kept):
             rest_recent = recent - int(kept["observed"].sum())
-            rest_before = before - int(kept["baseline"].sum())
-            if not is_small(rest_recent) and not is_small(rest_before):
+            rest_before = None if earlier is None else earlier - int(kept["baseline"].sum())
+            if not is_small(rest_recent) and (rest_before is None or not is_small(rest_before)):
                 break
             kept = kept.drop(kept["observed"].idxmin())
     note = ""
@@ -672,15 +499,12 @@ def _total(monthly: pd.DataFrame, column: str, start: date, end: date) -> int:
     return int(monthly.loc[pd.Timestamp(start):pd.Timestamp(end), column].sum())
 
 
-def _baseline_covered(data: BriefingData, targets: TargetsConfig) -> bool:
-    return (data.data_first is not None and data.data_first <= targets.baseline_start
-            and data.data_last >= targets.baseline_end)
-
-
-def _count_target(target: Target, subject: str, latest: int, baseline: int | None) -> TargetLine:
+def _count_target(target: Target, subject: str, latest: int, baseline: int | None,
+                  reason: str | None = None) -> TargetLine:
     if baseline is None:
         return TargetLine(target.label, "not measurable",
-                          progress_sentence(subject, target, Progress("not measurable", None)))
+                          progress_sentence(subject, target, Progress("not measurable", None)),
+                          (f"Not compared: {reason}.",) if reason else ())
     status = same_whatever_hidden(lambda c, b: target_progress(target, b, c).status, latest, baseline)
     change = same_whatever_hidden(
         lambda c, b: progress_sentence(subject, target, target_progress(target, b, c)), latest, baseline)
@@ -704,11 +528,13 @@ def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
         return TargetLine(target.label, "no data",
                           f"{subject} needs pseudonymous victim keys, which the loaded data does "
                           f"not have: load a partner extract.")
-    if not _baseline_covered(data, targets):
+    reason = data.baseline_reason.get(target.priority)
+    if reason:
         return TargetLine(target.label, "not measurable",
-                          progress_sentence(subject, target, Progress("not measurable", None)))
+                          progress_sentence(subject, target, Progress("not measurable", None)),
+                          (f"Not compared: {reason}.",))
     nb, db = rates["baseline"]["numerator"], rates["baseline"]["denominator"]
-    nl, dl = rates["latest"]["numerator"], rates["latest"]["denominator"]
+    nl, dl = rates["comparable"]["numerator"], rates["comparable"]["denominator"]
     valid = lambda a, b, c, d: a <= b and c <= d  # noqa: E731 - repeat victims are among victims
 
     def rate(n, d):
@@ -742,9 +568,10 @@ def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
     tested = same_whatever_hidden(fisher, nl, dl, nb, db, valid=valid)
     if tested:
         details.append(tested)
-    if rates.get("like_for_like"):
+    if not rates.get("like_for_like"):
         details.append("The loaded data does not reach 12 months before the baseline year, so "
-                       "both periods count only repeats within the period, like for like.")
+                       "the latest 12 months look back only as far as the baseline can, like for "
+                       "like.")
     return TargetLine(target.label, status or WITHHELD, sentence, tuple(details))
 
 
@@ -815,7 +642,6 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
         return []
     keys = ([CRIME_PANEL] if set(priorities) == set(PRIORITY_KEYS) else []) + \
         [p.key for p in PRIORITIES if p.key in priorities]
-    baseline_ok = _baseline_covered(data, targets)
     latest_months = flt.months_between(data.latest_start, data.latest_end)
     panels = []
     for key in keys:
@@ -823,9 +649,8 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
             title, unit, level, note = "All recorded crime", "crimes", "full", \
                 "Every recorded crime in the selected wards, all crime types; ASB incidents are not added in."
         else:
-            priority = PRIORITY_BY_KEY[key]
-            title, unit, level = priority.label, counted_unit(key), coverage(key, set(data.datasets))
-            note = coverage_note(key, level)
+            title, unit = PRIORITY_BY_KEY[key].label, counted_unit(key)
+            level, note = data.coverage[key].level, data.coverage[key].note
         notes = []
         if latest_months < LATEST_MONTHS:
             notes.append(f"Only {latest_months} months are loaded, so the 'latest 12 months' are "
@@ -834,8 +659,9 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
             panels.append(Panel(key, title, unit, level, note, "", "", "", (), "", ()))
             continue
         latest = _total(data.monthly, key, data.latest_start, data.latest_end)
-        baseline = (_total(data.monthly, key, targets.baseline_start, targets.baseline_end)
-                    if baseline_ok else None)
+        reason = data.baseline_reason.get(key)
+        baseline = (None if reason else
+                    _total(data.monthly, key, targets.baseline_start, targets.baseline_end))
         # Only months the store covers: months before the data starts are not zeros.
         series = data.monthly[key].iloc[-CHART_MONTHS:]
         series = series[series.index >= pd.Timestamp(data.data_first)]
@@ -846,9 +672,10 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
                 column = target.priority or CRIME_PANEL
                 subject = _SHORT_SUBJECT.get(column) or PRIORITY_BY_KEY[column].label
                 t_latest = _total(data.monthly, column, data.latest_start, data.latest_end)
-                t_base = (_total(data.monthly, column, targets.baseline_start, targets.baseline_end)
-                          if baseline_ok else None)
-                lines.append(_count_target(target, subject, t_latest, t_base))
+                t_reason = data.baseline_reason.get(column)
+                t_base = (None if t_reason else
+                          _total(data.monthly, column, targets.baseline_start, targets.baseline_end))
+                lines.append(_count_target(target, subject, t_latest, t_base, t_reason))
             elif target.measure == "repeat_rate":
                 lines.append(_repeat_target(target, data.repeats.get(target.priority), data, targets))
             else:
@@ -858,12 +685,14 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
             rows = data.exceptions[data.exceptions["priority"] == key]
             found, exceptions_note = board_exceptions(rows, series if chart is not None else None,
                                                       unit, data.ward_names)
-        if key != CRIME_PANEL and not found and not exceptions_note:
+        if key != CRIME_PANEL and data.exceptions_reason:
+            exceptions_note = f"Exceptions are not tested: {data.exceptions_reason}."
+        elif key != CRIME_PANEL and not found and not exceptions_note:
             exceptions_note = "No ward stands out in the latest 3 months."
         panels.append(Panel(
             key, title, unit, level, note, suppress_count(latest),
             f"{unit[0].upper()}{unit[1:]}, latest 12 months",
-            comparison_sentence(latest, baseline, targets.baseline_label), tuple(lines),
+            comparison_sentence(latest, baseline, targets.baseline_label, reason), tuple(lines),
             status, sentences, chart, chart_note, found, exceptions_note, tuple(notes)))
     return panels
 
@@ -889,7 +718,9 @@ SUPPRESSION_TEXT = (f"Counts from 1 to {THRESHOLD - 1} show as \"<{THRESHOLD}\" 
 METHOD_TEXT = ("Changes are judged with an exact Poisson rate-ratio test (p < 0.05); control charts "
                "are XmR charts of the last 24 months, a signal being a point beyond 3 sigma, 8 in a "
                "row on one side of the mean or 6 rising or falling, in the latest 12 months. "
-               "Exceptions test each ward's latest 3 months against its previous 12. ASB incidents "
+               "Exceptions test each ward's latest 3 months against the same months of up to three "
+               "earlier years (fair to the season). Only incidents inside the wards count, each "
+               "once, and only complete months (every source loaded) are compared. ASB incidents "
                "and crimes are counted separately and never added.")
 
 

@@ -127,10 +127,13 @@ def cmd_status(args) -> int:
         print("No incidents loaded. Load data with `python -m cdp ingest` or build the demo with "
               "`python -m cdp demo`.")
         return 0
-    print(f"Incidents: {info['rows']:,} ({info['crimes']:,} crimes, {info['asb_incidents']:,} ASB "
-          f"incidents; never added together)")
+    print(f"Incidents stored: {info['rows']:,}; counted: {info['counted']:,} ({info['crimes']:,} "
+          f"crimes, {info['asb_incidents']:,} ASB incidents; never added together)")
+    if info["not_counted"].total:
+        print(info["not_counted"].sentence())
     print(f"Months: {info['first_month']:%Y-%m} to {info['last_month']:%Y-%m}")
-    print(f"Unlocated: {info['unlocated']:,}   Outside the area's wards: {info['outside_area']:,}")
+    print("Police records: " + ("; ".join(r.describe() for r in info["force_extracts"])
+                                or "no partner source supersedes police.uk"))
     print(f"Boundaries: {info['wards']} wards from {info['boundary_source']}")
     print("\nSources:")
     print(info["sources"].to_string(index=False))

@@ -7,8 +7,10 @@ from datetime import date
 
 import duckdb
 
+from .counting import counted_condition
 from .priorities import PRIORITY_KEYS, count_condition
 from .queries import loaded_datasets
+from .targets import definitions
 
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65+")
 SEXES = ("F", "M", "X")
@@ -72,14 +74,16 @@ class Filters:
 
 
 def where(f: Filters, *, period: bool = True, wards: bool = True, priority: str | None = None,
-          alias: str = "") -> tuple[str, list]:
+          alias: str = "", counted: bool = True) -> tuple[str, list]:
     """SQL WHERE condition (without the keyword) and its parameters for filters `f`.
 
-    `priority` restricts to that priority's counted incidents (see priorities.count_condition);
-    without it, to incidents in any selected priority.
+    Only counted incidents (cdp.counting: in a loaded ward, not superseded) unless `counted` is
+    False, which only the statements of what is not counted use. `priority` restricts to that
+    priority's incidents (see priorities.count_condition); without it, to incidents in any
+    selected priority.
     """
     p = f"{alias}." if alias else ""
-    clauses: list[str] = []
+    clauses: list[str] = [counted_condition(alias)] if counted else []
     params: list = []
     if period:
         clauses.append(f"{p}month BETWEEN ? AND ?")
@@ -99,8 +103,9 @@ def where(f: Filters, *, period: bool = True, wards: bool = True, priority: str 
         params += list(f.sexes)
     if f.vulnerable_only:
         clauses.append(f"{p}victim_vulnerable")
-    if f.repeat_only:  # the store's view: two incidents within 365 days, any priority
-        clauses.append(f"{p}victim_id IN (SELECT victim_id FROM repeat_victims)")
+    if f.repeat_only:  # two counted incidents within the window (cdp.targets), any priority
+        clauses.append(f"{p}victim_id IN (SELECT victim_id FROM repeat_victims WHERE shortest_gap <= ?)")
+        params.append(definitions().window_days)
     if f.location_text:
         clauses.append(f"{p}location ILIKE ?")
         params.append(f"%{f.location_text}%")

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from . import config
 from .store import get_meta, set_meta
@@ -41,6 +41,8 @@ GB_NORTHING = (0.0, 1_300_000.0)
 
 _TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 _FROM_BNG = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+BNG = CRS.from_epsg(27700)
+WGS84 = CRS.from_epsg(4326)
 
 
 class BoundaryError(Exception):
@@ -56,7 +58,8 @@ def _find_column(columns: list[str], plain: str, ons_suffix: str) -> str | None:
 
 
 def normalise_boundaries(gdf: gpd.GeoDataFrame, origin: str) -> gpd.GeoDataFrame:
-    """Ward polygons as columns ward_code, ward_name, geometry in WGS84."""
+    """Ward polygons as columns ward_code, ward_name, geometry, in the file's own CRS (incidents
+    are placed by point-in-polygon in it; the store keeps a WGS84 copy for drawing)."""
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     code = _find_column(columns, "ward_code", "cd")
     name = _find_column(columns, "ward_name", "nm")
@@ -69,13 +72,12 @@ def normalise_boundaries(gdf: gpd.GeoDataFrame, origin: str) -> gpd.GeoDataFrame
         raise BoundaryError(f"{origin}: the file has no wards")
     if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise BoundaryError(f"{origin}: ward geometries must be polygons")
-    out = gpd.GeoDataFrame({"ward_code": gdf[code].astype(str).str.strip(),
-                            "ward_name": gdf[name].astype(str).str.strip()},
-                           geometry=gdf.geometry.values, crs=gdf.crs).to_crs("EPSG:4326")
+    out = gpd.GeoDataFrame({"ward_code": gdf[code].astype(str).str.strip().to_numpy(),
+                            "ward_name": gdf[name].astype(str).str.strip().to_numpy()},
+                           geometry=shapely.make_valid(gdf.geometry.values), crs=gdf.crs)
     if out["ward_code"].duplicated().any():
         dupes = ", ".join(sorted(out.loc[out["ward_code"].duplicated(), "ward_code"].unique()))
         raise BoundaryError(f"{origin}: ward codes appear more than once: {dupes}")
-    out["geometry"] = shapely.make_valid(out.geometry.values)
     return out.sort_values("ward_code").reset_index(drop=True)
 
 
@@ -159,13 +161,19 @@ def default_boundaries(cache_dir: Path | None = None) -> tuple[gpd.GeoDataFrame,
     return wards, f"ONS Open Geography Portal, {len(wards)} wards, cached at {cached}"
 
 
-def stored_wards(con: duckdb.DuckDBPyConnection) -> gpd.GeoDataFrame | None:
-    """The boundary set saved in the store, or None when none is saved yet."""
-    rows = con.execute("SELECT ward_code, ward_name, geometry_wkb FROM wards ORDER BY ward_code").fetchall()
+def stored_wards(con: duckdb.DuckDBPyConnection, wgs84: bool = False) -> gpd.GeoDataFrame | None:
+    """The boundary set saved in the store, in its own CRS (table `ward_shapes`) or, with
+    `wgs84`, the WGS84 copy maps draw (table `wards`); None when none is saved yet. Boundaries
+    saved before the store kept their own CRS are WGS84."""
+    rows = con.execute("SELECT w.ward_code, w.ward_name, w.geometry_wkb, s.geometry_wkb, s.crs "
+                       "FROM wards w LEFT JOIN ward_shapes s USING (ward_code) "
+                       "ORDER BY w.ward_code").fetchall()
     if not rows:
         return None
+    native = not wgs84 and all(r[3] is not None for r in rows)
+    shapes = shapely.from_wkb([bytes(r[3] if native else r[2]) for r in rows])
     return gpd.GeoDataFrame({"ward_code": [r[0] for r in rows], "ward_name": [r[1] for r in rows]},
-                            geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs="EPSG:4326")
+                            geometry=shapes, crs=CRS.from_wkt(rows[0][4]) if native else WGS84)
 
 
 def resolve_boundaries(con: duckdb.DuckDBPyConnection | None,
@@ -192,10 +200,15 @@ def save_wards(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, origin: 
             set_meta(con, "boundary_source", origin)
         return False
     con.execute("DELETE FROM wards")
+    con.execute("DELETE FROM ward_shapes")
+    drawn = shapely.make_valid(wards.geometry.to_crs(WGS84).values)
     frame = pd.DataFrame({"ward_code": wards["ward_code"], "ward_name": wards["ward_name"],
-                          "geometry_wkb": shapely.to_wkb(wards.geometry.values)})
+                          "geometry_wkb": shapely.to_wkb(drawn),
+                          "native_wkb": shapely.to_wkb(wards.geometry.values),
+                          "crs": CRS(wards.crs).to_wkt()})
     con.register("_new_wards", frame)
     con.execute("INSERT INTO wards SELECT ward_code, ward_name, geometry_wkb FROM _new_wards")
+    con.execute("INSERT INTO ward_shapes SELECT ward_code, native_wkb, crs FROM _new_wards")
     con.unregister("_new_wards")
     set_meta(con, "boundary_source", origin)
     _replace_all_incidents(con, wards)
@@ -205,31 +218,53 @@ def save_wards(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, origin: 
 def _same_wards(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> bool:
     if list(a["ward_code"]) != list(b["ward_code"]) or list(a["ward_name"]) != list(b["ward_name"]):
         return False
-    return bool(np.all(shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=1e-9)))
+    return (CRS(a.crs) == CRS(b.crs)
+            and bool(np.all(shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=1e-9))))
 
 
 def _replace_all_incidents(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame) -> None:
     """Place every located incident in the new wards: each distinct point once (the same point is
-    always in the same ward), joined back on its coordinates (no row ids: they differ by engine)."""
-    points = con.execute("SELECT DISTINCT longitude, latitude FROM incidents "
+    always in the same ward), joined back on its coordinates (no row ids: they differ by engine).
+    A point's grid reference, where stored, is part of it (see assign_wards)."""
+    points = con.execute("SELECT DISTINCT longitude, latitude, easting, northing FROM incidents "
                          "WHERE longitude IS NOT NULL AND latitude IS NOT NULL").df()
     if points.empty:
         return
-    points["ward_code"] = assign_wards(points["longitude"].to_numpy(), points["latitude"].to_numpy(), wards)
+    points["ward_code"] = assign_wards(points["longitude"].to_numpy(), points["latitude"].to_numpy(),
+                                       wards, points["easting"].to_numpy(dtype=float, na_value=np.nan),
+                                       points["northing"].to_numpy(dtype=float, na_value=np.nan))
     con.register("_placed", points)
     con.execute("""UPDATE incidents SET ward_code = p.ward_code,
                    location_status = CASE WHEN p.ward_code IS NULL THEN 'outside_area' ELSE 'in_area' END
                    FROM _placed p
-                   WHERE incidents.longitude = p.longitude AND incidents.latitude = p.latitude""")
+                   WHERE incidents.longitude = p.longitude AND incidents.latitude = p.latitude
+                     AND incidents.easting IS NOT DISTINCT FROM p.easting
+                     AND incidents.northing IS NOT DISTINCT FROM p.northing""")
     con.unregister("_placed")
 
 
-def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Point-in-polygon: the ward code of each WGS84 point, None where it is in no ward."""
+def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame,
+                 easting: np.ndarray | None = None, northing: np.ndarray | None = None) -> np.ndarray:
+    """Point-in-polygon in the boundaries' own CRS (that of `wards`): the ward code of each
+    point, None where it is in no ward.
+
+    Points are WGS84 `lon`/`lat`, transformed into the boundaries' CRS; where that CRS is British
+    National Grid and a point's `easting`/`northing` are given, those are used as they are (a
+    grid reference needs no transformation). Testing in the file's CRS keeps a straight edge
+    straight: moving the polygons to WGS84 instead would bend no vertex but every edge.
+    """
     result = np.full(len(lon), None, dtype=object)
     if len(lon) == 0:
         return result
-    points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    crs = CRS(wards.crs)
+    if crs != WGS84:
+        x, y = Transformer.from_crs(WGS84, crs, always_xy=True).transform(x, y)
+        if crs == BNG and easting is not None and northing is not None:
+            east, north = np.asarray(easting, dtype=float), np.asarray(northing, dtype=float)
+            grid = np.isfinite(east) & np.isfinite(north)
+            x, y = np.where(grid, east, x), np.where(grid, north, y)
+    points = shapely.points(x, y)
     point_idx, ward_idx = wards.sindex.query(points, predicate="intersects")
     # A point on a shared edge touches two wards: it goes to the first (lowest code).
     first = pd.Series(ward_idx).groupby(point_idx).min()

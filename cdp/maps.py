@@ -26,8 +26,8 @@ import plotly.graph_objects as go
 import shapely
 from scipy import stats as sstats
 
+from . import counting, geography, hotspots, places
 from . import filters as flt
-from . import geography, hotspots
 from .charts import PALETTE
 from .stats import compare_periods, format_p
 from .suppression import is_small, suppress_change, suppress_count
@@ -66,51 +66,51 @@ def plotly_config(filename: str = "cdp-map", **extra) -> dict:
 
 def ward_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> pd.DataFrame:
     """Every ward of the loaded boundaries with its counted incidents of `priority` in the period
-    and in the previous period of the same length (0 where none).
+    and in the same months a year earlier (0 where none).
 
     Columns: ward_code, ward_name, selected (in the ward filter, or no ward filter), count,
-    previous. Wards outside the ward filter have count and previous missing (NA).
+    previous (a year earlier). Wards outside the ward filter have count and previous missing (NA).
     """
-    previous = f.previous_period()
+    year = f.year_earlier()
     condition, params = flt.where(f, period=False, priority=priority)
     frame = con.execute(f"""
         WITH c AS (
             SELECT ward_code, count(*) FILTER (WHERE month >= ?) AS count,
-                   count(*) FILTER (WHERE month < ?) AS previous
+                   count(*) FILTER (WHERE month <= ?) AS previous
             FROM incidents
-            WHERE ward_code IS NOT NULL AND month BETWEEN ? AND ? AND {condition}
+            WHERE (month BETWEEN ? AND ? OR month BETWEEN ? AND ?) AND {condition}
             GROUP BY ward_code)
         SELECT w.ward_code, w.ward_name, coalesce(c.count, 0) AS count,
                coalesce(c.previous, 0) AS previous
         FROM wards w LEFT JOIN c USING (ward_code) ORDER BY w.ward_code""",
-                        [f.start, f.start, previous.start, f.end, *params]).df()
+                        [f.start, year.end, year.start, year.end, f.start, f.end, *params]).df()
     frame.insert(2, "selected", frame["ward_code"].isin(f.wards) if f.wards else True)
     for column in ("count", "previous"):
         frame[column] = frame[column].astype("Int64").where(frame["selected"])
     return frame
 
 
-def mapping_coverage(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> dict[str, int]:
-    """Counted incidents in the period by where they are: in_area, outside_area, unlocated."""
+def mapping_coverage(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> dict:
+    """What the map shows of the period's incidents of `priority`: `counted` (in the mapped
+    wards) and `not_counted` (cdp.counting.NotCounted: outside the area, unlocated, superseded)."""
     condition, params = flt.where(f, priority=priority)
-    rows = con.execute(f"SELECT location_status, count(*) FROM incidents WHERE {condition} "
-                       "GROUP BY location_status", params).fetchall()
-    out = {"in_area": 0, "outside_area": 0, "unlocated": 0}
-    out.update({status: int(n) for status, n in rows})
-    return out
+    counted = con.execute(f"SELECT count(*) FROM incidents WHERE {condition}", params).fetchall()[0][0]
+    return {"counted": int(counted), "not_counted": counting.not_counted(con, f, priority)}
 
 
-def previous_period_loaded(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> bool:
-    """Whether the store holds data from the start of the previous period of the same length."""
-    first = con.execute("SELECT min(month) FROM incidents").fetchall()[0][0]
-    return first is not None and first <= f.previous_period().start
+def change_not_compared(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> str | None:
+    """None when the period may be compared with the same months a year earlier for `priority`
+    (complete months of one coverage, cdp.counting), else why not."""
+    year = f.year_earlier()
+    return counting.months(con).comparable(priority, (f.start, f.end), (year.start, year.end))
 
 
 def add_changes(counts: pd.DataFrame, months: int, compare: bool = True) -> pd.DataFrame:
-    """A copy of `ward_counts` with each selected ward's change on the previous period:
-    pct_change, rate_ratio, p_value and verdict (exact rate-ratio test, `stats.compare_periods`).
+    """A copy of `ward_counts` with each selected ward's change on the same months a year
+    earlier: pct_change, rate_ratio, p_value and verdict (exact rate-ratio test,
+    `stats.compare_periods`).
 
-    With `compare` False (the previous period is not loaded) these and `previous` are missing.
+    With `compare` False (the year earlier may not be compared) these and `previous` are missing.
     """
     table = counts.copy()
     changes = [compare_periods(int(c), int(p), months, months) if compare and sel else None
@@ -126,9 +126,10 @@ def add_changes(counts: pd.DataFrame, months: int, compare: bool = True) -> pd.D
 
 
 def ward_changes(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str) -> pd.DataFrame:
-    """`ward_counts` with the change on the previous period (see `add_changes`), compared only
-    when the store holds the whole previous period."""
-    return add_changes(ward_counts(con, f, priority), f.months, previous_period_loaded(con, f))
+    """`ward_counts` with the change on the same months a year earlier (see `add_changes`),
+    compared only when `change_not_compared` allows it."""
+    return add_changes(ward_counts(con, f, priority), f.months,
+                       change_not_compared(con, f, priority) is None)
 
 
 def ward_table(changes: pd.DataFrame, population: pd.Series | None = None,
@@ -247,7 +248,7 @@ def _count_text(n, show_small: bool) -> str:
 
 
 def hover_text(table: pd.DataFrame, unit: str, show_small: bool = True) -> list[str]:
-    """One hover label per ward: name, count, previous period and verdict, rate, IMD score."""
+    """One hover label per ward: name, count, a year earlier and verdict, rate, IMD score."""
     out = []
     for row in table.itertuples(index=False):
         lines = [f"<b>{row.ward_name}</b>"]
@@ -259,11 +260,11 @@ def hover_text(table: pd.DataFrame, unit: str, show_small: bool = True) -> list[
             if show_small:
                 pct = ("n/a" if pd.isna(row.pct_change) else
                        f"{row.pct_change:+.0f}%" if round(row.pct_change) else "no change")
-                lines.append(f"Previous period: {int(row.previous):,} ({pct})")
+                lines.append(f"A year earlier: {int(row.previous):,} ({pct})")
                 lines.append(f"{row.verdict} ({format_p(row.p_value)})")
             else:
                 shown = suppress_change(int(row.count), int(row.previous))
-                lines.append(f"Previous period: {_count_text(row.previous, False)} ({shown.percent})")
+                lines.append(f"A year earlier: {_count_text(row.previous, False)} ({shown.percent})")
                 lines.append(row.verdict)
         if not pd.isna(row.rate_per_1000):
             lines.append(f"{row.rate_per_1000:,.1f} per 1,000 residents")
@@ -408,7 +409,7 @@ def display_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
     out = pd.DataFrame({"Ward": rows["ward_name"].to_numpy()})
     out["Count"] = [_count_text(v, show_small) for v in rows["count"]]
     if rows["verdict"].notna().any():
-        out["Previous"] = [_count_text(v, show_small) for v in rows["previous"]]
+        out["A year earlier"] = [_count_text(v, show_small) for v in rows["previous"]]
         if show_small:
             out["Change"] = ["n/a" if pd.isna(p) else f"{p:+.0f}%" if round(p) else "0%"
                              for p in rows["pct_change"]]
@@ -527,27 +528,31 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
 
 def top_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str, ward_code: str,
                by: str = "street", limit: int | None = 10, compare: bool = True) -> dict:
-    """The top streets (location text) or premises of one ward for one priority in the period.
+    """The top streets or premises of one ward for one priority in the period.
 
-    Returns {"table", "total", "previous_total"}: the table has place (and premises_type for
-    premises), count, share (of the ward's counted incidents in the period), previous (the
-    previous period), pct_change, verdict (exact rate-ratio test) and the mean easting/northing,
-    sorted by count; `limit=None` returns every place.
+    A street is the location text read as one street (cdp.places: "On or near Market Street" and
+    "Market Street" are one); premises are told apart by ID (a shared name shows street and ID).
+    Returns {"table", "total", "previous_total"}: the table has place (and premises_id and
+    premises_type for premises), count, share (of the ward's counted incidents in the period),
+    previous (the same months a year earlier), pct_change, verdict (exact rate-ratio test) and the
+    mean easting/northing, sorted by count; `limit=None` returns every place.
     """
     if by not in ("street", "premises"):
         raise ValueError("by must be 'street' or 'premises'")
-    previous = f.previous_period()
+    year = f.year_earlier()
     condition, params = flt.where(f, period=False, wards=False, priority=priority)
-    scope = "ward_code = ? AND month BETWEEN ? AND ? AND " + condition
-    scope_params = [ward_code, previous.start if compare else f.start, f.end, *params]
+    months = "(month BETWEEN ? AND ?" + (" OR month BETWEEN ? AND ?)" if compare else ")")
+    scope = f"ward_code = ? AND {months} AND {condition}"
+    scope_params = [ward_code, f.start, f.end, *([year.start, year.end] if compare else []), *params]
     total, previous_total = con.execute(
         f"SELECT count(*) FILTER (WHERE month >= ?), count(*) FILTER (WHERE month < ?) "
         f"FROM incidents WHERE {scope}", [f.start, f.start, *scope_params]).fetchall()[0]
     if by == "street":
-        key, extra, having = f"coalesce(nullif(trim(location), ''), '{NO_STREET}')", "", ""
+        key = f"coalesce({places.street_key_sql()}, '')"
+        extra, having = f", coalesce(mode({places.street_sql()}), '{NO_STREET}') AS street", ""
     else:
         key = "premises_id"
-        extra = ", any_value(premises_name) AS premises_name, any_value(premises_type) AS premises_type"
+        extra = ", any_value(premises_type) AS premises_type"
         having = " AND premises_id IS NOT NULL"
     frame = con.execute(f"""
         SELECT {key} AS place{extra},
@@ -559,10 +564,12 @@ def top_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str, wa
         GROUP BY {key} HAVING count(*) FILTER (WHERE month >= ?) > 0
         ORDER BY count DESC, place {'LIMIT ' + str(int(limit)) if limit else ''}""",
                         [f.start] * 4 + scope_params + [f.start]).df()
-    if by == "premises":
+    if by == "street":
+        frame["place"] = frame.pop("street")
+    else:
         frame = frame.rename(columns={"place": "premises_id"})
-        frame.insert(0, "place", frame["premises_name"].fillna(frame["premises_id"]))
-        frame = frame.drop(columns=["premises_name"])
+        labels = places.premises_table(con).set_index("premises_id")["label"]
+        frame.insert(0, "place", frame["premises_id"].map(labels).fillna(frame["premises_id"]))
     frame["share"] = frame["count"] / total if total else np.nan
     changes = [compare_periods(int(c), int(p), f.months, f.months) if compare else None
                for c, p in zip(frame["count"], frame["previous"])]
@@ -586,7 +593,7 @@ def display_places(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame
                             for v, c in zip(table["share"], table["count"])]
     has_previous = table["previous"].notna().any() if len(table) else False
     if has_previous:
-        out["Previous period"] = [f"{int(v):,}" if show_small else suppress_count(v)
+        out["A year earlier"] = [f"{int(v):,}" if show_small else suppress_count(v)
                                   for v in table["previous"]]
         if show_small:
             out["Change"] = ["new" if pd.isna(p) and c else "n/a" if pd.isna(p) else
@@ -609,7 +616,7 @@ def analysis_grid(con: duckdb.DuckDBPyConnection, ward_codes: tuple[str, ...] = 
                   cell_size_m: float = CELL_SIZE_M) -> gpd.GeoDataFrame:
     """The regular grid (hotspots.grid) over the wards (all, or `ward_codes`), built once per
     boundary set, wards and cell size and then reused: treat it as read-only."""
-    wards = geography.stored_wards(con)
+    wards = geography.stored_wards(con, wgs84=True)
     if wards is None:
         raise ValueError("the store has no ward boundaries")
     if ward_codes:
@@ -635,7 +642,7 @@ def cell_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str,
         SELECT CAST(floor(easting / ?) AS BIGINT) AS col, CAST(floor(northing / ?) AS BIGINT) AS row,
                count(*) AS count
         FROM incidents
-        WHERE location_status = 'in_area' AND easting IS NOT NULL AND {condition}
+        WHERE easting IS NOT NULL AND {condition}
         GROUP BY ALL""", [cell_size_m, cell_size_m, *params]).df()
 
 
@@ -736,8 +743,7 @@ def place_concentration(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority
     condition, params = flt.where(f, priority=priority)
     counts = con.execute(f"""
         SELECT count(*) AS count FROM incidents
-        WHERE location_status = 'in_area' AND (premises_id IS NOT NULL OR easting IS NOT NULL)
-              AND {condition}
+        WHERE (premises_id IS NOT NULL OR easting IS NOT NULL) AND {condition}
         GROUP BY premises_id, CASE WHEN premises_id IS NULL THEN easting END,
                  CASE WHEN premises_id IS NULL THEN northing END""", params).df()
     result = hotspots.concentration(counts["count"], top_share)

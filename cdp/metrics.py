@@ -7,9 +7,9 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from . import counting
 from . import filters as flt
-from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit, coverage, coverage_note
-from .queries import data_months, loaded_datasets
+from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
 from .stats import Change, compare_periods
 
 
@@ -30,44 +30,67 @@ def monthly_by_priority(con: duckdb.DuckDBPyConnection, f: flt.Filters, start: d
     return frame.set_index("month").reindex(months, fill_value=0).astype(int)
 
 
+def period_words(start: date, end: date) -> str:
+    """'Mar 2024' or 'Jan 2024 to Mar 2024'."""
+    return f"{start:%b %Y}" if start == end else f"{start:%b %Y} to {end:%b %Y}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The period's count against an earlier one: `change` by an exact test, or, when the two
+    cannot be compared fairly, None and the `reason`."""
+    title: str
+    change: Change | None
+    reason: str = ""
+
+
+def comparisons(f: flt.Filters) -> list[tuple[str, flt.Filters]]:
+    """What the period is compared with, seasonally fair first: the same months a year earlier,
+    then (when that is not the same thing) the period just before."""
+    year = f.year_earlier()
+    out = [(f"Against the same months a year earlier ({period_words(year.start, year.end)})", year)]
+    if f.months != 12:
+        previous = f.previous_period()
+        out.append((f"Against the period just before ({period_words(previous.start, previous.end)}; "
+                    "not seasonally fair)", previous))
+    return out
+
+
 @dataclass(frozen=True)
 class PriorityPanel:
     """Everything the overview shows for one priority."""
     key: str
     label: str
     unit: str
-    coverage: str
+    coverage: str                # full, proxy, unavailable or mixed, for what is counted in the period
     coverage_note: str
     count: int
-    vs_previous: Change | None   # None when the earlier period is not covered by the data
-    vs_last_year: Change | None
+    comparisons: tuple[Comparison, ...]  # the same months a year earlier first
     trend: pd.Series             # monthly counts, up to 24 months to the period end
 
 
 def priority_panels(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[PriorityPanel]:
-    """One panel per selected priority: count, changes judged by an exact test, trend, coverage."""
-    first, last = data_months(con)
-    datasets = loaded_datasets(con)
-    previous, year_earlier = f.previous_period(), f.year_earlier()
-    start = min(previous.start, year_earlier.start, flt.month_add(f.end, -23))
+    """One panel per selected priority: count, changes judged by an exact test (only between
+    complete months of one coverage, cdp.counting), trend, coverage of the period."""
+    months = counting.months(con)
+    others = comparisons(f)
+    start = min([flt.month_add(f.end, -23)] + [other.start for _, other in others])
     monthly = monthly_by_priority(con, f, start, f.end)
 
     def total(key: str, period: flt.Filters) -> int:
         return int(monthly.loc[pd.Timestamp(period.start):pd.Timestamp(period.end), key].sum())
 
-    def covered(period: flt.Filters) -> bool:
-        return first is not None and period.start >= first and period.end <= last
-
     panels = []
     for key in f.priorities:
-        priority = PRIORITY_BY_KEY[key]
-        level = coverage(key, datasets)
+        coverage = months.coverage(key, f.start, f.end)
         count = total(key, f)
-        changes = [compare_periods(count, total(key, other), f.months, other.months) if covered(other)
-                   else None for other in (previous, year_earlier)]
-        note = coverage_note(key, level)
+        compared = []
+        for title, other in others:
+            reason = months.comparable(key, (f.start, f.end), (other.start, other.end))
+            change = None if reason else compare_periods(count, total(key, other), f.months, other.months)
+            compared.append(Comparison(title, change, f"not compared: {reason}" if reason else ""))
         trend = monthly.loc[pd.Timestamp(flt.month_add(f.end, -23)):, key]
-        panels.append(PriorityPanel(key, priority.label, counted_unit(key), level, note,
-                                    count if level != "unavailable" else 0,
-                                    *changes, trend))
+        panels.append(PriorityPanel(key, PRIORITY_BY_KEY[key].label, counted_unit(key), coverage.level,
+                                    coverage.note, count if coverage.level != "unavailable" else 0,
+                                    tuple(compared), trend))
     return panels

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from . import access, config, geography, store
+from . import access, config, geography, places, store
 from . import filters as flt
 from .charts import PALETTE
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS
@@ -297,10 +297,12 @@ def build_profile(con: duckdb.DuckDBPyConnection, f: flt.Filters, subject: Subje
     person = subject.key.strip() if subject.kind == "person" else None
     victims, n_victims = _linked(con, condition, params, "victim_id", person)
     offenders, n_offenders = _linked(con, condition, params, "offender_id", person)
-    premises = con.execute(f"""SELECT premises_id, any_value(premises_name) AS premises,
-            any_value(premises_type) AS type, count(*) AS incidents FROM incidents
+    premises = con.execute(f"""SELECT premises_id, any_value(premises_type) AS type,
+            count(*) AS incidents FROM incidents
             WHERE {condition} AND premises_id IS NOT NULL GROUP BY premises_id
             ORDER BY incidents DESC, premises_id LIMIT {LINKED_LIMIT}""", params).df()
+    labels = places.premises_table(con).set_index("premises_id")["label"]
+    premises.insert(1, "premises", premises["premises_id"].map(labels).fillna(premises["premises_id"]))
     n_premises = con.execute(f"SELECT count(DISTINCT premises_id) FROM incidents WHERE {condition}",
                              params).fetchall()[0][0]
     ward_context = _ward_context(con, f, condition, params, wards)

@@ -7,8 +7,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from . import access
-from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, count_condition, priority_column
+from . import access, counting, places
+from .priorities import POLICE_UK_CRIME_TYPES, PRIORITIES, count_condition
 from .store import get_meta, synthetic_note
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -27,7 +27,8 @@ def ward_counts(con: duckdb.DuckDBPyConnection, *, priority: str | None = None,
                 end: date | None = None) -> pd.DataFrame:
     """One row per ward of the loaded boundaries (0 where none): ward_code, ward_name, count.
 
-    Months from `start` to `end` inclusive. Exactly one of `priority` or `crime_type`.
+    Counted incidents only (cdp.counting). Months from `start` to `end` inclusive. Exactly one of
+    `priority` or `crime_type`.
     """
     if (priority is None) == (crime_type is None):
         raise ValueError("give exactly one of a priority or a crime type")
@@ -40,6 +41,7 @@ def ward_counts(con: duckdb.DuckDBPyConnection, *, priority: str | None = None,
                 raise ValueError(f"unknown crime type '{crime_type}'; police.uk types are: "
                                  + ", ".join(POLICE_UK_CRIME_TYPES[:14]))
         condition, params = "i.category = ?", [crime_type]
+    condition += " AND " + counting.counted_condition("i")
     if start:
         condition += " AND i.month >= ?"
         params.append(start)
@@ -53,20 +55,31 @@ def ward_counts(con: duckdb.DuckDBPyConnection, *, priority: str | None = None,
 
 
 def status(con: duckdb.DuckDBPyConnection) -> dict:
-    """What is loaded: sources, months, rows, priorities, location quality, boundaries, imports."""
+    """What is loaded and what of it is counted: sources, months, priorities, boundaries, imports.
+
+    `sources`: one row per dataset and source with its rows, counted rows, what is not counted
+    (outside the area, unlocated, superseded), first and last month and the months it covers.
+    Totals: rows (stored), counted, crimes and asb_incidents (counted), and not_counted
+    (cdp.counting.NotCounted over everything stored).
+    """
     sources = con.execute("""
-        SELECT dataset, source, count(*) AS rows, min(month) AS first_month, max(month) AS last_month,
-               count(DISTINCT month) AS months,
-               sum(CASE WHEN location_status = 'unlocated' THEN 1 ELSE 0 END) AS unlocated,
-               sum(CASE WHEN location_status = 'outside_area' THEN 1 ELSE 0 END) AS outside_area
-        FROM incidents GROUP BY dataset, source ORDER BY dataset, source""").df()
-    sums = ", ".join(f"sum(CASE WHEN {priority_column(p.key)} THEN 1 ELSE 0 END)" for p in PRIORITIES)
-    per_priority = con.execute(f"SELECT {sums} FROM incidents").fetchall()[0]
-    totals = con.execute("""SELECT count(*), sum(CASE WHEN is_asb THEN 0 ELSE 1 END),
-        sum(CASE WHEN is_asb THEN 1 ELSE 0 END),
-        sum(CASE WHEN location_status = 'unlocated' THEN 1 ELSE 0 END),
-        sum(CASE WHEN location_status = 'outside_area' THEN 1 ELSE 0 END),
-        min(month), max(month) FROM incidents""").fetchall()[0]
+        SELECT dataset, source, sum(rows) AS rows,
+               sum(CASE WHEN superseded THEN 0 ELSE in_area END) AS counted,
+               sum(CASE WHEN superseded THEN 0 ELSE outside_area END) AS outside_area,
+               sum(CASE WHEN superseded THEN 0 ELSE unlocated END) AS unlocated,
+               sum(CASE WHEN superseded THEN rows ELSE 0 END) AS superseded,
+               min(month) FILTER (WHERE rows > 0) AS first_month,
+               max(month) FILTER (WHERE rows > 0) AS last_month,
+               count(*) FILTER (WHERE covered) AS months_covered
+        FROM source_months GROUP BY dataset, source ORDER BY dataset, source""").df()
+    counted = counting.counted_condition()
+    sums = ", ".join(f"count(*) FILTER (WHERE {count_condition(p.key)})" for p in PRIORITIES)
+    per_priority = con.execute(f"SELECT {sums} FROM incidents WHERE {counted}").fetchall()[0]
+    totals = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE {counted}),
+        count(*) FILTER (WHERE {counted} AND NOT is_asb), count(*) FILTER (WHERE {counted} AND is_asb),
+        count(*) FILTER (WHERE location_status = 'outside_area' AND NOT superseded),
+        count(*) FILTER (WHERE location_status = 'unlocated' AND NOT superseded),
+        count(*) FILTER (WHERE superseded), min(month), max(month) FROM incidents""").fetchall()[0]
     imports = con.execute("""SELECT import_id, dataset, files, rows_loaded, rows_replaced, rows_rejected,
         finished_at, result, imported_by FROM imports ORDER BY import_id DESC LIMIT 10""").df()
     wards = con.execute("SELECT count(*) FROM wards").fetchall()[0][0]
@@ -74,14 +87,42 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
         "sources": sources,
         "priorities": pd.DataFrame({"priority": [p.key for p in PRIORITIES],
                                     "label": [p.label for p in PRIORITIES],
-                                    "rows": [int(v or 0) for v in per_priority]}),
-        "rows": totals[0], "crimes": int(totals[1] or 0), "asb_incidents": int(totals[2] or 0),
-        "unlocated": int(totals[3] or 0), "outside_area": int(totals[4] or 0),
-        "first_month": totals[5], "last_month": totals[6],
+                                    "counted": [int(v or 0) for v in per_priority]}),
+        "rows": totals[0], "counted": int(totals[1] or 0), "crimes": int(totals[2] or 0),
+        "asb_incidents": int(totals[3] or 0),
+        "not_counted": counting.NotCounted(*(int(v or 0) for v in totals[4:7])),
+        "first_month": totals[7], "last_month": totals[8],
         "imports": imports, "wards": wards,
         "boundary_source": get_meta(con, "boundary_source"),
         "synthetic_demo": synthetic_note(con),
+        "force_extracts": counting.force_extracts(),
     }
+
+
+def month_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Month by month, where each figure comes from: one row per month (newest first), one column
+    per source ("police.uk: <force>", "partner: <source>") reading "1,234 counted",
+    "superseded", "part of the month" or "", and `complete` (every source of records covers it)."""
+    table = counting.months(con).table
+    if table.empty:
+        return pd.DataFrame(columns=["month", "complete"])
+    names = {"police_uk": "police.uk", "partner": "partner"}
+    table = table.assign(column=[f"{names[d]}: {s}" for d, s in zip(table["dataset"], table["source"])])
+
+    def cell(row) -> str:
+        if row.superseded:
+            return f"superseded ({row.rows:,} kept)"
+        text = f"{row.in_area:,} counted"
+        return text if row.covered else f"{text}, part of the month"
+
+    table["cell"] = [cell(r) for r in table.itertuples()]
+    frame = table.pivot(index="month", columns="column", values="cell").fillna("")
+    complete = set(counting.Months(table).complete_months())
+    frame.insert(0, "complete", [m.date() in complete for m in frame.index])
+    frame = frame.sort_index(ascending=False).reset_index()
+    frame["month"] = frame["month"].dt.strftime("%b %Y")
+    frame.columns.name = None
+    return frame
 
 
 def loaded_datasets(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -104,19 +145,19 @@ def premises_options(con: duckdb.DuckDBPyConnection,
                      residential_wards: frozenset[str] | bool | None = None,
                      within_wards: frozenset[str] | None = None
                      ) -> dict[str, tuple[str, float | None, float | None]]:
-    """Every premises (or those in `within_wards`): id -> (label "name (type)", easting, northing).
-
-    Residential premises are labelled by their key alone outside `residential_wards` (a viewer's
-    Viewer.residential_wards: None names them everywhere; True/False as before: everywhere/nowhere).
+    """Every premises with counted incidents (or those in `within_wards`): id -> (label, easting,
+    northing). Premises sharing a name show their street and ID (cdp.places); residential premises
+    are labelled by their key alone outside `residential_wards` (a viewer's
+    Viewer.residential_wards: None names them everywhere; True/False: everywhere/nowhere).
     A premises' ward is the ward most of its incidents fall in."""
     if isinstance(residential_wards, bool):
         residential_wards = None if residential_wards else frozenset()
-    rows = con.execute("""SELECT premises_id, any_value(premises_name), any_value(premises_type),
-            avg(easting), avg(northing), mode(ward_code) FROM incidents WHERE premises_id IS NOT NULL
-            GROUP BY premises_id ORDER BY 2, 1""").fetchall()
-    return {key: (access.premises_label(key, name, kind, ward, residential_wards), east, north)
-            for key, name, kind, east, north, ward in rows
-            if within_wards is None or ward in within_wards}
+    table = places.premises_table(con)
+    return {r.premises_id: (access.premises_label(r.premises_id, r.label, r.type, r.ward, residential_wards),
+                            None if pd.isna(r.easting) else r.easting,
+                            None if pd.isna(r.northing) else r.northing)
+            for r in table.itertuples()
+            if within_wards is None or r.ward in within_wards}
 
 
 def has_victim_keys(con: duckdb.DuckDBPyConnection) -> bool:

@@ -12,12 +12,15 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 from scipy.stats import norm
 
+from . import places
 from .priorities import PRIORITY_BY_KEY, PRIORITY_COLUMNS, priority_column
+from .targets import Definitions
 
-WINDOW_DAYS = 365
-REPEAT = 2
-HIGH_FREQUENCY = 3
-ESCALATION = 3
+# DESIGN.md's definitions; the pages pass the targets file's (cdp.targets.definitions()).
+WINDOW_DAYS = Definitions.window_days
+REPEAT = Definitions.repeat
+HIGH_FREQUENCY = Definitions.high_frequency
+ESCALATION = Definitions.escalation
 
 
 def _incident_times(incidents: pd.DataFrame) -> pd.Series:
@@ -248,23 +251,25 @@ def escalation_victims(incidents: pd.DataFrame, threshold: int = ESCALATION,
 def place_keys(incidents: pd.DataFrame, by: str = "premises", snap_m: float = 1.0) -> pd.Series:
     """The place of each incident: "premises:<id>" (by="premises" only), else the snapped point
     "point:<easting>,<northing>" (coordinates rounded to `snap_m` metres), else
-    "location:<text>"; NA when none is known."""
+    "location:<street>" (the street key of cdp.places: "On or near Market Square" and "Market
+    Square" are one); NA when none is known."""
     if by not in ("premises", "point"):
         raise ValueError("by must be 'premises' or 'point'")
 
-    def text(column: str) -> pd.Series:
-        if column not in incidents:
+    def column(name: str) -> pd.Series:
+        if name not in incidents:
             return pd.Series(pd.NA, index=incidents.index, dtype="string")
-        values = incidents[column].astype("string").str.strip()
-        return values.where(values != "")
+        return incidents[name].astype("string")
 
-    def snapped(column: str) -> pd.Series:
-        metres = (pd.to_numeric(incidents[column], errors="coerce") / snap_m).round() * snap_m
+    def snapped(name: str) -> pd.Series:
+        metres = (pd.to_numeric(column(name), errors="coerce") / snap_m).round() * snap_m
         return metres.round().astype("Int64").astype("string")
 
-    key = ("point:" + snapped("easting") + "," + snapped("northing")).fillna("location:" + text("location"))
+    premises = column("premises_id").str.strip()
+    key = ("point:" + snapped("easting") + "," + snapped("northing")).fillna(
+        "location:" + places.street_key(column("location")))
     if by == "premises":
-        key = ("premises:" + text("premises_id")).fillna(key)
+        key = ("premises:" + premises.where(premises != "")).fillna(key)
     return key
 
 
@@ -277,52 +282,51 @@ def _most_common(frame: pd.DataFrame, column: str) -> pd.Series:
     return counts.drop_duplicates("place_key").set_index("place_key")[column]
 
 
-def repeat_places(incidents: pd.DataFrame, by: str = "premises", window_months: int = 12,
-                  min_incidents: int = REPEAT, snap_m: float = 1.0,
-                  latest_month: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Repeat locations: places with `min_incidents` or more incidents in the `window_months`
-    calendar months up to `latest_month` (default: the latest month in the data).
+def repeat_places(incidents: pd.DataFrame, period_start, period_end, by: str = "premises",
+                  window_days: int = WINDOW_DAYS, min_incidents: int = REPEAT,
+                  snap_m: float = 1.0) -> pd.DataFrame:
+    """Repeat locations: places with `min_incidents` or more incidents within `window_days` days
+    of each other (12 months: the same window as repeat victims), at least one of them dated in
+    the period (days, both ends inclusive); earlier incidents up to `window_days` before the period
+    start count, later ones do not. Dates known only to the month are the first of the month.
 
-    A place is a premises_id, else a snapped point, else location text (see `place_keys`;
-    by="point" ignores premises). Calendar months, not days, because police.uk gives the month
-    only. Columns: place_key, label (premises name, else the commonest location text, else the
-    key), premises_type, ward_code (commonest), incidents, first, last, recent_half and
-    earlier_half (incidents in the last and previous window_months / 2 months), trend ("rising",
-    "falling", "steady"), n_<priority> counts and `priorities` (e.g. "Anti-social behaviour 5,
-    Drugs and alcohol 2"). Ranked by incidents, then most recent.
+    A place is a premises_id, else a snapped point, else the street (see `place_keys`; by="point"
+    ignores premises). Columns: place_key, label (premises name, else the commonest street
+    spelling, else the key), premises_type, ward_code (commonest), incidents (in the period),
+    peak (the most within `window_days` up to one of them), first and last (in the period),
+    n_<priority> counts (in the period) and `priorities` (e.g. "Anti-social behaviour 5, Drugs and
+    alcohol 2"). Ranked by incidents in the period, then most recent.
     """
-    month = pd.to_datetime(incidents["month"]).dt.to_period("M").dt.to_timestamp()
-    latest = (month.max() if latest_month is None
-              else pd.Timestamp(latest_month).to_period("M").to_timestamp())
-    earliest = latest - pd.DateOffset(months=window_months - 1)
-    middle = latest - pd.DateOffset(months=window_months // 2 - 1)
-    frame = incidents.assign(place_key=place_keys(incidents, by, snap_m), _month=month,
-                             _date=incident_dates(incidents))
-    frame = frame[frame["place_key"].notna() & month.between(earliest, latest)]
+    keys = place_keys(incidents, by, snap_m)
+    # The trailing-window machinery of victims, with the place as the key.
+    in_period, peaks = _period_peaks(incidents.assign(victim_id=keys), period_start, period_end,
+                                     window_days)
+    start, end = _bounds(period_start, period_end)
+    dates = incident_dates(incidents)
+    frame = incidents.assign(place_key=keys, _date=dates)
+    frame = frame[frame["place_key"].notna() & (dates >= start) & (dates <= end)]
+    if "location" in frame:
+        frame = frame.assign(location=places.street(frame["location"]))
+    chosen = peaks[peaks >= min_incidents].index
+    frame = frame[frame["place_key"].isin(chosen)]
     flags = {key: col for key, col in PRIORITY_COLUMNS.items() if col in frame}
-    frame = frame.assign(_recent=frame["_month"] >= middle,
-                         **{f"n_{k}": frame[c].fillna(False).astype(int) for k, c in flags.items()})
+    frame = frame.assign(**{f"n_{k}": frame[c].fillna(False).astype(int) for k, c in flags.items()})
     aggregations = {"incidents": ("place_key", "size"), "first": ("_date", "min"),
-                    "last": ("_date", "max"), "recent_half": ("_recent", "sum"),
-                    **{f"n_{k}": (f"n_{k}", "sum") for k in flags}}
-    places = frame.groupby("place_key").agg(**aggregations)
-    places = places[places["incidents"] >= min_incidents]
-    places["earlier_half"] = places["incidents"] - places["recent_half"]
-    places["trend"] = np.select([places["recent_half"] > places["earlier_half"],
-                                 places["recent_half"] < places["earlier_half"]],
-                                ["rising", "falling"], "steady")
-    label = _most_common(frame, "premises_name").reindex(places.index) if by == "premises" else None
-    location = _most_common(frame, "location").reindex(places.index)
-    fallback = pd.Series(places.index, index=places.index)
-    places["label"] = (location if label is None else label.fillna(location)).fillna(fallback)
-    places["premises_type"] = _most_common(frame, "premises_type").reindex(places.index)
-    places["ward_code"] = _most_common(frame, "ward_code").reindex(places.index)
-    places["priorities"] = [
+                    "last": ("_date", "max"), **{f"n_{k}": (f"n_{k}", "sum") for k in flags}}
+    found = frame.groupby("place_key").agg(**aggregations)
+    found["peak"] = peaks.reindex(found.index).astype(int)
+    label = _most_common(frame, "premises_name").reindex(found.index) if by == "premises" else None
+    location = _most_common(frame, "location").reindex(found.index)
+    fallback = pd.Series(found.index, index=found.index)
+    found["label"] = (location if label is None else label.fillna(location)).fillna(fallback)
+    found["premises_type"] = _most_common(frame, "premises_type").reindex(found.index)
+    found["ward_code"] = _most_common(frame, "ward_code").reindex(found.index)
+    found["priorities"] = [
         ", ".join(f"{PRIORITY_BY_KEY[k].label} {int(row[f'n_{k}'])}"
                   for k in sorted(flags, key=lambda k: -row[f"n_{k}"]) if row[f"n_{k}"] > 0)
-        for _, row in places.iterrows()]
-    places = places.reset_index().sort_values(["incidents", "last", "place_key"],
-                                              ascending=[False, False, True], kind="stable")
-    order = ["place_key", "label", "premises_type", "ward_code", "incidents", "first", "last",
-             "recent_half", "earlier_half", "trend", *[f"n_{k}" for k in flags], "priorities"]
-    return places[order].reset_index(drop=True)
+        for _, row in found.iterrows()]
+    found = found.reset_index().sort_values(["incidents", "last", "place_key"],
+                                            ascending=[False, False, True], kind="stable")
+    order = ["place_key", "label", "premises_type", "ward_code", "incidents", "peak", "first", "last",
+             *[f"n_{k}" for k in flags], "priorities"]
+    return found[order].reset_index(drop=True)

@@ -265,32 +265,13 @@ def compare_periods(current: int, previous: int, current_months: int = 1, previo
 
 # --- exceptions report ---------------------------------------------------------------------------
 
-EXCEPTION_COLUMNS = ["priority", "ward_code", "period_label", "observed", "expected", "ratio",
-                     "p_value", "direction", "signal", "strength", "sentence"]
-BASELINE_MONTHS = 12
-CHART_MONTHS = 24
-MIN_CHART_MONTHS = 12
-# Below one incident a month a c-chart's runs only count empty months ("8 months in a row below a
-# mean of 0.2"), so rarer series are not judged by runs.
-MIN_RUN_MEAN = 1.0
-
-
-def _latest_signals(chart: pd.DataFrame, runs: bool = True) -> str:
-    """The signals at the last point of a chart, in words ('' if none)."""
-    values = chart["count"].to_numpy(float)
-    last = len(values) - 1
-    row = chart.iloc[last]
-    found = []
-    if row["beyond_limits"]:
-        found.append(f"above the upper control limit ({row['ucl']:,.1f})" if row["count"] > row["ucl"]
-                     else f"below the lower control limit ({row['lcl']:,.1f})")
-    if runs and row["run_of_8"]:
-        start, _, side = _runs(_sides(values, row["centre"]).tolist())[-1]
-        found.append(f"{last - start + 1} months in a row {'above' if side > 0 else 'below'} the mean")
-    if row["trend_of_6"]:
-        start, _, direction = _trend_runs(values)[-1]
-        found.append(f"{last - start + 1} months {'rising' if direction > 0 else 'falling'} in a row")
-    return "; ".join(found)
+EXCEPTION_COLUMNS = ["priority", "ward_code", "period_label", "observed", "expected", "baseline",
+                     "baseline_years", "baseline_label", "ratio", "p_value", "direction", "strength",
+                     "sentence"]
+BASELINE_YEARS = 3  # the seasonal baseline: the same months of up to this many earlier years
+SEASONAL_METHOD = ("Each count is compared with the same months of up to three earlier years (a "
+                   "seasonal baseline, so a winter is compared with winters) by an exact Poisson "
+                   "rate-ratio test; only complete months count.")
 
 
 def _period_label(months: pd.DatetimeIndex) -> str:
@@ -298,62 +279,73 @@ def _period_label(months: pd.DatetimeIndex) -> str:
     return f"{last:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
 
 
-def exceptions(monthly: pd.DataFrame, latest: pd.Timestamp | None = None, window: str = "month",
-               alpha: float = ALPHA, ward_names: dict | None = None) -> pd.DataFrame:
-    """Priority-by-ward counts that moved more than chance allows, strongest first.
-
-    `monthly` has columns priority, ward_code, month, count (missing months are taken as 0 from
-    the earliest month in the frame). For each (priority, ward_code) the latest month
-    (window="month") or latest 3 months (window="quarter") ending at `latest` (default: the latest
-    month in the frame) is tested against the rate of the 12 months before it with
-    `rate_ratio_test`; `expected` is that rate times the window's months. `signal` describes any
-    control-chart signal of the latest month on the c-chart whose centre and limits come from the
-    24 months before it (at least 12 needed; runs of 8 only where the mean is at least
-    MIN_RUN_MEAN a month). Rows are kept when p < alpha or there is a signal; strength = -log10(p).
-    """
+def seasonal_baseline(first, latest, window: str = "month") -> tuple[pd.DatetimeIndex, list[int]]:
+    """The months of the window ending at `latest` and the earlier years (1, 2, ... up to
+    BASELINE_YEARS) whose same months lie at or after `first`."""
     months_in_window = {"month": 1, "quarter": 3}.get(window)
     if months_in_window is None:
         raise ValueError("window must be 'month' or 'quarter'")
+    latest = pd.Timestamp(latest).to_period("M").to_timestamp()
+    current = pd.date_range(latest - pd.DateOffset(months=months_in_window - 1), latest, freq="MS")
+    first = pd.Timestamp(first).to_period("M").to_timestamp()
+    years = [k for k in range(1, BASELINE_YEARS + 1) if current[0] - pd.DateOffset(years=k) >= first]
+    return current, years
+
+
+def baseline_words(years: list[int]) -> str:
+    """'the same months a year earlier' or 'the same months of the 3 years before'."""
+    return ("the same months a year earlier" if len(years) == 1
+            else f"the same months of the {len(years)} years before")
+
+
+def exceptions(monthly: pd.DataFrame, latest: pd.Timestamp | None = None, window: str = "month",
+               alpha: float = ALPHA, ward_names: dict | None = None) -> pd.DataFrame:
+    """Priority-by-ward counts that moved more than chance allows against the season, strongest first.
+
+    `monthly` has columns priority, ward_code, month, count; missing months are taken as 0 from
+    the earliest month in the frame, which the caller makes the first month that may be compared.
+    For each (priority, ward_code), the latest month (window="month") or latest 3 months
+    (window="quarter") ending at `latest` (default: the latest month in the frame) is tested
+    against the same months of up to BASELINE_YEARS earlier years within the frame (a seasonal
+    baseline) with `rate_ratio_test`; `expected` is the baseline's average year, `baseline` its
+    total over `baseline_years` years. Rows are kept when p < alpha; strength = -log10(p). Empty when no earlier year of the
+    same months is in the frame.
+    """
     if monthly.empty:
+        seasonal_baseline(pd.Timestamp("2000-01-01"), pd.Timestamp("2000-01-01"), window)  # checks window
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
     frame = monthly.assign(month=pd.to_datetime(monthly["month"]).dt.to_period("M").dt.to_timestamp())
     latest = (frame["month"].max() if latest is None
               else pd.Timestamp(latest).to_period("M").to_timestamp())
-    all_months = pd.date_range(frame["month"].min(), latest, freq="MS")
-    current = all_months[-months_in_window:]
-    before = all_months[:-months_in_window][-BASELINE_MONTHS:]
-    chart_months = all_months[:-1][-CHART_MONTHS:]
-    if len(current) < months_in_window or len(before) == 0:
+    current, years = seasonal_baseline(frame["month"].min(), latest, window)
+    if not years:
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    before = pd.DatetimeIndex([m - pd.DateOffset(years=k) for k in years for m in current])
+    wanted = current.append(before)
     label_of = ward_names or {}
+    period_label = _period_label(current)
+    words = baseline_words(years)
     rows = []
     for (priority, ward), group in frame.groupby(["priority", "ward_code"], dropna=False, sort=True):
-        series = group.groupby("month")["count"].sum().reindex(all_months, fill_value=0)
+        series = group.groupby("month")["count"].sum().reindex(wanted, fill_value=0)
         observed, baseline = int(series[current].sum()), int(series[before].sum())
         test = rate_ratio_test(observed, len(current), baseline, len(before))
-        expected = baseline / len(before) * len(current)
-        signal = ""
-        if len(chart_months) >= MIN_CHART_MONTHS:
-            chart = control_chart(series[chart_months.append(all_months[-1:])], "c",
-                                  baseline=slice(0, len(chart_months)))
-            signal = _latest_signals(chart, runs=chart["centre"].iloc[-1] >= MIN_RUN_MEAN)
-        if test.p_value >= alpha and not signal:
+        if test.p_value >= alpha:
             continue
+        expected = baseline / len(years)
         direction = "above" if observed >= expected else "below"
-        period_label = _period_label(current)
         name = PRIORITY_BY_KEY[priority].label if priority in PRIORITY_BY_KEY else str(priority)
         place = label_of.get(ward, ward) if pd.notna(ward) else "whole area"
         if baseline == 0:
-            compared = f"none in the previous {len(before)} months ({format_p(test.p_value)})"
+            compared = f"none in {words} ({format_p(test.p_value)})"
         else:
             times = "the same as" if round(test.ratio, 1) == 1 else f"{test.ratio:,.1f} times"
-            compared = (f"{expected:,.1f} expected from the previous {len(before)} months "
-                        f"({times} the usual rate, {format_p(test.p_value)})")
-        sentence = f"{name}, {place}: {observed:,} in {period_label} against {compared}"
-        sentence += f"; {signal}." if signal else "."
+            compared = (f"{expected:,.1f} expected from {words} ({times} the usual rate, "
+                        f"{format_p(test.p_value)})")
         rows.append({"priority": priority, "ward_code": ward, "period_label": period_label,
-                     "observed": observed, "expected": expected, "ratio": test.ratio,
-                     "p_value": test.p_value, "direction": direction, "signal": signal,
-                     "strength": -math.log10(max(test.p_value, 1e-300)), "sentence": sentence})
+                     "observed": observed, "expected": expected, "baseline": baseline,
+                     "baseline_years": len(years), "baseline_label": words, "ratio": test.ratio, "p_value": test.p_value,
+                     "direction": direction, "strength": -math.log10(max(test.p_value, 1e-300)),
+                     "sentence": f"{name}, {place}: {observed:,} in {period_label} against {compared}."})
     result = pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
     return result.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)

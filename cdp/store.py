@@ -26,7 +26,7 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
-from . import config, embedded, lake
+from . import config, counting, embedded, lake
 from .embedded import Busy
 from .priorities import PRIORITY_COLUMNS
 
@@ -44,6 +44,18 @@ REPEAT_VICTIMS_SQL = """
                    PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS previous_day
         FROM incidents WHERE victim_id IS NOT NULL)
     WHERE day - previous_day <= 365"""
+
+# From migration 3: every victim with two or more counted incidents (cdp.counting: a victim's
+# incidents outside the loaded wards, unlocated or superseded do not count, as in every figure)
+# and the fewest days between two of them. The "repeat victims only" filter picks those within
+# the configured window (cdp.targets; 365 days by default).
+REPEAT_GAPS_SQL = f"""
+    SELECT victim_id, min(day - previous_day) AS shortest_gap FROM (
+        SELECT victim_id, coalesce(occurred_at, month)::DATE AS day,
+               lag(coalesce(occurred_at, month)::DATE) OVER (
+                   PARTITION BY victim_id ORDER BY coalesce(occurred_at, month)) AS previous_day
+        FROM incidents WHERE victim_id IS NOT NULL AND {counting.counted_condition()})
+    WHERE previous_day IS NOT NULL GROUP BY victim_id"""
 
 # Each migration is applied once, in order, inside one transaction. Never edit a released one:
 # add a new one.
@@ -114,6 +126,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "DROP VIEW IF EXISTS repeat_victims",  # stores made before this release had a view
         "CREATE TABLE repeat_victims (victim_id VARCHAR PRIMARY KEY)",
         f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}",
+    ]),
+    (3, "what is counted: coverage per source and month, superseded rows, wards in their own CRS", [
+        "ALTER TABLE incidents ADD COLUMN superseded BOOLEAN DEFAULT FALSE",
+        counting.SOURCE_MONTHS_DDL,
+        # The boundary file's own geometry and CRS (WKT), beside the WGS84 copy in `wards` that
+        # maps draw: incidents are placed by point-in-polygon in this one. No rows: WGS84.
+        "CREATE TABLE ward_shapes (ward_code VARCHAR NOT NULL, geometry_wkb BLOB NOT NULL, "
+        "crs VARCHAR NOT NULL)",
+        *counting.refresh_statements(counting.parse_force_extracts(None)),
+        "ALTER TABLE repeat_victims ADD COLUMN shortest_gap INTEGER",
+        "DELETE FROM repeat_victims",
+        f"INSERT INTO repeat_victims BY NAME {REPEAT_GAPS_SQL}",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -478,9 +502,11 @@ def shared(where: str | Path | Location | None = None) -> Shared:
 
 
 def refresh_derived(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild the tables derived from incidents (call inside the import's transaction)."""
+    """Rebuild what is derived from incidents (call inside the import's transaction): coverage
+    per source and month and superseded rows (cdp.counting), then the repeat victims."""
+    counting.refresh(con)
     con.execute("DELETE FROM repeat_victims")
-    con.execute(f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}")
+    con.execute(f"INSERT INTO repeat_victims BY NAME {REPEAT_GAPS_SQL}")
 
 
 # meta key marking a store that holds synthetic demo data (its value describes the data).

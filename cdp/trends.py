@@ -7,7 +7,6 @@ and only the small grouped result comes into pandas. Every query builds its WHER
 """
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import duckdb
@@ -17,23 +16,27 @@ import plotly.express as px
 import plotly.graph_objects as go
 from scipy.stats import binom
 
+from . import counting, stats, targets
 from . import filters as flt
-from . import stats
 from .charts import PALETTE
 from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
 from .queries import data_months, ward_names
 from .suppression import THRESHOLD, hide_small
 
-# The Partnership Plan 2021-24 measures change from its baseline year, April 2020 to March 2021.
-BASELINE_START = date(2020, 4, 1)
-BASELINE_END = date(2021, 3, 1)
-BASELINE_LABEL = "Plan baseline year (Apr 2020 – Mar 2021)"
-ALL_AREA = "all"          # the series of every incident the filters select, wards summed
-NO_WARD = ""              # incidents without a ward (unlocated or outside the area's wards)
+ALL_AREA = "all"          # the series of every counted incident the filters select, wards summed
 WEEKS_A_YEAR = 52         # "the same week last year" is 52 weeks earlier, so weekdays line up
 CONTEXT_MONTHS = 12       # months shown before the selected period at least
 LIMIT_BASES = {"all": "All points shown", "before": "The points before the selected period",
-               "baseline": BASELINE_LABEL}
+               "baseline": "The plan's baseline year"}
+Baseline = tuple[date, date]  # the plan's baseline year: first and last month (cdp.targets)
+
+
+def plan_baseline(baseline: Baseline | None = None) -> Baseline:
+    """`baseline`, else the targets file's baseline year."""
+    if baseline is not None:
+        return baseline
+    config = targets.current()
+    return config.baseline_start, config.baseline_end
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 AREA_COLOURS = [PALETTE["primary"], PALETTE["accent"], PALETTE["good"], *px.colors.qualitative.Dark24]
@@ -45,12 +48,9 @@ def _priority_counts(keys: tuple[str, ...]) -> str:
     return ", ".join(f"count(*) FILTER (WHERE {count_condition(k)}) AS {k}" for k in keys)
 
 
-def _areas(con: duckdb.DuckDBPyConnection, f: flt.Filters, found) -> list[str]:
-    """Every ward the filters allow (a ward with no incidents is a real run of zeros), plus the
-    no-ward bucket when it holds incidents."""
-    wards = list(f.wards) if f.wards else list(ward_names(con))
-    extra = sorted(set(found) - set(wards))
-    return wards + extra
+def _areas(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[str]:
+    """Every ward the filters allow (a ward with no incidents is a real run of zeros)."""
+    return list(f.wards) if f.wards else list(ward_names(con))
 
 
 def _long(wide: pd.DataFrame, keys: tuple[str, ...], areas: list[str], periods: pd.DatetimeIndex,
@@ -67,9 +67,9 @@ def _long(wide: pd.DataFrame, keys: tuple[str, ...], areas: list[str], periods: 
 def monthly_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFrame:
     """Counted incidents per priority, ward and month, from the store's first month to `f.end`.
 
-    Long rows: priority, ward_code ('' for incidents without a ward), month, count; zero-filled.
-    Each priority counts its own kind (ASB incidents or crimes). The period of `f` is not applied
-    (the chart shows history), every other filter is.
+    Long rows: priority, ward_code, month, count; zero-filled. Counted incidents only (they are
+    in a ward, cdp.counting). Each priority counts its own kind (ASB incidents or crimes). The
+    period of `f` is not applied (the chart shows history), every other filter is.
     """
     first, _ = data_months(con)
     keys = tuple(f.priorities)
@@ -77,11 +77,11 @@ def monthly_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFra
         return pd.DataFrame(columns=["priority", "ward_code", "month", "count"])
     condition, params = flt.where(f, period=False)
     wide = con.execute(f"""
-        SELECT coalesce(ward_code, '') AS ward_code, month, {_priority_counts(keys)}
+        SELECT ward_code, month, {_priority_counts(keys)}
         FROM incidents WHERE {condition} AND month BETWEEN ? AND ?
         GROUP BY ALL""", params + [first, f.end]).df()
     months = pd.date_range(pd.Timestamp(first), pd.Timestamp(f.end), freq="MS")
-    return _long(wide, keys, _areas(con, f, wide["ward_code"]), months, "month")
+    return _long(wide, keys, _areas(con, f), months, "month")
 
 
 def full_weeks(f: flt.Filters) -> tuple[date, date] | None:
@@ -108,14 +108,13 @@ def weekly_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFram
     stop = weeks[1] + timedelta(days=7)
     condition, params = flt.where(f, period=False)
     wide = con.execute(f"""
-        SELECT coalesce(ward_code, '') AS ward_code,
-               CAST(date_trunc('week', occurred_at) AS DATE) AS week, {_priority_counts(keys)}
+        SELECT ward_code, CAST(date_trunc('week', occurred_at) AS DATE) AS week, {_priority_counts(keys)}
         FROM incidents
         WHERE {condition} AND time_precision IN ('day', 'datetime')
           AND month BETWEEN ? AND ? AND occurred_at >= ? AND occurred_at < ?
         GROUP BY ALL""", params + [start.replace(day=1), f.end, start, stop]).df()
     all_weeks = pd.date_range(pd.Timestamp(start), pd.Timestamp(weeks[1]), freq="7D")
-    return _long(wide, keys, _areas(con, f, wide["ward_code"]), all_weeks, "week")
+    return _long(wide, keys, _areas(con, f), all_weeks, "week")
 
 
 def date_precision(con: duckdb.DuckDBPyConnection, f: flt.Filters, key: str | None = None) -> dict[str, int]:
@@ -142,28 +141,53 @@ def weekday_hour(con: duckdb.DuckDBPyConnection, f: flt.Filters, key: str) -> pd
     return pd.DataFrame(grid, index=pd.Index(WEEKDAYS, name="day"), columns=pd.Index(range(24), name="hour"))
 
 
-def exception_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters,
-                     keys: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Monthly counts per priority × ward for the 24 months to `f.end`, in ONE grouped query.
+def exception_scope(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str = "month"
+                    ) -> tuple[date | None, str]:
+    """The first month the exceptions ending at `f.end` may use, and why they cannot be tested
+    ('' when they can).
+
+    The latest month or quarter and its seasonal baseline (the same months of earlier years,
+    stats.seasonal_baseline) must be complete months (cdp.counting): the months used are the run
+    of complete months that ends at `f.end`.
+    """
+    complete = set(counting.months(con).complete_months())
+    if f.end not in complete:
+        missing = counting.months(con).missing(f.end)
+        return None, (f"{f.end:%B %Y} is not complete ({', '.join(missing) or 'no source'} "
+                      f"{'does' if len(missing) == 1 else 'do'} not cover it), so it is not compared")
+    first = f.end
+    while flt.month_add(first, -1) in complete:
+        first = flt.month_add(first, -1)
+    current, years = stats.seasonal_baseline(first, f.end, window)
+    if pd.Timestamp(first) > current[0]:
+        return None, f"the months of the latest {window} to {f.end:%B %Y} are not all complete"
+    if not years:
+        return None, (f"there is no earlier year of the same months to compare with (the complete "
+                      f"months run from {first:%B %Y})")
+    return max(first, (current[0] - pd.DateOffset(years=max(years))).date()), ""
+
+
+def exception_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters, keys: tuple[str, ...] | None = None,
+                     window: str = "month") -> pd.DataFrame:
+    """Monthly counts per priority × ward from the first month `exception_scope` allows to `f.end`,
+    in ONE grouped query.
 
     Long rows: priority, ward_code, month, count. When no wards are chosen, each priority also has
-    whole-area rows (ward_code missing, from a grouping set) that include incidents without a ward.
-    A zero row at the first month fixes where the series start, so months with nothing are zeros.
+    whole-area rows (ward_code missing, from a grouping set). A zero row at the first month fixes
+    where the series start, so months with nothing are zeros. Empty when nothing can be tested.
     """
     keys = tuple(keys if keys is not None else f.priorities)
-    first, _ = data_months(con)
     columns = ["priority", "ward_code", "month", "count"]
-    if first is None or not keys or f.end < first:
+    start, _ = exception_scope(con, f, window)
+    if start is None or not keys:
         return pd.DataFrame(columns=columns)
-    start = max(first, flt.month_add(f.end, -stats.CHART_MONTHS))
     condition, params = flt.where(f, period=False)
     sets = "(ward_code, month)" + ("" if f.wards else ", (month)")
     wide = con.execute(f"""
         SELECT CASE WHEN grouping(ward_code) = 1 THEN NULL ELSE ward_code END AS ward_code,
                month, {_priority_counts(keys)}
         FROM incidents WHERE {condition} AND month BETWEEN ? AND ?
-        GROUP BY GROUPING SETS ({sets})
-        HAVING grouping(ward_code) = 1 OR ward_code IS NOT NULL""", params + [start, f.end]).df()
+        GROUP BY GROUPING SETS ({sets})""", params + [start, f.end]).df()
     long = wide.melt(id_vars=["ward_code", "month"], value_vars=list(keys), var_name="priority",
                      value_name="count")
     long["month"] = pd.to_datetime(long["month"])
@@ -177,60 +201,42 @@ def exception_candidates(counts: pd.DataFrame, latest, window: str = "month",
     """The rows of `counts` (as for `stats.exceptions`) for the priority-ward pairs that
     `stats.exceptions` might report; the others are dropped, so it gives the same table faster.
 
-    `stats.exceptions` spends most of its time on the exact confidence interval of every pair, most
-    of which are unremarkable. A pair is dropped only when it certainly is not reported: the tail
-    of the binomial on the side of its count (never more than the two-sided p-value of the exact
-    test) is at least `alpha`, and its latest month cannot signal on the same c-chart (worked out
-    in exact integer arithmetic).
+    `stats.exceptions` spends most of its time on the exact test of every pair, most of which are
+    unremarkable. A pair is dropped only when it certainly is not reported: the tail of the
+    binomial on the side of its count (never more than the two-sided p-value of the exact test)
+    is at least `alpha`.
     """
-    months_in_window = {"month": 1, "quarter": 3}[window]
     if counts.empty:
         return counts
     month = pd.to_datetime(counts["month"]).dt.to_period("M").dt.to_timestamp()
-    latest = pd.Timestamp(latest).to_period("M").to_timestamp()
-    first = month.min()
-    n_months = (latest.year - first.year) * 12 + latest.month - first.month + 1
-    if n_months <= months_in_window:
+    current, years = stats.seasonal_baseline(month.min(), latest, window)
+    if not years:
         return counts.iloc[0:0]
+    before = pd.DatetimeIndex([m - pd.DateOffset(years=k) for k in years for m in current])
     group = counts.groupby(["priority", "ward_code"], dropna=False, sort=False).ngroup().to_numpy()
-    column = ((month.dt.year - first.year) * 12 + month.dt.month - first.month).to_numpy()
-    inside = column < n_months
-    matrix = np.zeros((group.max() + 1, n_months), dtype=np.int64)
-    np.add.at(matrix, (group[inside], column[inside]), counts["count"].to_numpy(np.int64)[inside])
-
-    observed = matrix[:, -months_in_window:].sum(axis=1)
-    before = matrix[:, :-months_in_window][:, -stats.BASELINE_MONTHS:]
-    total = observed + before.sum(axis=1)
-    share = months_in_window / (months_in_window + before.shape[1])
+    values = counts["count"].to_numpy(np.int64)
+    n = group.max() + 1
+    observed = np.bincount(group, weights=values * month.isin(current).to_numpy(), minlength=n)
+    baseline = np.bincount(group, weights=values * month.isin(before).to_numpy(), minlength=n)
+    total = observed + baseline
+    share = 1 / (1 + len(years))
     mode = np.floor((total + 1) * share)
     tail = np.where(observed >= mode, binom.sf(observed - 1, total, share), binom.cdf(observed, total, share))
     maybe = (total > 0) & (tail < alpha)
-
-    chart = matrix[:, :-1][:, -stats.CHART_MONTHS:]
-    if chart.shape[1] >= stats.MIN_CHART_MONTHS:
-        points, sums = chart.shape[1], chart.sum(axis=1, keepdims=True)
-        # Beyond centre ± 3·sqrt(centre), centre = sums / points, in integers: |last·points - sums|
-        # squared against 9·sums·points. Ties are kept: the chart's floating point may go either way.
-        gap = matrix[:, -1] * points - sums[:, 0]
-        maybe |= (gap != 0) & (gap * gap >= 9 * sums[:, 0] * points)
-        values = np.concatenate([chart, matrix[:, -1:]], axis=1)
-        side = np.sign(values[:, -stats.RUN_LENGTH:] * points - sums)  # sign of (count - centre)
-        maybe |= (side > 0).all(axis=1) | (side < 0).all(axis=1)
-        steps = np.diff(values[:, -stats.TREND_LENGTH:], axis=1)
-        maybe |= (steps > 0).all(axis=1) | (steps < 0).all(axis=1)
     return counts[maybe[group]]
 
 
 def exceptions_table(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str = "month",
                      keys: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Priority × ward counts in the latest month (window="month") or quarter ("quarter") ending at
-    `f.end` that are significantly above or below the previous 12 months' rate (exact rate-ratio
-    test) or signal on a c-chart of the 24 months before; strongest first.
+    `f.end` that are significantly above or below the same months of earlier years (a seasonal
+    baseline, exact rate-ratio test); strongest first. Empty when `exception_scope` says they
+    cannot be tested.
 
     Columns are those of `stats.exceptions` plus priority_label, ward (the ward's name, or
     "Whole area") and p (the p-value in words). `keys` limits the priorities (default: `f`'s).
     """
-    counts = exception_counts(con, f, keys)
+    counts = exception_counts(con, f, keys, window)
     names = ward_names(con)
     latest = pd.Timestamp(f.end)
     table = stats.exceptions(exception_candidates(counts, latest, window), latest=latest, window=window,
@@ -270,14 +276,14 @@ def area_series(counts: pd.DataFrame, key: str, areas: list[str] | None) -> dict
             for area in areas}
 
 
-def chart_start(f: flt.Filters, first: date) -> date:
-    """Where the monthly charts begin: early enough to show the plan's baseline year and at least
-    12 months before the selected period, but not before the data does."""
-    return max(first, min(BASELINE_START, flt.month_add(f.start, -CONTEXT_MONTHS)))
+def chart_start(f: flt.Filters, first: date, baseline: Baseline | None = None) -> date:
+    """Where the monthly charts begin: early enough to show the plan's baseline year (the
+    targets file's) and at least 12 months before the selected period, but not before the data."""
+    return max(first, min(plan_baseline(baseline)[0], flt.month_add(f.start, -CONTEXT_MONTHS)))
 
 
 def monthly_series(counts: pd.DataFrame, key: str, f: flt.Filters, areas: list[str] | None = None,
-                   hide_small_counts: bool = False) -> pd.DataFrame:
+                   hide_small_counts: bool = False, baseline: Baseline | None = None) -> pd.DataFrame:
     """The monthly series the trend chart draws for priority `key`, one block of rows per area.
 
     Columns: area, month, count, same_month_last_year, rolling_12_months, in_period. Months run from
@@ -289,7 +295,7 @@ def monthly_series(counts: pd.DataFrame, key: str, f: flt.Filters, areas: list[s
         return pd.DataFrame(columns=columns)
     frames = []
     first = counts["month"].min().date()
-    show_from = pd.Timestamp(chart_start(f, first))
+    show_from = pd.Timestamp(chart_start(f, first, baseline))
     for area, series in area_series(counts, key, areas).items():
         shown = hide_small(series) if hide_small_counts else series.astype(float)
         frame = pd.DataFrame({
@@ -322,17 +328,19 @@ def weekly_series(counts: pd.DataFrame, key: str, f: flt.Filters, first_month: d
     return out.loc[out["week"] >= pd.Timestamp(weeks[0]), columns].reset_index(drop=True)
 
 
-def control_series(counts: pd.DataFrame, key: str, area: str, f: flt.Filters, first_month: date) -> pd.Series:
+def control_series(counts: pd.DataFrame, key: str, area: str, f: flt.Filters, first_month: date,
+                   baseline: Baseline | None = None) -> pd.Series:
     """The counts a control chart plots for priority `key` in `area` (a ward code or ALL_AREA):
     from `monthly_counts`, the months from `chart_start` to `f.end`; from `weekly_counts`, the weeks
     that start after the data does (`first_month`) up to the last whole week of the period."""
     series = area_series(counts, key, None if area == ALL_AREA else [area])[area]
     if "month" in counts.columns:
-        return series[series.index >= pd.Timestamp(chart_start(f, first_month))]
+        return series[series.index >= pd.Timestamp(chart_start(f, first_month, baseline))]
     return series[series.index >= pd.Timestamp(first_month)]
 
 
-def limits_baseline(basis: str, periods: pd.DatetimeIndex, f: flt.Filters) -> slice | None:
+def limits_baseline(basis: str, periods: pd.DatetimeIndex, f: flt.Filters,
+                    baseline: Baseline | None = None) -> slice | None:
     """The control-chart points that set the centre and limits for `basis` (see LIMIT_BASES), as a
     slice of period labels; None for all points. ValueError when no shown point qualifies."""
     if basis == "all":
@@ -340,7 +348,8 @@ def limits_baseline(basis: str, periods: pd.DatetimeIndex, f: flt.Filters) -> sl
     if basis == "before":
         lo, hi = periods.min(), pd.Timestamp(f.start) - pd.Timedelta(days=1)
     elif basis == "baseline":
-        lo, hi = pd.Timestamp(BASELINE_START), pd.Timestamp(flt.month_add(BASELINE_END, 1)) - pd.Timedelta(days=1)
+        start, end = plan_baseline(baseline)
+        lo, hi = pd.Timestamp(start), pd.Timestamp(flt.month_add(end, 1)) - pd.Timedelta(days=1)
     else:
         raise ValueError(f"basis must be one of {', '.join(LIMIT_BASES)}")
     inside = periods[(periods >= lo) & (periods <= hi)]
@@ -381,24 +390,23 @@ def has_small_counts(counts: pd.Series, threshold: int = THRESHOLD) -> bool:
 def board_exceptions(table: pd.DataFrame, threshold: int = THRESHOLD) -> pd.DataFrame:
     """The exceptions table for viewers who may not see small numbers.
 
-    Observed counts from 1 to threshold - 1 show as '<5'. The expected count, the ratio, the exact
-    p-value and the numbers in the signal text are left out for every row, since each is worked out
-    from monthly counts that may themselves be small. Columns: priority_label, ward, period_label,
-    observed, direction, significance, signal, sentence.
+    Observed counts from 1 to threshold - 1 show as '<5'. The expected count, the ratio and the
+    exact p-value are left out for every row, since each is worked out from monthly counts that
+    may themselves be small. Columns: priority_label, ward, period_label, observed, direction,
+    significance, sentence.
     """
     rows = []
     for row in table.itertuples():
         shown = f"<{threshold}" if 1 <= row.observed < threshold else f"{row.observed:,}"
         significance = (f"significant (p < {stats.ALPHA})" if row.p_value < stats.ALPHA
                         else "not significant")
-        signal = re.sub(r" \([\d,.]+\)", "", row.signal)
         sentence = (f"{row.priority_label}, {row.ward}: {shown} in {row.period_label}, "
-                    f"{row.direction} the usual rate ({significance})" + (f"; {signal}." if signal else "."))
+                    f"{row.direction} {row.baseline_label} ({significance}).")
         rows.append({"priority_label": row.priority_label, "ward": row.ward,
                      "period_label": row.period_label, "observed": shown, "direction": row.direction,
-                     "significance": significance, "signal": signal, "sentence": sentence})
+                     "significance": significance, "sentence": sentence})
     return pd.DataFrame(rows, columns=["priority_label", "ward", "period_label", "observed", "direction",
-                                       "significance", "signal", "sentence"])
+                                       "significance", "sentence"])
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -423,8 +431,6 @@ def area_name(area: str, names: dict[str, str]) -> str:
         return names[area]
     if area == ALL_AREA:
         return "Whole area"
-    if area == NO_WARD:
-        return "No ward (unlocated or outside the area)"
     return area
 
 
@@ -438,15 +444,23 @@ def _line(x, y, name: str, colour: str, group: str, hover: str, *, dash: str = "
 
 # Built as one figure from dicts rather than with make_subplots/add_trace: plotly validates every
 # add_* call, which made six trend charts cost most of a rerun.
-def monthly_figure(series: pd.DataFrame, title: str, f: flt.Filters, names: dict[str, str]) -> go.Figure:
+def monthly_figure(series: pd.DataFrame, title: str, f: flt.Filters, names: dict[str, str],
+                   baseline: Baseline | None = None, baseline_label: str | None = None) -> go.Figure:
     """Monthly counts (solid) with the same months last year (dotted) over the selected period, and
     the rolling 12-month total below (a diamond marks the baseline year's total); the plan's
-    baseline year and the selected period shaded."""
+    baseline year (default: the targets file's, labelled "Baseline 2020/21") and the selected
+    period shaded."""
+    if baseline is None:
+        config = targets.current()
+        baseline = (config.baseline_start, config.baseline_end)
+        baseline_label = baseline_label or f"Baseline {config.baseline_short}"
+    baseline_start, baseline_end = baseline
+    baseline_label = baseline_label or "Baseline"
     data = []
     for i, (area, rows) in enumerate(series.groupby("area", sort=False)):
         colour, name = AREA_COLOURS[i % len(AREA_COLOURS)], area_name(area, names)
         current = rows[rows["in_period"]]
-        baseline_total = rows[rows["month"] == pd.Timestamp(BASELINE_END)]
+        baseline_total = rows[rows["month"] == pd.Timestamp(baseline_end)]
         data += [
             _line(rows["month"], rows["count"], name, colour, area, markers=True,
                   hover=f"{name}<br>%{{x|%b %Y}}: %{{y:,}}<extra></extra>"),
@@ -463,9 +477,9 @@ def monthly_figure(series: pd.DataFrame, title: str, f: flt.Filters, names: dict
         ]
     bands = []
     months = series["month"]
-    if not months.empty and months.min() <= pd.Timestamp(BASELINE_END):
-        bands.append(_band(_half_month(max(months.min(), pd.Timestamp(BASELINE_START))),
-                           _half_month(flt.month_add(BASELINE_END, 1)), "Baseline 2020/21", PALETTE["good"], 0.12))
+    if not months.empty and months.min() <= pd.Timestamp(baseline_end):
+        bands.append(_band(_half_month(max(months.min(), pd.Timestamp(baseline_start))),
+                           _half_month(flt.month_add(baseline_end, 1)), baseline_label, PALETTE["good"], 0.12))
     bands.append(_band(_half_month(f.start), _half_month(flt.month_add(f.end, 1)), "Selected period",
                        PALETTE["muted"], 0.18))
     panel_titles = [{"text": text, "xref": "paper", "yref": "paper", "x": 0, "y": y, "xanchor": "left",

@@ -7,7 +7,8 @@ first, so only the rows at the top places are pulled.
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -16,16 +17,13 @@ import plotly.graph_objects as go
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import test_proportions_2indep
 
+from . import counting, places, repeats, stats, targets
 from . import filters as flt
-from . import repeats, stats
 from .charts import PALETTE
-from .priorities import PRIORITY_COLUMNS
+from .priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
 from .queries import data_months, ward_names
 
-LOOK_BACK_MONTHS = 12
-# The plan's baseline year for "reduce hate crime repeat victimisation by 10%".
-BASELINE_START, BASELINE_END = date(2020, 4, 1), date(2021, 3, 1)
-TARGET_REDUCTION = 0.10
+LOOK_BACK_MONTHS = 12  # the rows pulled before a period: 12 months hold the 365 days before it
 NOT_RECORDED = "Not recorded"
 VICTIM_COLUMNS = ("victim_id", "month", "occurred_at", "ward_code", "victim_age_band", "victim_sex",
                   "victim_vulnerable")
@@ -108,7 +106,9 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     data_end = month_end(last) if last else end
     wards = ward_names(con)
     by = {}
-    tables = repeats.repeat_rates_by_columns(rows, list(GROUPINGS.values()), start, end)
+    d = targets.definitions()
+    tables = repeats.repeat_rates_by_columns(rows, list(GROUPINGS.values()), start, end,
+                                             d.window_days, d.repeat, d.high_frequency)
     for name, column in GROUPINGS.items():
         table = tables[column]
         if name == "ward":
@@ -123,7 +123,7 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
             table = _labelled_rates(table, column, {True: "Vulnerable", False: "Not vulnerable"},
                                     order=["Vulnerable", "Not vulnerable", NOT_RECORDED])
         by[name] = table.reset_index(drop=True)
-    return {"summary": repeats.victim_summary(rows, start, end),
+    return {"summary": repeats.victim_summary(rows, start, end, d.window_days, d.repeat, d.high_frequency),
             "curve": repeats.time_to_next(rows, start, end, data_end=data_end),
             "by": by, "rows": len(rows), "lookback_complete": lookback_complete(first, f.start),
             "data_end": data_end}
@@ -137,18 +137,22 @@ def repeat_within(curve: pd.DataFrame, days: int) -> float | None:
     return 0.0 if upto.empty else float(1 - upto["survival"].iloc[-1])
 
 
-# --- the plan's hate crime target -----------------------------------------------------------------
+# --- the plan's repeat victimisation targets -------------------------------------------------------
 
-def _hate_crime_rate(con: duckdb.DuckDBPyConnection, start: date, end: date, first: date | None,
-                     look_back_months: int = LOOK_BACK_MONTHS) -> dict:
-    """repeat_rate_for_target for citywide hate crimes, looking back at most `look_back_months`."""
-    condition, params = flt.where(flt.Filters(start=start, end=end), period=False, priority="hate_crime")
+def _repeat_rate(con: duckdb.DuckDBPyConnection, priority: str, start: date, end: date,
+                 first: date | None, wards: tuple[str, ...] = (),
+                 look_back_months: int = LOOK_BACK_MONTHS) -> dict:
+    """repeat_rate_for_target for the priority's counted crimes in `wards` (all: citywide),
+    looking back at most `look_back_months`."""
+    area = flt.Filters(start=start, end=end, wards=tuple(wards))
+    condition, params = flt.where(area, period=False, priority=priority)
     rows = _victim_rows(con, condition, params, start, end, end,
-                        ("victim_id", "month", "occurred_at", PRIORITY_COLUMNS["hate_crime"]))
+                        ("victim_id", "month", "occurred_at", PRIORITY_COLUMNS[priority]))
     if look_back_months < LOOK_BACK_MONTHS:
         earliest = pd.Timestamp(flt.month_add(start, -look_back_months))
         rows = rows[pd.to_datetime(rows["month"]) >= earliest]
-    result = repeats.repeat_rate_for_target(rows, *period_days(start, end), priority="hate_crime")
+    result = repeats.repeat_rate_for_target(rows, *period_days(start, end), priority=priority,
+                                            window_days=targets.definitions().window_days)
     return {**result, "start": start, "end": end, "months": flt.months_between(start, end),
             "look_back_months": look_back_months,
             "lookback_complete": look_back_months == LOOK_BACK_MONTHS and lookback_complete(first, start)}
@@ -161,26 +165,35 @@ def available_look_back(first: date | None, start: date) -> int:
     return max(0, min(LOOK_BACK_MONTHS, flt.months_between(first, start) - 1))
 
 
-def hate_crime_target(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict:
-    """The hate crime repeat victimisation rate for the plan's baseline year and the months from
-    `start` to `end` (the selected period).
+def repeat_target(con: duckdb.DuckDBPyConnection, start: date, end: date, priority: str = "hate_crime",
+                  wards: tuple[str, ...] = (), config: targets.TargetsConfig | None = None) -> dict:
+    """A priority's repeat victimisation rate in the plan's baseline year and from `start` to
+    `end`, against the plan's target: the one measure behind "reduce hate crime repeat
+    victimisation by 10%" on every page.
 
-    Citywide (all hate crime victims: the target is the partnership's, so no ward or people filter
-    applies, and only the period is an argument). Returns baseline and selected (see
+    The baseline year and the target's percentage come from the targets file (`config`, default
+    cdp.targets.current()). Counted crimes of `priority` in `wards` (none: citywide); no other
+    filter applies (the target is the partnership's). Returns baseline and selected (see
     repeats.repeat_rate_for_target, plus start, end, months, look_back_months, lookback_complete);
-    comparable: the selected period measured
-    with no more look-back than the data gives the baseline year (the same as selected when the
-    baseline has its full 12 months); like_for_like (comparable is selected); target_rate
-    (baseline less 10%); meets_target (comparable against the target); p_value and verdict (a
-    two-proportion test of comparable against baseline; None when either has no victims).
+    comparable: the selected period measured with no more look-back than the data gives the
+    baseline year (the same as selected when the baseline has its full 12 months); like_for_like
+    (comparable is selected); percent (the target's reduction, None without a repeat_rate target
+    for the priority); target_rate (baseline less that); meets_target (comparable against the
+    target); p_value and verdict (a two-proportion test of comparable against baseline; None when
+    either has no victims); baseline_label.
     """
+    config = config or targets.current()
     first, _ = data_months(con)
-    baseline_look_back = available_look_back(first, BASELINE_START)
-    baseline = _hate_crime_rate(con, BASELINE_START, BASELINE_END, first, baseline_look_back)
-    selected = _hate_crime_rate(con, start, end, first)
+    baseline_look_back = available_look_back(first, config.baseline_start)
+    baseline = _repeat_rate(con, priority, config.baseline_start, config.baseline_end, first, wards,
+                            baseline_look_back)
+    selected = _repeat_rate(con, priority, start, end, first, wards)
     comparable = (selected if baseline_look_back == LOOK_BACK_MONTHS
-                  else _hate_crime_rate(con, start, end, first, baseline_look_back))
-    target = None if baseline["rate"] is None else baseline["rate"] * (1 - TARGET_REDUCTION)
+                  else _repeat_rate(con, priority, start, end, first, wards, baseline_look_back))
+    goal = config.repeat_target(priority)
+    percent = goal.percent if goal else None
+    target = (None if baseline["rate"] is None or percent is None
+              else baseline["rate"] * (1 - percent / 100))
     p_value = verdict = None
     if baseline["denominator"] and comparable["denominator"]:
         test = test_proportions_2indep(comparable["numerator"], comparable["denominator"],
@@ -190,31 +203,41 @@ def hate_crime_target(con: duckdb.DuckDBPyConnection, start: date, end: date) ->
         verdict = f"significant {direction}" if p_value < stats.ALPHA else "no significant change"
     meets = None if target is None or comparable["rate"] is None else comparable["rate"] <= target
     return {"baseline": baseline, "selected": selected, "comparable": comparable,
-            "like_for_like": comparable is selected, "target_rate": target, "meets_target": meets,
-            "p_value": p_value, "verdict": verdict, "definition": baseline["definition"]}
+            "like_for_like": comparable is selected, "percent": percent, "target_rate": target,
+            "meets_target": meets, "p_value": p_value, "verdict": verdict,
+            "definition": baseline["definition"], "baseline_label": config.baseline_label,
+            "baseline_short": config.baseline_short}
+
+
+def hate_crime_target(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict:
+    """The citywide hate crime repeat victimisation target (see `repeat_target`)."""
+    return repeat_target(con, start, end, "hate_crime")
 
 
 # --- domestic abuse potential escalation ---------------------------------------------------------
 
-def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters,
-               threshold: int = repeats.ESCALATION) -> pd.DataFrame:
-    """Domestic abuse victims reaching `threshold` incidents within 365 days, the latest of them in
-    the period (MARAC "potential escalation"); every shared filter but the priorities applies.
+def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters, threshold: int | None = None) -> pd.DataFrame:
+    """Domestic abuse victims reaching `threshold` (the targets file's `escalation`, 3 by default)
+    counted incidents flagged domestic abuse within 12 months (the configured window, 365 days),
+    the latest of them in the period (MARAC "potential escalation"). Every incident flagged
+    domestic abuse counts, crime or not; every shared filter but the priorities applies.
 
-    Columns: victim_id; incidents_in_window, first, last (the most in any 365 days and that window's
+    Columns: victim_id; incidents_in_window, first, last (the most in any window and that window's
     first and last dates, see repeats.escalation_victims, over the period and the 12 months before
     it); total_incidents (in that span); latest (the victim's latest incident, in the period); ward
     (of the latest); vulnerable. Latest first.
     """
-    condition, params = flt.where(f, period=False, priority="dsva")
+    definitions = targets.definitions()
+    threshold = threshold or definitions.escalation
+    condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
     condition += " AND flag_domestic_abuse"
     rows = _victim_rows(con, condition, params, f.start, f.end, f.end,
                         ("victim_id", "month", "occurred_at", "flag_domestic_abuse", "ward_code",
                          "victim_vulnerable"))
     start, end = period_days(f.start, f.end)
     # Victims whose count reaches the threshold at an incident inside the period.
-    peaks = repeats.victim_peaks(rows, start, end)
-    table = repeats.escalation_victims(rows, threshold=threshold)
+    peaks = repeats.victim_peaks(rows, start, end, definitions.window_days)
+    table = repeats.escalation_victims(rows, threshold=threshold, window_days=definitions.window_days)
     table = table[table["victim_id"].map(peaks) >= threshold]
     latest = (rows.assign(date=repeats.incident_dates(rows)).sort_values("date", kind="stable")
               .groupby("victim_id").tail(1).set_index("victim_id"))
@@ -230,62 +253,76 @@ def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters,
 # --- repeat places and premises -------------------------------------------------------------------
 
 def _place_key_sql(kind: str, snap_m: float) -> str:
-    """SQL for repeats.place_keys: premises, else the snapped point, else the location text."""
+    """SQL for repeats.place_keys: premises, else the snapped point, else the street."""
     premises = ("CASE WHEN nullif(trim(premises_id), '') IS NOT NULL "
                 "THEN 'premises:' || trim(premises_id) END")
     point = (f"CASE WHEN easting IS NOT NULL AND northing IS NOT NULL THEN 'point:' || "
              f"printf('%.0f', round_even(easting / {snap_m}, 0) * {snap_m}) || ',' || "
              f"printf('%.0f', round_even(northing / {snap_m}, 0) * {snap_m}) END")
-    location = "CASE WHEN nullif(trim(location), '') IS NOT NULL THEN 'location:' || trim(location) END"
+    location = f"'location:' || {places.street_key_sql()}"
     return premises if kind == "premises" else f"coalesce({point}, {location})"
 
 
 def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "premises",
                   top: int = 50, snap_m: float = 1.0) -> dict:
-    """The places with repeat incidents in the 12 months to the period end, ranked.
+    """The places with repeat incidents in the period, ranked.
 
-    kind "premises": premises only (premises_id); kind "locations": the snapped point, else the
-    location text, whatever the premises. Incidents of the selected priorities (all incidents when
-    all are selected) under every shared filter. DuckDB ranks the places; only the rows at the
-    `top` places are pulled and passed to repeats.repeat_places. Returns places (its columns plus
-    ward, crimes, asb_incidents, monthly: 12 monthly counts, and change: the last six months against
-    the six before by an exact rate-ratio test, stats.compare_periods), repeat_places (how many),
-    incidents (with a place), at_repeat_places, share, window (start, end months).
+    A repeat place has 2 or more incidents within 12 months (the configured window, 365 days)
+    of each other, at least one in the period (repeats.repeat_places). kind "premises": premises
+    only (premises_id); kind "locations": the snapped point, else the street, whatever the
+    premises. Incidents of the selected priorities (all incidents when all are selected) under
+    every shared filter. DuckDB ranks the places; only the rows at the `top` places are pulled
+    and passed to repeats.repeat_places. Returns places (its columns plus ward, crimes,
+    asb_incidents, monthly: the period's monthly counts, year_earlier: the same months a year
+    earlier, and change: against them by an exact rate-ratio test), repeat_places (how many),
+    incidents (in the period, with a place), at_repeat_places, share, window (start, end months),
+    compared (None, or why the year earlier is not compared).
     """
     if kind not in ("premises", "locations"):
         raise ValueError("kind must be 'premises' or 'locations'")
-    window = (flt.month_add(f.end, -11), f.end)
-    condition, params = flt.where(f.with_period(*window))
+    window_days = targets.definitions().window_days
+    year = f.year_earlier()
+    start_day, end_day = period_days(f.start, f.end)
+    first_day = min(year.start, start_day - timedelta(days=window_days))
+    condition, params = flt.where(f, period=False)
     key = _place_key_sql(kind, snap_m)
-    # One pass: key every row once, rank the places, and return the rows at the top places beside
-    # the totals (one row of totals with no incident columns when there are no repeat places).
+    # One pass: key every row once, find each place's repeats (an incident in the period with
+    # another within the window before it), rank the places, and return the rows at the top
+    # places beside the totals (one row of totals with no incident columns when there are none).
     frame = con.execute(f"""
         WITH keyed AS MATERIALIZED (
-            SELECT {', '.join(PLACE_COLUMNS)}, {key} AS place_key FROM incidents WHERE {condition}),
-        places AS (SELECT place_key, count(*) AS n, max(coalesce(occurred_at, month)::DATE) AS last
-                   FROM keyed WHERE place_key IS NOT NULL GROUP BY place_key),
-        top AS (SELECT place_key FROM places WHERE n >= {repeats.REPEAT}
+            SELECT {', '.join(PLACE_COLUMNS)}, {key} AS place_key,
+                   coalesce(occurred_at, month)::DATE AS _day
+            FROM incidents WHERE {condition} AND month BETWEEN ? AND ?),
+        gaps AS (SELECT place_key, _day, _day - lag(_day) OVER (PARTITION BY place_key ORDER BY _day) AS gap
+                 FROM keyed WHERE place_key IS NOT NULL AND _day BETWEEN ? AND ?),
+        places AS (SELECT place_key, count(*) FILTER (WHERE _day >= ?) AS n,
+                          max(_day) AS last, bool_or(_day >= ? AND gap <= ?) AS is_repeat
+                   FROM gaps GROUP BY place_key HAVING count(*) FILTER (WHERE _day >= ?) > 0),
+        top AS (SELECT place_key FROM places WHERE is_repeat
                 ORDER BY n DESC, last DESC, place_key LIMIT {int(top)}),
         totals AS (SELECT coalesce(sum(n), 0) AS _with_place,
-                          count(*) FILTER (WHERE n >= {repeats.REPEAT}) AS _repeat_places,
-                          coalesce(sum(n) FILTER (WHERE n >= {repeats.REPEAT}), 0) AS _at_repeat_places
+                          count(*) FILTER (WHERE is_repeat) AS _repeat_places,
+                          coalesce(sum(n) FILTER (WHERE is_repeat), 0) AS _at_repeat_places
                    FROM places)
         SELECT totals.*, chosen.* FROM totals LEFT JOIN (
             SELECT * FROM keyed WHERE place_key IN (SELECT place_key FROM top)) AS chosen ON TRUE""",
-                        params).df()
+                        params + [first_day.replace(day=1), f.end, start_day - timedelta(days=window_days),
+                                  end_day, start_day, start_day, window_days, start_day]).df()
     incidents, repeat_count, at_repeat = (int(frame[c].iat[0]) for c in
                                           ("_with_place", "_repeat_places", "_at_repeat_places"))
     rows = frame[frame["place_key"].notna()].drop(columns=["_with_place", "_repeat_places",
-                                                           "_at_repeat_places", "place_key"])
-    places = (_describe_places(rows.reset_index(drop=True), kind, snap_m, window, ward_names(con))
-              if len(rows) else pd.DataFrame())
-    return {"places": places, "repeat_places": repeat_count, "incidents": incidents,
+                                                           "_at_repeat_places", "place_key", "_day"])
+    compared = counting.months(con).why_not_compared((year.start, year.end))
+    places_found = (_describe_places(con, rows.reset_index(drop=True), kind, snap_m, f, window_days,
+                                     compared is None) if len(rows) else pd.DataFrame())
+    return {"places": places_found, "repeat_places": repeat_count, "incidents": incidents,
             "at_repeat_places": at_repeat, "share": at_repeat / incidents if incidents else None,
-            "window": window}
+            "window": (f.start, f.end), "compared": compared}
 
 
 def _change_verdict(recent: int, earlier: int) -> str:
-    """The verdict of stats.compare_periods for two halves of equal length: the same exact
+    """The verdict of stats.compare_periods for two periods of equal length: the same exact
     conditional test (binomial, p = 1/2), without the confidence interval the table does not show."""
     if recent + earlier == 0:
         return "no significant change"
@@ -295,24 +332,31 @@ def _change_verdict(recent: int, earlier: int) -> str:
     return "significant rise" if recent > earlier else "significant fall"
 
 
-def _describe_places(rows: pd.DataFrame, kind: str, snap_m: float, window: tuple[date, date],
-                     wards: dict[str, str]) -> pd.DataFrame:
+def _describe_places(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, kind: str, snap_m: float,
+                     f: flt.Filters, window_days: int, compare: bool) -> pd.DataFrame:
     by = "premises" if kind == "premises" else "point"
-    places = repeats.repeat_places(rows, by=by, window_months=LOOK_BACK_MONTHS, snap_m=snap_m,
-                                   latest_month=pd.Timestamp(window[1]))
+    found = repeats.repeat_places(rows, *period_days(f.start, f.end), by=by, window_days=window_days,
+                                  snap_m=snap_m)
     keys = repeats.place_keys(rows, by, snap_m)
-    months = pd.date_range(pd.Timestamp(window[0]), pd.Timestamp(window[1]), freq="MS")
-    monthly = (rows.assign(place_key=keys, _month=pd.to_datetime(rows["month"]))
-               .groupby(["place_key", "_month"]).size().unstack(fill_value=0)
+    month = pd.to_datetime(rows["month"])
+    in_period = rows[month >= pd.Timestamp(f.start)].assign(place_key=keys, _month=month)
+    months = pd.date_range(pd.Timestamp(f.start), pd.Timestamp(f.end), freq="MS")
+    monthly = (in_period.groupby(["place_key", "_month"]).size().unstack(fill_value=0)
                .reindex(columns=months, fill_value=0))
-    kinds = rows.assign(place_key=keys).groupby("place_key")["is_asb"].agg(["sum", "size"])
-    places["ward"] = places["ward_code"].map(wards).fillna(NOT_RECORDED)
-    places["asb_incidents"] = places["place_key"].map(kinds["sum"]).astype(int)
-    places["crimes"] = places["place_key"].map(kinds["size"] - kinds["sum"]).astype(int)
-    places["monthly"] = monthly.reindex(places["place_key"]).fillna(0).astype(int).to_numpy().tolist()
-    places["change"] = [_change_verdict(int(recent), int(earlier))
-                        for recent, earlier in zip(places["recent_half"], places["earlier_half"])]
-    return places
+    kinds = in_period.groupby("place_key")["is_asb"].agg(["sum", "size"])
+    year = f.year_earlier()
+    earlier = keys[month.between(pd.Timestamp(year.start), pd.Timestamp(year.end))].value_counts()
+    found["ward"] = found["ward_code"].map(ward_names(con)).fillna(NOT_RECORDED)
+    if kind == "premises":  # premises that share a name are told apart by street and ID
+        labels = places.premises_table(con).set_index("premises_id")["label"]
+        found["label"] = found["place_key"].str.removeprefix("premises:").map(labels).fillna(found["label"])
+    found["asb_incidents"] = found["place_key"].map(kinds["sum"]).astype(int)
+    found["crimes"] = found["place_key"].map(kinds["size"] - kinds["sum"]).astype(int)
+    found["monthly"] = monthly.reindex(found["place_key"]).fillna(0).astype(int).to_numpy().tolist()
+    found["year_earlier"] = found["place_key"].map(earlier).fillna(0).astype(int)
+    found["change"] = [_change_verdict(int(now), int(then)) if compare else "not compared"
+                       for now, then in zip(found["incidents"], found["year_earlier"])]
+    return found
 
 
 # --- figures -------------------------------------------------------------------------------------

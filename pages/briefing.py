@@ -95,8 +95,10 @@ except briefing.BriefingConfigError as exc:
 data = context.cached(briefing.briefing_data)(f.wards, targets)
 panels = panels_for(data, targets, briefing.treatment_indicator(), f.priorities)
 subtitle = f"{briefing.period_caption(data, targets)} {briefing.ward_caption(data)}."
+not_counted = data.not_counted.sentence() if data.not_counted else ""
 deck = briefing.Deck(f"Board briefing: {targets.plan}", subtitle, tuple(panels),
-                     (briefing.SUPPRESSION_TEXT, briefing.METHOD_TEXT, f"Prepared {date.today():%d %B %Y}."))
+                     tuple(n for n in (not_counted, briefing.SUPPRESSION_TEXT, briefing.METHOD_TEXT,
+                                       f"Prepared {date.today():%d %B %Y}.") if n))
 
 if not panels:
     st.title("Board briefing")
@@ -122,6 +124,8 @@ if st.session_state.get(PRESENTING):
 
 st.title("Board briefing")
 st.caption(f"{targets.plan}. {subtitle}")
+if data.not_counted:
+    widgets.not_counted(data.not_counted)
 st.caption("The briefing follows the sidebar's ward and priority choices. Its period is always "
            "the latest 12 months against the baseline year, whatever period the sidebar sets.")
 ignored = briefing.ignored_filters(f)

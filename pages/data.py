@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import context
+from app import context, widgets
 from app.freshness import as_text
-from cdp import geography, queries, store
+from cdp import counting, geography, queries, store
 from cdp.ingest import ImportFailed, ingest
 from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
 
@@ -19,23 +19,36 @@ if info["synthetic_demo"]:
     st.info("This store holds synthetic demo data. The first real files you load below replace it "
             "(real and synthetic incidents are never mixed).")
 
-left, middle, right, far = st.columns(4)
-left.metric("Incidents", f"{info['rows']:,}")
-middle.metric("Crimes / ASB incidents", f"{info['crimes']:,} / {info['asb_incidents']:,}",
-              help="Crimes and ASB incidents are never added together in any view.")
-right.metric("Without a location", f"{info['unlocated']:,}")
-far.metric("Outside the area's wards", f"{info['outside_area']:,}")
+left, middle, right = st.columns(3)
+left.metric("Incidents stored", f"{info['rows']:,}")
+middle.metric("Counted", f"{info['counted']:,}",
+              help="Inside the loaded wards, each real incident once: the figures on every page.")
+right.metric("Crimes / ASB incidents counted", f"{info['crimes']:,} / {info['asb_incidents']:,}",
+             help="Crimes and ASB incidents are never added together in any view.")
+widgets.not_counted(info["not_counted"])
 if info["first_month"] is not None:
-    st.caption(f"Months covered: {info['first_month']:%B %Y} to {info['last_month']:%B %Y}")
+    st.caption(f"Months held: {info['first_month']:%B %Y} to {info['last_month']:%B %Y}")
+st.caption("Police records: " + ("; ".join(r.describe() for r in info["force_extracts"])
+                                 or "no partner source supersedes police.uk")
+           + f" (set {counting.FORCE_EXTRACTS_ENV} to change; the rule applies from the next import).")
 
 st.subheader("Sources")
 st.dataframe(info["sources"], hide_index=True, width="stretch", column_config={
-    "dataset": "Kind", "source": "Source", "rows": "Rows", "first_month": st.column_config.DateColumn("First month", format="MMM YYYY"),
-    "last_month": st.column_config.DateColumn("Last month", format="MMM YYYY"), "months": "Months", "unlocated": "Without a location",
-    "outside_area": "Outside the wards"})
-st.subheader("Rows per priority")
-st.dataframe(info["priorities"][["label", "rows"]], hide_index=True, width="stretch",
-             column_config={"label": "Priority", "rows": "Rows (crimes and ASB incidents)"})
+    "dataset": "Kind", "source": "Source", "rows": "Rows stored", "counted": "Counted",
+    "outside_area": "Outside the wards", "unlocated": "Without a location",
+    "superseded": "Superseded (kept, not counted)",
+    "first_month": st.column_config.DateColumn("First month", format="MMM YYYY"),
+    "last_month": st.column_config.DateColumn("Last month", format="MMM YYYY"),
+    "months_covered": "Months covered"})
+st.subheader("Where each month's figures come from")
+st.caption("Month by month, the incidents each source adds to the figures. police.uk rows are "
+           "superseded (kept, not counted) in a month the force's own extract covers. A month is "
+           "complete when every source covers it; only complete months are compared.")
+st.dataframe(context.cached(queries.month_sources)(), hide_index=True, width="stretch", height=320,
+             column_config={"month": "Month", "complete": st.column_config.CheckboxColumn("Complete")})
+st.subheader("Counted per priority")
+st.dataframe(info["priorities"][["label", "counted"]], hide_index=True, width="stretch",
+             column_config={"label": "Priority", "counted": "Counted (crimes, or ASB incidents for ASB)"})
 st.subheader("Last imports")
 st.dataframe(info["imports"], hide_index=True, width="stretch")
 

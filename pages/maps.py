@@ -4,10 +4,10 @@ from pathlib import Path
 import streamlit as st
 
 from app import context, widgets
-from cdp import access, config, maps, queries, reference
+from cdp import access, config, counting, maps, queries, reference
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
-from cdp.priorities import PRIORITY_BY_KEY, counted_unit, coverage
+from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
 from cdp.suppression import suppress_count
 
@@ -39,13 +39,14 @@ priority = st.selectbox("Priority on the map", f.priorities, key="maps_priority"
                         format_func=lambda k: PRIORITY_BY_KEY[k].label,
                         help="One priority at a time: ASB incidents and crimes are never added.")
 unit = counted_unit(priority)
-level = coverage(priority, context.cached(queries.loaded_datasets)())
+cover = context.cached(counting.months)().coverage(priority, f.start, f.end)
+level = cover.level
 if level == "unavailable":
-    st.warning(f"**{PRIORITY_BY_KEY[priority].label}** cannot be mapped from the loaded data: "
-               f"{PRIORITY_BY_KEY[priority].police_uk_note}. Load a partner extract to map it.")
+    st.warning(f"**{PRIORITY_BY_KEY[priority].label}** cannot be mapped from the data counted in "
+               f"this period: {PRIORITY_BY_KEY[priority].police_uk_note}. Load a partner extract to map it.")
     st.stop()
-if level == "proxy":
-    widgets.coverage_badge("proxy", PRIORITY_BY_KEY[priority].police_uk_note)
+if level != "full":
+    widgets.coverage_badge(level, cover.note)
 
 imd, imd_error = reference_file("imd", config.imd_path(),
                                 "No IMD 2019 ward file is configured (set CDP_IMD).")
@@ -53,18 +54,21 @@ if imd is not None and not reference.matches_any(imd["ward_code"], context.cache
     imd, imd_error = None, (f"The IMD file {config.imd_path()} scores none of the loaded wards: set "
                             "CDP_IMD to your area's ward scores.")
 population, population_error = reference_file("population", config.population_path(), None)
-compare = context.cached(maps.previous_period_loaded)(f)
-previous = f.previous_period()
+not_compared = context.cached(maps.change_not_compared)(f, priority)
+compare = not_compared is None
+year = f.year_earlier()
 
 # --- map controls ------------------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.3, 1])
 with c1:
     measure = st.radio("Measure", ["count", "change"], key="maps_measure", horizontal=True,
-                       format_func={"count": "Count", "change": "Change on the previous period"}.get,
-                       disabled=not compare)
+                       format_func={"count": "Count", "change": "Change on a year earlier"}.get,
+                       disabled=not compare,
+                       help=f"Against the same months a year earlier ({year.start:%b %Y} to "
+                            f"{year.end:%b %Y}): fair to the season.")
     if not compare:
-        st.caption(f"Change is unavailable: the previous period ({previous.start:%b %Y} to "
-                   f"{previous.end:%b %Y}) starts before the first month loaded.")
+        st.caption(f"Change is unavailable: the same months a year earlier ({year.start:%b %Y} to "
+                   f"{year.end:%b %Y}) are not compared: {not_compared}.")
 with c2:
     why_no_rate = (population_error or "No ward population file is configured: set CDP_POPULATION "
                    "to a CSV of ward_code,population to map rates.")
@@ -99,7 +103,7 @@ summary = maps.hotspot_summary(gi) if gi is not None else None
 
 m1, m2, m3 = st.columns(3)
 m1.metric(f"{unit[0].upper()}{unit[1:]} in the mapped wards",
-          f"{placed['in_area']:,}" if show_small else suppress_count(placed["in_area"]))
+          f"{placed['counted']:,}" if show_small else suppress_count(placed["counted"]))
 if concentration["share"] is None:
     m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", "n/a")
 else:
@@ -116,10 +120,7 @@ else:
               help=f"{summary['hot_km2']:.2f} km² holding "
                    + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None
                       else "none") + ". See the Gi* map below.")
-not_mapped = placed["unlocated"] + placed["outside_area"]
-if not_mapped:
-    st.caption(f"Not mapped: {placed['unlocated']:,} without a location and "
-               f"{placed['outside_area']:,} outside the city's wards.")
+widgets.not_counted(placed["not_counted"])
 if concentration["share"] is not None:
     st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
                 f"happened at the top {maps.TOP_SHARE:.0%} of places "
@@ -131,7 +132,7 @@ centres = maps.ward_centres(geojson)
 column, kind, legend, colours_from = {
     "count": ("count", "count", f"{unit[0].upper()}{unit[1:]}", "YlOrRd"),
     "rate": ("rate_per_1000", "rate", f"{unit[0].upper()}{unit[1:]} per 1,000 residents", "YlOrRd"),
-    "change": ("pct_change", "percent", "Change on the previous period", "RdBu_r"),
+    "change": ("pct_change", "percent", "Change on the same months a year earlier", "RdBu_r"),
 }[measure]
 if layer == "imd":
     column, kind, legend, colours_from = "imd_score", "score", "IMD 2019 average score", "Purples"
@@ -141,12 +142,12 @@ colours = maps.class_colours(classes, colours_from, diverging=column == "pct_cha
 hover = maps.hover_text(table, unit, show_small)
 left, right = st.columns([5, 4])
 with left:
-    if placed["in_area"] == 0 and layer == "priority":
+    if placed["counted"] == 0 and layer == "priority":
         st.plotly_chart(maps.empty_figure(f"No {unit} in the mapped wards for these filters."),
                         key="maps_empty")
         figure = None
     else:
-        missing = {"pct_change": "no previous incidents", "rate_per_1000": "no population",
+        missing = {"pct_change": "none a year earlier", "rate_per_1000": "no population",
                    "imd_score": "no IMD score"}.get(column, "no value")
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
@@ -225,7 +226,7 @@ if ward:
         f"**{ward_names[ward]}**: {suppress_count(total)} {unit}"
     row = table.set_index("ward_code").loc[ward]
     if compare and row["verdict"] and show_small:
-        line += f" (previous period {streets['previous_total']:,}; {row['verdict']}, {format_p(row['p_value'])})"
+        line += f" (a year earlier {streets['previous_total']:,}; {row['verdict']}, {format_p(row['p_value'])})"
     st.markdown(line)
     dl, dr = st.columns([1, 1])
     with dl:
@@ -249,8 +250,10 @@ if ward:
     else:
         st.dataframe(maps.display_places(top_premises, show_small), hide_index=True,
                      key="maps_premises")
-    st.caption(f"Share: of the ward's {unit} in the period. Change: against the previous period "
-               "of the same length; the verdict is an exact rate-ratio test (p < 0.05).")
+    st.caption(f"Share: of the ward's {unit} in the period. Change: against the same months a year "
+               "earlier (fair to the season); the verdict is an exact rate-ratio test (p < 0.05). "
+               "\"On or near\" and other spellings of one street are one street; premises that share "
+               "a name show their street and ID.")
 
 # --- significant hot spots ---------------------------------------------------------------------
 st.subheader("Significant hot spots (Getis-Ord Gi*)")

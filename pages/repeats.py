@@ -3,7 +3,7 @@ domestic abuse escalation, and the places and premises that keep coming up. Anal
 import streamlit as st
 
 from app import access, context, widgets
-from cdp import audit, priorities, profiles, queries, repeats
+from cdp import audit, counting, priorities, profiles, queries
 from cdp import victimisation as vic
 
 f = context.filters()
@@ -13,8 +13,13 @@ st.caption(widgets.describe(f))
 if not viewer.may_open("repeats"):
     st.warning("This page works on pseudonymised victim keys, so only analysts may open it.")
     st.stop()
+plan = widgets.plan_targets()
+words = plan.definitions.window_words  # "12 months (365 days)": the one window on this page
+st.caption(f"\"In 12 months\" means within {plan.definitions.window_days} days of each other, for "
+           "victims, escalation and places alike. Only incidents inside the loaded wards count: a "
+           "victim's incidents elsewhere do not make them a repeat victim.")
 
-datasets = context.cached(queries.loaded_datasets)()
+sources = context.cached(counting.months)()
 has_victims = context.cached(queries.has_victim_keys)()
 
 
@@ -43,10 +48,10 @@ else:
     priority = st.selectbox("Priority", choices, key="r_priority",
                             format_func=lambda k: priorities.PRIORITY_BY_KEY[k].label,
                             help="The sidebar's priorities. Crimes and ASB incidents are measured apart.")
-    level = priorities.coverage(priority, datasets)
+    cover = sources.coverage(priority, f.start, f.end)
     unit = priorities.counted_unit(priority)
-    if level != "full":
-        widgets.coverage_badge(level, priorities.PRIORITY_BY_KEY[priority].police_uk_note)
+    if cover.level != "full":
+        widgets.coverage_badge(cover.level, cover.note)
     data = context.cached(vic.repeat_victimisation)(f, priority)
     summary = data["summary"]
     if summary["victims"] == 0:
@@ -55,8 +60,10 @@ else:
         a, b, c, d = st.columns(4)
         a.metric("Victims", f"{summary['victims']:,}", help=f"Distinct victim keys with {unit} in the period")
         b.metric("Repeat victims (2+ in 12 months)", pct(summary["repeat_share"]),
-                 f"{summary['repeat_victims']:,} victims", delta_color="off", delta_arrow="off")
-        c.metric("High-frequency (3+ in 12 months)", pct(summary["high_frequency_share"]),
+                 f"{summary['repeat_victims']:,} victims", delta_color="off", delta_arrow="off",
+                 help=f"2 or more incidents within {words}")
+        c.metric(f"High-frequency ({plan.definitions.high_frequency}+ in 12 months)",
+                 pct(summary["high_frequency_share"]),
                  f"{summary['high_frequency_victims']:,} victims", delta_color="off", delta_arrow="off")
         d.metric(f"Share of {unit} suffered by repeat victims", pct(summary["repeat_incident_share"]),
                  f"{summary['incidents_to_repeat_victims']:,} of {summary['incidents']:,}",
@@ -99,7 +106,7 @@ else:
 
 # --- the plan's hate crime target ----------------------------------------------------------------
 st.header("Hate crime repeat victimisation: the plan's target")
-hate_level = priorities.coverage("hate_crime", datasets)
+hate_level = sources.coverage("hate_crime", f.start, f.end).level
 if not has_victims or hate_level == "unavailable":
     st.info("Unavailable for the loaded data: it needs hate crime flags and victim keys from a partner "
             "extract (police.uk does not identify hate crime or victims).")
@@ -107,12 +114,13 @@ else:
     target = context.cached(vic.hate_crime_target)(f.start, f.end)
     base, now = target["baseline"], target["selected"]
     a, b, c = st.columns(3)
-    a.metric("Baseline: April 2020 to March 2021", pct(base["rate"]),
+    a.metric(f"Baseline: {target['baseline_label']}", pct(base["rate"]),
              f"{base['numerator']:,} of {base['denominator']:,} victims", delta_color="off", delta_arrow="off")
     b.metric(f"Selected period: {f.start:%b %Y} to {f.end:%b %Y}", pct(now["rate"]),
              f"{now['numerator']:,} of {now['denominator']:,} victims", delta_color="off", delta_arrow="off")
     goal = target["target_rate"]
-    c.metric("Target: 10% below the baseline", pct(goal),
+    c.metric("Target: " + (f"{target['percent']:g}% below the baseline" if target["percent"] is not None
+                           else "none in the targets file"), pct(goal),
              None if target["meets_target"] is None else
              ("met in the selected period" if target["meets_target"] else "not met in the selected period"),
              delta_color="green" if target["meets_target"] else "red", delta_arrow="off")
@@ -133,7 +141,7 @@ else:
                 "so the sidebar's ward and people filters do not apply here; hate crimes only (hate "
                 "incidents recorded as ASB are not counted).")
     if not base["lookback_complete"]:
-        st.caption("Without the full 12 months before April 2020, victims whose earlier hate crime "
+        st.caption(f"Without the full 12 months before {plan.baseline_start:%B %Y}, victims whose earlier hate crime "
                    "was before the data starts are not counted as repeats: the baseline rate is a "
                    "lower bound.")
     if now["months"] != 12:
@@ -143,16 +151,18 @@ else:
 
 # --- domestic abuse potential escalation ---------------------------------------------------------
 st.header("Domestic abuse: potential escalation")
-if not has_victims or priorities.coverage("dsva", datasets) == "unavailable":
+if not has_victims or sources.coverage("dsva", f.start, f.end).level == "unavailable":
     st.info("Unavailable for the loaded data: it needs domestic abuse flags and victim keys from a "
             "partner extract.")
 else:
     escalating = context.cached(vic.escalation)(f)
-    st.metric(f"Victims with {repeats.ESCALATION} or more domestic abuse crimes in 12 months",
+    threshold = plan.definitions.escalation
+    st.metric(f"Victims with {threshold} or more domestic abuse incidents in 12 months",
               f"{len(escalating):,}")
-    st.caption(f"MARAC practice: {repeats.ESCALATION} domestic abuse incidents within 365 days, the "
-               "latest in the selected period. The sidebar's ward and people filters apply. Most "
-               "incidents in any 12 months and totals cover the period and the 12 months before it.")
+    st.caption(f"MARAC practice: {threshold} or more incidents flagged domestic abuse (crimes or not) "
+               f"within {words}, the latest in the selected period. The sidebar's ward and people "
+               "filters apply. Most incidents in any 12 months and totals cover the period and the 12 "
+               "months before it.")
     if escalating.empty:
         st.info("No victim meets the threshold for these filters.")
     elif access.audited_view("domestic abuse escalation victims", audit.filters_record(f), len(escalating)):
@@ -172,21 +182,21 @@ else:
 
 # --- repeat places and premises ------------------------------------------------------------------
 st.header("Repeat places and premises")
-st.caption(f"Places with {repeats.REPEAT} or more incidents in the 12 months to {f.end:%B %Y} (the "
-           "period's end), across the selected priorities and every sidebar filter, ranked by all their "
-           "incidents. Crimes and ASB incidents are shown apart. Change compares the last six months "
-           "with the six before using an exact test.")
+st.caption(f"Places with 2 or more incidents within {words} of each other, at least one in the "
+           "selected period (the same premises, else the same snapped point, else the same street), "
+           "across the selected priorities and every sidebar filter, ranked by their incidents in the "
+           "period. Crimes and ASB incidents are shown apart. Change compares the period with the same "
+           "months a year earlier (fair to the season) using an exact test.")
 PLACE_COLUMNS = {
     "label": st.column_config.TextColumn("Place"), "premises_type": "Type",
     "ward": st.column_config.TextColumn("Ward", width="medium"),
     "crimes": st.column_config.NumberColumn("Crimes"),
     "asb_incidents": st.column_config.NumberColumn("ASB incidents"),
-    "monthly": st.column_config.BarChartColumn("Last 12 months", y_min=0),
-    "change": st.column_config.TextColumn("Change", help="The last 6 months against the 6 before, "
-                                          "by an exact rate-ratio test (p < 0.05)"),
+    "monthly": st.column_config.BarChartColumn("Month by month", y_min=0),
+    "year_earlier": st.column_config.NumberColumn("A year earlier"),
+    "change": st.column_config.TextColumn("Change", help="The period against the same months a year "
+                                          "earlier, by an exact rate-ratio test (p < 0.05)"),
     "priorities": st.column_config.TextColumn("Mix of priorities", width="large"),
-    "recent_half": st.column_config.NumberColumn("Last 6 months"),
-    "earlier_half": st.column_config.NumberColumn("6 months before"),
 }
 # One list at a time (not tabs): each list is a query over the whole period's places.
 shown = st.segmented_control("Places", ["Premises", "Locations"], default="Premises",
@@ -203,6 +213,8 @@ for kind in [(shown or "Premises").lower()]:
                  f"{ranked['at_repeat_places']:,} of the {ranked['incidents']:,} incidents at {kind} "
                  f"({pct(ranked['share'])}), counting crimes and ASB incidents alike, as a place's "
                  f"workload; the table keeps them apart. The top {len(places)}:")
+        if ranked["compared"]:
+            st.caption(f"Change is not compared: {ranked['compared']}.")
         columns = [c for c in PLACE_COLUMNS if kind == "premises" or c != "premises_type"]
         picked = st.dataframe(places[columns], hide_index=True, column_config=PLACE_COLUMNS,
                               on_select="rerun", selection_mode="single-row", key=f"places-{kind}")

@@ -5,29 +5,33 @@ import pandas as pd
 import streamlit as st
 
 from app import context, widgets
-from cdp import filters as flt
-from cdp import queries, stats, trends
-from cdp.priorities import PRIORITY_BY_KEY, coverage, counted_unit
+from cdp import counting, queries, stats, trends
+from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 
 f = context.filters()
 viewer = context.viewer()
 hide_small = not viewer.sees_small_numbers
+plan = widgets.plan_targets()
+baseline = (plan.baseline_start, plan.baseline_end)
 st.title("Trends and exceptions")
 st.caption(widgets.describe(f))
+widgets.not_counted(context.cached(counting.not_counted)(f))
 
-datasets = context.cached(queries.loaded_datasets)()
+months = context.cached(counting.months)()
 ward_names = context.cached(trends.ward_names)()
 together = "Chosen wards together" if f.wards else "Whole area"
 names = {**ward_names, trends.ALL_AREA: together}
 first_month, _ = context.cached(queries.data_months)()
-levels = {key: coverage(key, datasets) for key in f.priorities}
-keys = tuple(key for key in f.priorities if levels[key] != "unavailable")
+cover = {key: months.coverage(key, f.start, f.end) for key in f.priorities}
+keys = tuple(key for key in f.priorities if cover[key].level != "unavailable")
 for key in f.priorities:
-    if levels[key] == "unavailable":
-        st.info(f"**{PRIORITY_BY_KEY[key].label}** is not shown: unavailable in the loaded data "
-                f"({PRIORITY_BY_KEY[key].police_uk_note}).")
-    elif levels[key] == "proxy":
-        st.caption(f"{PRIORITY_BY_KEY[key].label} is a proxy only: {PRIORITY_BY_KEY[key].police_uk_note}.")
+    if cover[key].level == "unavailable":
+        st.info(f"**{PRIORITY_BY_KEY[key].label}** is not shown: unavailable in the data counted in "
+                f"the period ({PRIORITY_BY_KEY[key].police_uk_note}).")
+    elif cover[key].level == "proxy":
+        st.caption(f"{PRIORITY_BY_KEY[key].label} is a proxy only: {cover[key].note}.")
+    elif cover[key].level == "mixed":
+        st.caption(f"{PRIORITY_BY_KEY[key].label}: {cover[key].note}")
 if not keys or first_month is None:
     st.warning("None of the selected priorities can be counted in the loaded data.")
     st.stop()
@@ -54,18 +58,14 @@ st.header("What changed")
 window = st.segmented_control("Compare", ["month", "quarter"], default="month", required=True,
                               key="tr_window", format_func=lambda w: f"Latest {w}")
 # The exceptions depend on the period's end only: a new start month reuses the cached table.
-table = context.cached(trends.exceptions_table)(replace(f, start=f.end), window, keys)
+end_only = replace(f, start=f.end)
+table = context.cached(trends.exceptions_table)(end_only, window, keys)
+_, not_tested = context.cached(trends.exception_scope)(end_only, window)
 latest = "the latest month" if window == "month" else "the latest 3 months"
-st.caption(f"For each priority and ward, {latest} to {f.end:%B %Y} against the rate of the 12 months "
-           "before (exact Poisson rate-ratio test) and a c-chart of the 24 months before. Shown when "
-           "p < 0.05 or the latest point signals; strongest evidence first.")
-history = flt.months_between(first_month, f.end) - (1 if window == "month" else 3)
-if 0 < history < stats.BASELINE_MONTHS:
-    st.caption(f"Only {history} month{'s' if history > 1 else ''} of data before {latest}: the expected "
-               f"rate comes from {'them' if history > 1 else 'it'}, and control-chart signals need "
-               f"{stats.MIN_CHART_MONTHS} months before.")
-if history < 1:
-    st.info(f"There is no data before {latest} to {f.end:%B %Y} to compare it with.")
+st.caption(f"For each priority and ward, {latest} to {f.end:%B %Y}. {stats.SEASONAL_METHOD} Shown "
+           "when p < 0.05; strongest evidence first.")
+if not_tested:
+    st.info(f"Exceptions are not tested: {not_tested}.")
 elif table.empty:
     st.success(f"Nothing in {latest} to {f.end:%B %Y} is significantly above or below expectation "
                "for these filters.")
@@ -76,16 +76,17 @@ else:
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
             "observed": "Count", "direction": "Against usual", "significance": "Rate-ratio test",
-            "signal": "Control-chart signal", "sentence": st.column_config.TextColumn("In words", width="large")})
+            "sentence": st.column_config.TextColumn("In words", width="large")})
     else:
         st.dataframe(table, hide_index=True, width="stretch", column_order=[
-            "priority_label", "ward", "period_label", "observed", "expected", "ratio", "p", "direction",
-            "signal", "strength", "sentence"], column_config={
+            "priority_label", "ward", "period_label", "observed", "expected", "baseline_label", "ratio",
+            "p", "direction", "strength", "sentence"], column_config={
             "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
             "observed": st.column_config.NumberColumn("Count", format="localized"),
             "expected": st.column_config.NumberColumn("Expected", format="%.1f"),
+            "baseline_label": "Expected from",
             "ratio": st.column_config.NumberColumn("Rate ratio", format="%.2f"),
-            "p": "p-value", "direction": "Against usual", "signal": "Control-chart signal",
+            "p": "p-value", "direction": "Against usual",
             "strength": st.column_config.ProgressColumn(
                 "Strength", help="−log10 of the p-value: the table is sorted by it", format="%.1f",
                 min_value=0, max_value=max(float(table["strength"].max()), 1.0)),
@@ -112,7 +113,7 @@ else:
 
 areas = list(f.wards) if f.wards else None
 if areas is None:
-    st.caption("The whole area, including incidents without a ward. Choose wards in the sidebar to "
+    st.caption("The whole area: every counted incident in the wards. Choose wards in the sidebar to "
                "compare them side by side.")
 monthly = context.cached(trends.monthly_counts)(f)
 weekly = context.cached(trends.weekly_counts)(f) if grain == "week" else None
@@ -123,7 +124,7 @@ columns = st.columns(2)
 for i, key in enumerate(keys):
     with columns[i % 2].container(border=True):
         if grain == "month":
-            series = trends.monthly_series(monthly, key, f, areas, hide_small)
+            series = trends.monthly_series(monthly, key, f, areas, hide_small, baseline)
         else:
             series = trends.weekly_series(weekly, key, f, first_month, areas, hide_small)
         hidden = series["count"].isna()  # counts of 1 to 4, for viewers who may not see them
@@ -137,7 +138,8 @@ for i, key in enumerate(keys):
                     "chart is not shown.")
             continue
         if grain == "month":
-            fig = trends.monthly_figure(series, trends.series_title(key), f, names)
+            fig = trends.monthly_figure(series, trends.series_title(key), f, names, baseline,
+                                        f"Baseline {plan.baseline_short}")
         else:
             fig = trends.weekly_figure(series, trends.series_title(key) + ", weekly", names)
         st.plotly_chart(fig, key=f"series-{key}", config={"displayModeBar": False})
@@ -146,10 +148,14 @@ for i, key in enumerate(keys):
 if grain == "month":
     st.caption("Solid: count per month. Dotted: the same month a year earlier, over the selected period. "
                "Below: the rolling 12-month total (the diamond: the baseline year's total). Green band: "
-               "the plan's baseline year, April 2020 to March 2021; grey: the selected period. ASB counts "
+               f"the plan's baseline year, {plan.baseline_label}; grey: the selected period. ASB counts "
                "ASB incidents, other priorities count crimes: never added.")
-    if first_month > trends.BASELINE_START:
+    if first_month > plan.baseline_start:
         st.caption(f"The loaded data starts in {first_month:%B %Y}, after the plan's baseline year.")
+    incomplete = months.incomplete_in(trends.chart_start(f, first_month, baseline), f.end)
+    if incomplete:
+        st.caption(f"Not every source covers {counting.month_list(sorted(incomplete))}: counts in "
+                   "those months are not complete and are not compared.")
 else:
     st.caption("Whole weeks (Monday to Sunday) in the selected period; dotted: the same week 52 weeks earlier.")
 if hide_small:
@@ -174,9 +180,10 @@ chart_grain = far.segmented_control("Points", grains, default="month", required=
                                     format_func=lambda g: f"{g.title()}ly")
 bases = [b for b in trends.LIMIT_BASES if chart_grain == "month" or b != "baseline"]
 basis = st.radio("Centre and limits from", bases, horizontal=True, key="tr_cc_basis",
-                 format_func=lambda b: trends.LIMIT_BASES[b])
+                 format_func=lambda b: trends.LIMIT_BASES[b] + (f" ({plan.baseline_label})"
+                                                                if b == "baseline" else ""))
 counts = monthly if chart_grain == "month" else context.cached(trends.weekly_counts)(f)
-points = trends.control_series(counts, chart_key, area, f, first_month)
+points = trends.control_series(counts, chart_key, area, f, first_month, baseline)
 chart_title = f"{trends.series_title(chart_key)}: {trends.area_name(area, names)}"
 if points.empty or not points.any():
     st.info(f"No {counted_unit(chart_key)} recorded in {trends.area_name(area, names)} for these filters.")
@@ -184,7 +191,7 @@ elif hide_small and trends.has_small_counts(points):
     st.info("This series holds counts of 1 to 4, so its control chart is not shown to this viewer.")
 else:
     try:
-        limits = trends.limits_baseline(basis, points.index, f)
+        limits = trends.limits_baseline(basis, points.index, f, baseline)
     except ValueError as problem:
         st.warning(f"Cannot set the limits from {trends.LIMIT_BASES[basis].lower()}: {problem}. "
                    "Using all points shown.")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdp import briefing, store
+from cdp import briefing, counting, store
 from cdp.briefing import (BriefingConfigError, BriefingData, Target, TreatmentIndicator,
                           target_progress)
 from cdp.priorities import PRIORITY_KEYS
@@ -233,13 +233,13 @@ def test_target_status_is_withheld_when_it_would_narrow_a_hidden_count():
 def test_repeat_rate_with_small_numbers_shows_no_rate_that_reveals_them():
     data = briefing_data_frame({"hate_crime": [10] * 60})
     rates = {"baseline": {"numerator": 40, "denominator": 200, "rate": 0.2},
-             "latest": {"numerator": 3, "denominator": 150, "rate": 0.02}, "like_for_like": False}
+             "comparable": {"numerator": 3, "denominator": 150, "rate": 0.02}, "like_for_like": True}
     line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
     text = " ".join([line.sentence, *line.details])
     assert "<5 of 150 victims" in text and "withheld" in text
     assert "2.0%" not in text and small_numbers(text) == []
     assert line.status == "on track"             # 1-4 of 150 is under 18% whatever the count
-    rates["latest"] = {"numerator": 30, "denominator": 150, "rate": 0.2}
+    rates["comparable"] = {"numerator": 30, "denominator": 150, "rate": 0.2}
     line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
     assert line.status == "behind" and "20.0%" in line.details[0]
     assert line.sentence == ("The hate crime repeat victimisation rate unchanged against the baseline; "
@@ -265,21 +265,30 @@ def test_a_chart_with_a_hidden_month_is_not_plotted():
 
 
 def exception_rows(rows: list[tuple]) -> pd.DataFrame:
+    """Exceptions of January to March 2025 against the same quarter of 2024 (`baseline`)."""
     return pd.DataFrame([{"priority": "hate_crime", "ward_code": ward, "period_label": "January 2025 to March 2025",
-                          "observed": observed, "expected": baseline / 4, "ratio": observed / (baseline / 4),
-                          "p_value": 0.01, "direction": "above", "signal": "", "strength": 2.0, "sentence": ""}
+                          "observed": observed, "expected": baseline, "baseline": baseline,
+                          "baseline_years": 1, "baseline_label": "the same months a year earlier",
+                          "ratio": observed / baseline, "p_value": 0.01, "direction": "above",
+                          "strength": 2.0, "sentence": ""}
                          for ward, observed, baseline in rows])
 
 
 def test_exceptions_leave_out_small_counts_and_any_that_would_reveal_the_rest():
     names = {"A": "Arboretum", "B": "Basford", "C": "Castle"}
-    rows = exception_rows([("A", 20, 24), ("B", 3, 12), ("C", 9, 8)])
+    rows = exception_rows([("A", 20, 8), ("B", 3, 6), ("C", 9, 7)])
     sentences, note = briefing.board_exceptions(rows, None, "crimes", names)
     assert [s.split(":")[0] for s in sentences] == ["Hate crime in Arboretum", "Hate crime in Castle"]
     assert "fewer than 5" in note
-    # The chart shows the selection's monthly counts: last 3 months 32 (= 20 + 9 + 3 for the rest),
-    # the 12 before 36 (= 24 + 8 + 4). Listing Arboretum and Castle would let a reader work out 3 and 4.
-    series = pd.Series([1] * 9 + [3] * 12 + [10, 11, 11])
+    assert "expected from the same months a year earlier" in sentences[0]
+    # The chart shows the selection's monthly counts: the last 3 months 32 (= 20 + 9 + 3 for the
+    # rest), the same months a year earlier 19 (= 8 + 7 + 4). Listing Arboretum and Castle would
+    # let a reader work out 3 and 4.
+    months = pd.date_range("2023-04-01", "2025-03-01", freq="MS")
+    values = [5] * 24
+    values[-3:] = [10, 11, 11]
+    values[-15:-12] = [6, 6, 7]
+    series = pd.Series(values, index=months)
     sentences, _ = briefing.board_exceptions(rows, series, "crimes", names)
     rest_recent = 32 - sum(int(re.search(r": (\d+) crimes", s).group(1)) for s in sentences)
     assert not briefing.is_small(rest_recent)
@@ -291,9 +300,12 @@ def briefing_data_frame(columns: dict, first="2020-04-01", exceptions=None, repe
     monthly = pd.DataFrame({key: columns.get(key, [100] * len(months)) for key in ("crime", *PRIORITY_KEYS)},
                            index=months)
     last = months[-1].date()
-    return BriefingData(months[0].date(), last, (months[-12]).date(), last, frozenset({"partner"}), (),
+    cover = {key: counting.Coverage("full", "") for key in ("crime", *PRIORITY_KEYS)}
+    reason = None if months[0] <= pd.Timestamp("2020-04-01") else f"the loaded data starts in {months[0]:%B %Y}"
+    return BriefingData(months[0].date(), last, (months[-12]).date(), last, cover, (),
                         {"A": "Arboretum"}, monthly,
-                        exceptions if exceptions is not None else pd.DataFrame(), repeats or {}, True)
+                        exceptions if exceptions is not None else pd.DataFrame(), repeats or {}, True,
+                        {key: reason for key in ("crime", *PRIORITY_KEYS)})
 
 
 def test_panels_suppress_a_small_priority_everywhere():
@@ -314,7 +326,9 @@ def test_panels_suppress_a_small_priority_everywhere():
 
 
 def test_panels_follow_the_priority_choice_and_say_when_a_priority_is_unavailable():
-    data = replace(briefing_data_frame({"asb": [50] * 60}), datasets=frozenset({"police_uk"}))
+    police_uk = {"asb": counting.Coverage("full", ""), "hate_crime": counting.Coverage(
+        "unavailable", "Unavailable in the loaded data: police.uk does not identify hate crime")}
+    data = replace(briefing_data_frame({"asb": [50] * 60}), coverage=police_uk)
     panels = briefing.build_panels(data, CONFIG, NO_TREATMENT, ("asb", "hate_crime"))
     assert [p.key for p in panels] == ["asb", "hate_crime"]     # no all-crime panel when narrowed
     hate = panels[1]
@@ -325,8 +339,10 @@ def test_panels_follow_the_priority_choice_and_say_when_a_priority_is_unavailabl
 def test_baseline_not_loaded_is_said_plainly():
     data = briefing_data_frame({"asb": [50] * 36}, first="2022-04-01")
     asb = briefing.build_panels(data, CONFIG, NO_TREATMENT, ("asb",))[0]
-    assert asb.comparison == "The baseline year (April 2020 to March 2021) is not covered by the loaded data."
+    assert asb.comparison == ("Not compared with the baseline year (April 2020 to March 2021): the "
+                              "loaded data starts in April 2022.")
     assert asb.targets[0].status == "not measurable"
+    assert asb.targets[0].details == ("Not compared: the loaded data starts in April 2022.",)
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -356,7 +372,11 @@ def test_briefing_data_counts_match_the_store_and_follow_the_wards(demo_con):
     assert one.monthly.loc["2024-04-01":, "asb"].sum() == in_ward < asb
     assert set(one.exceptions["ward_code"]) <= {ward}
     rates = data.repeats["hate_crime"]
-    assert 0 < rates["latest"]["numerator"] <= rates["latest"]["denominator"]
+    assert 0 < rates["selected"]["numerator"] <= rates["selected"]["denominator"]
+    # The briefing's repeat target is the repeats page's measure (victimisation.repeat_target).
+    from cdp import victimisation
+    page = victimisation.hate_crime_target(demo_con, data.latest_start, data.latest_end)
+    assert rates["comparable"] == page["comparable"] and rates["baseline"] == page["baseline"]
     # No person keys are kept: only counts.
     assert "victim_id" not in data.exceptions.columns and "victim_id" not in data.monthly.columns
 

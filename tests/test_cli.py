@@ -53,7 +53,7 @@ def test_status_reports_what_is_loaded(store_file):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Months: 2024-01 to 2024-03" in out
-    assert "Unlocated: 9" in out
+    assert "9 without a location" in out and "outside the area's wards" in out
     assert "20 wards from" in out and "nottingham_wards.gpkg" in out
     assert "Nottinghamshire Police" in out and "never added together" in out
 

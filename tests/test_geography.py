@@ -21,7 +21,7 @@ def test_any_format_any_crs_ons_column_names(wards, tmp_path, suffix, driver):
     ons.to_file(path, driver=driver)
     loaded = geography.load_boundaries(path)
     assert list(loaded.columns) == ["ward_code", "ward_name", "geometry"]
-    assert loaded.crs.to_epsg() == 4326
+    assert loaded.crs.to_epsg() == 27700  # kept in the file's own CRS: incidents are placed in it
     assert list(loaded["ward_code"]) == list(wards["ward_code"])
     assert np.allclose(loaded.to_crs(27700).area, wards.to_crs(27700).area, rtol=1e-6)
 

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from cdp import access, geography, maps, reference, store
+from cdp import access, counting, geography, maps, reference, store
 from cdp.filters import Filters
 from conftest import SHARED_GEO
 
 IMD_FILE = SHARED_GEO / "nottingham_ward_imd2019.csv"
 CASTLE, BULWELL, CLIFTON_EAST = "E05012277", "E05012275", "E05012278"
-PERIOD = Filters(start=date(2024, 1, 1), end=date(2024, 6, 1))        # previous: Jul-Dec 2023
+PERIOD = Filters(start=date(2024, 1, 1), end=date(2024, 6, 1))        # a year earlier: Jan-Jun 2023
 
 
 # --- a small store built by hand -----------------------------------------------------------------
@@ -55,13 +55,15 @@ def add_incidents(con, wards, rows: list[dict]) -> None:
     con.register("_rows", frame)
     con.execute("INSERT INTO incidents BY NAME SELECT * FROM _rows")
     con.unregister("_rows")
+    store.refresh_derived(con)  # as every import does: coverage per source and month
 
 
 @pytest.fixture
 def small(db, wards):
     """A store with the real wards and hand-placed ASB incidents:
-    - Castle: 12 at "Lister Gate" (premises P1, "The Plough", 10 of them), 6 at "Market Street",
-      2 with no street, all Jan-Jun 2024; in the previous period 4 at Lister Gate, 6 at Market Street.
+    - Castle: 12 at "Lister Gate" (premises P1, "The Plough", 10 of them), 6 at "Market Street"
+      (spelt three ways: one street), 2 with no street, all Jan-Jun 2024; a year earlier (March and
+      February 2023, the first months loaded) 4 at Lister Gate, 6 at Market Street.
     - Bulwell: a cluster of 30 per cell in a 3 x 3 block of 250 m cells (270) in Mar 2024.
     - Clifton East: 1 in Feb 2024, and 1 crime (not ASB) that the ASB map must not count.
     - 1 outside the city and 1 without a location, in the period."""
@@ -72,12 +74,13 @@ def small(db, wards):
         rows.append({"easting": cx + 10, "northing": cy + 10, "month": date(2024, 1 + i % 6, 1),
                      "location": "Lister Gate", **({"premises_id": "P1", "premises_name": "The Plough",
                                                     "premises_type": "licensed premises"} if i < 10 else {})})
-    rows += [{"easting": cx + 60, "northing": cy + 40, "month": date(2024, 2, 1), "location": "Market Street"}
-             for _ in range(6)]
+    rows += [{"easting": cx + 60, "northing": cy + 40, "month": date(2024, 2, 1), "location": street}
+             for street in ["Market Street", "On or near Market Street", "Market Street",
+                            "On or near Market Street", " MARKET  street", "On or near Market Street"]]
     rows += [{"easting": cx + 100, "northing": cy + 100, "month": date(2024, 3, 1)} for _ in range(2)]
-    rows += [{"easting": cx + 10, "northing": cy + 10, "month": date(2023, 9, 1), "location": "Lister Gate"}
+    rows += [{"easting": cx + 10, "northing": cy + 10, "month": date(2023, 3, 1), "location": "Lister Gate"}
              for _ in range(4)]
-    rows += [{"easting": cx + 60, "northing": cy + 40, "month": date(2023, 8, 1), "location": "Market Street"}
+    rows += [{"easting": cx + 60, "northing": cy + 40, "month": date(2023, 2, 1), "location": "Market Street"}
              for _ in range(6)]
     bx, by = cell_inside(wards, BULWELL, rim=2)
     for dx in (-1, 0, 1):
@@ -94,6 +97,7 @@ def small(db, wards):
                   is_asb, p_asb, location_status, import_id)
                   VALUES ('partner', 'police', 'nowhere', DATE '2024-04-01', 'month', 'Noise', TRUE,
                           TRUE, 'unlocated', 1)""")
+    store.refresh_derived(db)
     return db
 
 
@@ -103,9 +107,11 @@ def test_ward_counts_every_ward_and_hand_counted(small):
     assert counts.loc[CASTLE, ["count", "previous"]].tolist() == [20, 10]
     assert counts.loc[BULWELL, ["count", "previous"]].tolist() == [270, 0]
     assert counts.loc[CLIFTON_EAST, "count"] == 1          # the burglary is a crime, not ASB
-    assert counts["count"].sum() == 291 == maps.mapping_coverage(small, PERIOD, "asb")["in_area"]
-    assert maps.mapping_coverage(small, PERIOD, "asb") == {"in_area": 291, "outside_area": 1,
-                                                           "unlocated": 1}
+    placed = maps.mapping_coverage(small, PERIOD, "asb")
+    assert counts["count"].sum() == 291 == placed["counted"]
+    assert placed["not_counted"] == counting.NotCounted(outside_area=1, unlocated=1, superseded=0)
+    assert placed["not_counted"].sentence() == ("Not counted: 1 outside the area's wards, 1 without "
+                                                "a location.")
     crimes = maps.ward_counts(small, PERIOD, "drugs_alcohol")
     assert crimes["count"].sum() == 0 and len(crimes) == 20
 
@@ -136,17 +142,18 @@ def test_ward_table_change_rate_and_imd(small):
     assert no_compare["verdict"].isna().all() and no_compare["previous"].isna().all()
 
 
-def test_previous_period_loaded(small):
-    # The store starts in August 2023: Feb-Jun 2024 compares with Sep 2023-Jan 2024 (loaded);
-    # Jan-Jun 2024 would compare with Jul-Dec 2023, whose first month is not loaded.
-    assert maps.previous_period_loaded(small, Filters(date(2024, 2, 1), date(2024, 6, 1)))
-    assert not maps.previous_period_loaded(small, PERIOD)
+def test_change_is_against_the_same_months_a_year_earlier_when_complete(small):
+    # The store starts in February 2023: Jan-Jun 2024 would compare with Jan-Jun 2023, whose
+    # first month is not loaded; Feb-Jun 2024 compares with Feb-Jun 2023.
+    assert "January 2023" in maps.change_not_compared(small, PERIOD, "asb")
+    spring = Filters(date(2024, 2, 1), date(2024, 6, 1))
+    assert maps.change_not_compared(small, spring, "asb") is None
     unchanged = maps.ward_changes(small, PERIOD, "asb")
     assert unchanged["verdict"].isna().all() and unchanged["previous"].isna().all()
-    changed = maps.ward_changes(small, Filters(date(2024, 2, 1), date(2024, 6, 1)), "asb")
-    # Feb-Jun 2024: 10 at Lister Gate, 6 at Market Street, 2 with no street; Sep 2023-Jan 2024:
-    # 4 at Lister Gate in September and 2 in January.
-    assert changed.set_index("ward_code").loc[CASTLE, ["count", "previous"]].tolist() == [18, 6]
+    changed = maps.ward_changes(small, spring, "asb")
+    # Feb-Jun 2024: 10 at Lister Gate, 6 at Market Street, 2 with no street; Feb-Jun 2023: 4 at
+    # Lister Gate and 6 at Market Street.
+    assert changed.set_index("ward_code").loc[CASTLE, ["count", "previous"]].tolist() == [18, 10]
 
 
 # --- class breaks ---------------------------------------------------------------------------------
@@ -218,7 +225,7 @@ def test_ward_choropleth_draws_every_ward_offline_with_a_class_legend(small, war
     assert fig.layout.geo.fitbounds == "locations" and fig.layout.geo.visible is False
     castle = next(t for t in choropleths if CASTLE in t.locations)
     hover = castle.text[list(castle.locations).index(CASTLE)]
-    assert "<b>Castle</b>" in hover and "ASB incidents: 20" in hover and "Previous period: 10" in hover
+    assert "<b>Castle</b>" in hover and "ASB incidents: 20" in hover and "A year earlier: 10" in hover
     rises = [t for t in fig.data if t.type == "scattergeo" and t.name == "significant rise"]
     assert list(rises[0].customdata) == [BULWELL]
     config = maps.plotly_config("x")
@@ -407,7 +414,7 @@ def test_demo_store_ward_counts_and_drill_down_add_up(demo):
                 end=last)
     for key in ("asb", "dsva"):
         counts = maps.ward_counts(demo, f, key)
-        in_area = maps.mapping_coverage(demo, f, key)["in_area"]
+        in_area = maps.mapping_coverage(demo, f, key)["counted"]
         assert counts["count"].sum() == in_area > 0
         ward = counts.sort_values("count").iloc[-1]
         streets = maps.top_places(demo, f, key, ward["ward_code"], "street", limit=None)

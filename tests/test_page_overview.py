@@ -26,10 +26,12 @@ def test_overview_shows_six_priorities_with_tests_and_trends(app_test):
     assert all(m.label == "Crimes in the period" for m in at.metric[1:])
     assert min(numbers(at)) > 0
     text = " ".join(m.value for m in at.markdown)
-    assert "Against the previous 12 months" in text
+    assert "Against the same months a year earlier (Apr 2023 to Mar 2024)" in text
     at.selectbox(key="f_period").set_value("Last 3 months").run()
     text = " ".join(m.value for m in at.markdown)
-    assert "Against the previous period" in text and "Against the same months a year earlier" in text
+    # Seasonally fair first: the same months a year earlier, then the period just before.
+    assert text.index("Against the same months a year earlier (Jan 2024 to Mar 2024)") < text.index(
+        "Against the period just before (Oct 2024 to Dec 2024; not seasonally fair)")
     assert re.search(r"significant (rise|fall)|no significant change", text)
     assert len(at.get("plotly_chart")) == 6
     assert "Synthetic demo data" in at.warning[0].value
@@ -132,12 +134,15 @@ def test_first_run_without_boundaries_says_how_to_supply_them_and_creates_no_sto
 def test_data_page_reports_what_is_loaded(app_test):
     at = app_test("pages/data.py")
     labels = [m.label for m in at.metric]
-    assert labels == ["Incidents", "Crimes / ASB incidents", "Without a location", "Outside the area's wards"]
+    assert labels == ["Incidents stored", "Counted", "Crimes / ASB incidents counted"]
     assert int(at.metric[0].value.replace(",", "")) == 40_000
     text = " ".join(m.value for m in [*at.markdown, *at.caption])
     assert "Office for National Statistics" in text and "Open Government Licence" in text
     assert "20 wards from" in text
-    assert len(at.dataframe) == 3
+    assert len(at.dataframe) == 4
+    months = at.dataframe[1].value  # where each month's figures come from
+    assert months["month"].iloc[0] == "Mar 2025" and months["complete"].all()
+    assert {"partner: police", "partner: council_asb"} <= set(months.columns)
 
 
 def test_data_page_upload_runs_the_importers_with_their_errors(store_copy, monkeypatch, police_uk_files):

@@ -68,7 +68,7 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     # Escalation: the list matches the count; showing it is logged as a view, and the CSV export
     # is logged only when it is made, at the click.
     escalation = frame_with(at, "incidents_in_window")
-    assert shown["Victims with 3 or more domestic abuse crimes in 12 months"] == f"{len(escalation):,}"
+    assert shown["Victims with 3 or more domestic abuse incidents in 12 months"] == f"{len(escalation):,}"
     assert (escalation["incidents_in_window"] >= 3).all()
     (download,) = at.get("download_button")
     assert download.proto.deferred_file_id

@@ -197,38 +197,48 @@ def places_frame() -> pd.DataFrame:
 def test_place_keys():
     keys = place_keys(places_frame())
     assert keys.tolist()[:5] == ["premises:P1"] * 3 + ["point:456000,341000"] * 2
-    assert keys.iat[6] == "location:Market Square"
+    assert keys.iat[6] == "location:market square"  # the street key: one per street, any spelling
     assert place_keys(places_frame(), by="point").iat[0] == "point:457000,340000"
+    spellings = pd.DataFrame({"location": ["On or near Market Street", "Market Street",
+                                           "  market   STREET ", "On or near Elm Street"]})
+    assert place_keys(spellings).tolist() == ["location:market street"] * 3 + ["location:elm street"]
+
+
+YEAR_2024 = (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31"))
 
 
 def test_repeat_places():
-    # Window: the 12 months to December 2024 (the latest month), so Park Road's December 2023
-    # incident is out. The Crown: 3 (Jan, Aug, Sep: 2 in Jul-Dec vs 1 in Jan-Jun -> rising;
-    # ASB 2, drugs/alcohol 2). Park Road point: 2 (Mar, Apr -> falling). Market Square (text only):
-    # 2 (May, Jun). Elm Street: 1 -> not a repeat place. Ties on incidents: latest first.
-    places = repeat_places(places_frame())
-    assert places["place_key"].tolist() == ["premises:P1", "location:Market Square",
+    # 2 or more incidents within 365 days of each other, one of them in 2024 (earlier ones up
+    # to 365 days before count). The Crown: 3 in 2024 (Jan, Aug, Sep; ASB 2, drugs/alcohol 2).
+    # Park Road point: 2 in 2024 (Mar, Apr) and December 2023. Market Square (text only): 2 (May,
+    # Jun). Elm Street: 1 -> not a repeat place. Ties on incidents: latest first.
+    places = repeat_places(places_frame(), *YEAR_2024)
+    assert places["place_key"].tolist() == ["premises:P1", "location:market square",
                                             "point:456000,341000"]
     crown = places.iloc[0]
     assert crown["label"] == "The Crown" and crown["premises_type"] == "licensed premises"
     assert crown["ward_code"] == "W1"
-    assert (crown["incidents"], crown["recent_half"], crown["earlier_half"]) == (3, 2, 1)
-    assert crown["trend"] == "rising"
+    assert (crown["incidents"], crown["peak"]) == (3, 3)
     assert (crown["n_asb"], crown["n_drugs_alcohol"]) == (2, 2)
     assert crown["priorities"] == "Anti-social behaviour 2, Drugs and alcohol 2"
     assert (crown["first"], crown["last"]) == (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-09-01"))
     park = places.iloc[2]
-    assert park["label"] == "On or near Park Road"
-    assert (park["incidents"], park["trend"]) == (2, "falling")
+    assert park["label"] == "Park Road"  # the street, read without police.uk's "On or near"
+    assert (park["incidents"], park["peak"]) == (2, 3)  # December 2023 is within 365 days
     assert park["priorities"] == "Anti-social behaviour 2"
 
 
 def test_repeat_places_options():
-    by_point = repeat_places(places_frame(), by="point")
+    by_point = repeat_places(places_frame(), *YEAR_2024, by="point")
     assert by_point["place_key"].iat[0] == "point:457000,340000"
-    assert by_point["label"].iat[0] == "On or near High Street"
-    assert repeat_places(places_frame(), min_incidents=3)["place_key"].tolist() == ["premises:P1"]
-    # Window ending April 2024: Park Road has Dec 2023, Mar and Apr 2024 -> 3, The Crown 1.
-    earlier = repeat_places(places_frame(), latest_month=pd.Timestamp("2024-04-01"))
-    assert earlier["place_key"].tolist() == ["point:456000,341000"]
-    assert earlier["incidents"].iat[0] == 3
+    assert by_point["label"].iat[0] == "High Street"
+    assert repeat_places(places_frame(), *YEAR_2024, min_incidents=3)["place_key"].tolist() == [
+        "premises:P1", "point:456000,341000"]
+    # March to April 2024: Park Road has Dec 2023 before it and Mar, Apr 2024 in it; The Crown's
+    # January incident is before the period and its next is August: not a repeat in the period.
+    spring = repeat_places(places_frame(), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-30"))
+    assert spring["place_key"].tolist() == ["point:456000,341000"]
+    assert spring["incidents"].iat[0] == 2
+    # Within 90 days only: The Crown's August and September, Park Road's March and April.
+    short = repeat_places(places_frame(), *YEAR_2024, window_days=90)
+    assert set(short["place_key"]) == {"premises:P1", "point:456000,341000", "location:market square"}

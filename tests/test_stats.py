@@ -183,83 +183,81 @@ def _long(priority, ward, values, start="2023-01-01"):
     return pd.DataFrame({"priority": priority, "ward_code": ward, "month": months, "count": values})
 
 
-def test_exceptions_month_window():
-    # 25 months Jan 2023 - Jan 2025. Ward A: 1 a month in 2023, 0 a month in 2024, then 3 in
-    # January 2025.
-    #   Rate test: 3 vs 0 over 1 and 12 months; a ~ Bin(3, 1/13): P(3) = 1/2197 is the only
-    #   outcome as unlikely, so p = 1/2197 = 0.000455, strength = log10(2197) = 3.342.
-    #   c-chart of the 24 months before: centre 12/24 = 0.5, ucl = 0.5 + 3*sqrt(0.5) = 2.62 < 3.
-    # Ward B: 5 every month: p = 1, every point on the centre line, so no row.
-    monthly = pd.concat([_long("hate_crime", "A", [1] * 12 + [0] * 12 + [3]),
-                         _long("hate_crime", "B", [5] * 25)])
+def test_exceptions_month_window_against_the_same_month_of_earlier_years():
+    # 25 months Jan 2023 - Jan 2025: the January 2025 count is compared with January 2023 and
+    # January 2024 (the same month of the two earlier years the frame holds).
+    # Ward A: 0 in both Januaries, 5 every other month of 2023-24, then 6 in January 2025.
+    #   a ~ Bin(6, 1/3) (1 month against 2): P(6) = 1/729 is the only outcome as unlikely, so
+    #   p = 1/729, strength = log10(729).
+    # Ward B: 5 every month: p = 1, no row.
+    a = [0] + [5] * 11 + [0] + [5] * 11 + [6]
+    monthly = pd.concat([_long("hate_crime", "A", a), _long("hate_crime", "B", [5] * 25)])
     result = exceptions(monthly)
     assert result["ward_code"].tolist() == ["A"]
     row = result.iloc[0]
     assert row["period_label"] == "January 2025"
-    assert (row["observed"], row["expected"]) == (3, 0)
-    assert row["p_value"] == pytest.approx(1 / 2197)
-    assert row["strength"] == pytest.approx(math.log10(2197))
+    assert (row["observed"], row["expected"], row["baseline"], row["baseline_years"]) == (6, 0, 0, 2)
+    assert row["p_value"] == pytest.approx(1 / 729)
+    assert row["strength"] == pytest.approx(math.log10(729))
     assert row["direction"] == "above"
-    assert row["signal"] == "above the upper control limit (2.6)"
-    assert row["sentence"] == ("Hate crime, A: 3 in January 2025 against none in the previous 12 months "
-                               "(p < 0.001); above the upper control limit (2.6).")
+    assert row["sentence"] == ("Hate crime, A: 6 in January 2025 against none in the same months of "
+                               "the 2 years before (p = 0.001).")
+
+
+def test_a_winter_low_is_not_a_fall():
+    # A strongly seasonal series: 100 a month in summer, 50 in winter, the same every year. The
+    # January to March 2025 quarter is low against the previous 12 months (the old expectation)
+    # but exactly as usual against the same quarters of 2022-2024: no exception.
+    year = [50, 50, 50, 70, 90, 100, 100, 100, 90, 70, 60, 50]
+    monthly = _long("asb", "A", year * 3 + [50, 50, 50], start="2022-01-01")
+    assert exceptions(monthly, window="quarter").empty
+    old_way = rate_ratio_test(150, 3, sum(year), 12)
+    assert old_way.p_value < 0.001  # what the previous-12-months expectation would have flagged
 
 
 def test_exceptions_fills_missing_months_and_sorts_by_strength():
-    full = _long("asb", "A", [1] * 12 + [0] * 12 + [3])
+    a = [0] + [5] * 11 + [0] + [5] * 11 + [6]
+    full = _long("asb", "A", a)
     sparse = full[full["count"] > 0]  # zero months left out: must be read as zeros
-    # Ward C: 10 a month for 24 months, then 1: expected 10, ratio 0.1; a ~ Bin(1 + 120, 1/13).
+    sparse = pd.concat([sparse, full.iloc[:1]])  # the first month fixes where the series start
+    # Ward C: 10 a month for 24 months, then 1: expected 10 from the two Januaries (20).
     dropped = _long("asb", "C", [10] * 24 + [1])
     result = exceptions(pd.concat([sparse, dropped]))
     assert set(result["ward_code"]) == {"A", "C"}
     row_a = result.set_index("ward_code").loc["A"]
-    assert row_a["p_value"] == pytest.approx(1 / 2197)
+    assert row_a["p_value"] == pytest.approx(1 / 729)
     row_c = result.set_index("ward_code").loc["C"]
     assert row_c["expected"] == 10 and row_c["direction"] == "below"
-    assert row_c["p_value"] == pytest.approx(rate_ratio_test(1, 1, 120, 12).p_value)
-    # c-chart: centre 10, lcl = 10 - 3*sqrt(10) = 0.51 < 1, so no limit signal for C.
-    assert row_c["signal"] == ""
+    assert row_c["p_value"] == pytest.approx(rate_ratio_test(1, 1, 20, 2).p_value)
     assert result["strength"].is_monotonic_decreasing
 
 
-def test_exceptions_quarter_window():
-    # Ward A: 4 a month for 24 months then 0, 0, 0: observed 0 in the latest 3 months,
-    # expected 12 (48 over the 12 months before, times 3); ratio 0.
-    # The last month's chart: centre 4, lcl = 4 - 6 < 0 -> 0; 0 is not below 0; no run (3 < 8).
-    monthly = _long("drugs_alcohol", "A", [4] * 24 + [0, 0, 0], start="2022-01-01")
+def test_exceptions_quarter_window_uses_up_to_three_earlier_years():
+    # Ward A: 4 a month for 48 months (2020-2023) then 0, 0, 0 in January to March 2024:
+    # observed 0, baseline the same quarter of 2021, 2022 and 2023 (36), expected 12 a year.
+    monthly = _long("drugs_alcohol", "A", [4] * 48 + [0, 0, 0], start="2020-01-01")
     result = exceptions(monthly, window="quarter")
     row = result.iloc[0]
     assert row["period_label"] == "January 2024 to March 2024"
-    assert (row["observed"], row["expected"], row["ratio"]) == (0, 12, 0)
-    assert row["p_value"] == pytest.approx(rate_ratio_test(0, 3, 48, 12).p_value)
-    assert row["p_value"] < 0.001 and row["direction"] == "below" and row["signal"] == ""
+    assert (row["observed"], row["expected"], row["baseline"], row["ratio"]) == (0, 12, 36, 0)
+    assert row["p_value"] == pytest.approx(rate_ratio_test(0, 3, 36, 9).p_value)
+    assert row["p_value"] < 0.001 and row["direction"] == "below"
+    assert row["baseline_label"] == "the same months of the 3 years before"
 
 
-def test_exceptions_latest_argument_and_run_signal():
-    # Ward A: 2 a month for 16 months (Jan 2023 - Apr 2024), 3 a month for 8 (May - Dec 2024),
-    # then 40 in January 2025, which `latest` = December 2024 leaves out.
-    # Chart for December 2024: only 23 months before it (Jan 2023 - Nov 2024), centre =
-    # (16*2 + 7*3)/23 = 2.304, ucl = 2.304 + 3*1.518 = 6.86; May - Dec 2024 are 8 points above.
-    # Rate test: the 12 months before are Dec 2023 - Nov 2024: 5*2 + 7*3 = 31, expected 31/12 =
-    # 2.583, ratio 1.16: not significant, so the row is there for the run alone.
+def test_exceptions_latest_argument():
+    # 40 in January 2025, which `latest` = December 2024 leaves out: December 2024 (3) against
+    # December 2023 (2) is not significant.
     values = [2] * 16 + [3] * 8 + [40]
-    result = exceptions(_long("weapons", "A", values), latest=pd.Timestamp("2024-12-01"))
-    row = result.iloc[0]
-    assert row["period_label"] == "December 2024"
-    assert row["expected"] == pytest.approx(31 / 12)
-    assert row["p_value"] > 0.05
-    assert row["signal"] == "8 months in a row above the mean"
+    assert exceptions(_long("weapons", "A", values), latest=pd.Timestamp("2024-12-01")).empty
+    assert not exceptions(_long("weapons", "A", values)).empty
+
+
+def test_exceptions_need_an_earlier_year_of_the_same_months():
+    monthly = _long("exploitation", "R", [1] * 11 + [30])  # January to December 2023 only
+    assert exceptions(monthly).empty
 
 
 def test_exceptions_empty_input():
     empty = pd.DataFrame(columns=["priority", "ward_code", "month", "count"])
     assert exceptions(empty).empty
-
-
-def test_exceptions_ignore_runs_of_empty_months_in_rare_series():
-    # Ward R: 2 incidents in January and February 2023, then none for 24 months. The c-chart of
-    # the 24 months before January 2025 has centre 2/24 = 0.08: the last 22 zeros are "below the
-    # mean", a run that says nothing about a series this rare. The rate test gives 0 against
-    # 0 expected (p = 1). No row.
-    monthly = _long("exploitation", "R", [1, 1] + [0] * 23)
-    assert exceptions(monthly).empty

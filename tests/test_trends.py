@@ -227,7 +227,8 @@ def test_exceptions_table_finds_the_spike(db, tmp_path):
     load(db, tmp_path, spike_rows())
     f = Filters(date(2025, 1, 1), date(2025, 1, 1), priorities=("asb", "drugs_alcohol"))
     counts = trends.exception_counts(db, f)
-    # One query: each ward and the whole area per priority, 24 months to January 2025 (25 months).
+    # One query: each ward and the whole area per priority, from the first complete month the
+    # seasonal baseline uses (January 2023: two Januaries before January 2025) to January 2025.
     castle_asb = counts[(counts["priority"] == "asb") & (counts["ward_code"] == CASTLE)]
     assert castle_asb.groupby("month")["count"].sum().tolist() == [2] * 24 + [12]
     whole_asb = counts[(counts["priority"] == "asb") & counts["ward_code"].isna()]
@@ -236,16 +237,15 @@ def test_exceptions_table_finds_the_spike(db, tmp_path):
     table = trends.exceptions_table(db, f, "month")
     assert table["strength"].is_monotonic_decreasing
     castle = table[table["ward"] == "Castle"].iloc[0]
-    # 12 in January against 24 in the 12 months before: given n = 36, a ~ Bin(36, 1/13) under equal
-    # rates; pmf(0) = (12/13)^36 = 0.056 is above pmf(12), so the p-value is the upper tail alone.
+    # 12 in January 2025 against 4 in January 2023 and January 2024 (the seasonal baseline): given
+    # n = 16, a ~ Bin(16, 1/3) under equal rates; pmf(0) = (2/3)^16 = 0.0015 is above pmf(12), so
+    # the p-value is the upper tail alone.
     assert castle["priority_label"] == "Anti-social behaviour" and castle["observed"] == 12
-    assert castle["expected"] == 2 and castle["ratio"] == 6
-    assert castle["p_value"] == pytest.approx(binomial_upper_tail(12, 36, 1 / 13))
-    # c-chart of the 24 months before: centre 2, ucl = 2 + 3 * sqrt(2) = 6.24.
-    assert castle["signal"] == "above the upper control limit (6.2)"
+    assert castle["expected"] == 2 and castle["ratio"] == 6 and castle["baseline"] == 4
+    assert castle["p_value"] == pytest.approx(binomial_upper_tail(12, 16, 1 / 3))
     assert castle["sentence"] == ("Anti-social behaviour, Castle: 12 in January 2025 against 2.0 expected "
-                                  "from the previous 12 months (6.0 times the usual rate, p < 0.001); "
-                                  "above the upper control limit (6.2).")
+                                  "from the same months of the 2 years before (6.0 times the usual "
+                                  "rate, p < 0.001).")
     assert castle["p"] == "p < 0.001"
     whole = table[table["ward"] == "Whole area"].iloc[0]
     assert whole["observed"] == 14 and whole["expected"] == 4
@@ -258,41 +258,50 @@ def test_exceptions_table_for_chosen_wards_has_no_whole_area_rows(db, tmp_path):
     load(db, tmp_path, spike_rows())
     bulwell = trends.exceptions_table(db, Filters(date(2025, 1, 1), date(2025, 1, 1), wards=(BULWELL,)), "month")
     assert bulwell.empty
-    castle = trends.exceptions_table(db, Filters(date(2025, 1, 1), date(2025, 1, 1), wards=(CASTLE,)), "quarter")
-    # Nov 2024 - Jan 2025: 2 + 2 + 12 = 16 against 24 in Nov 2023 - Oct 2024 (2 a month, 6 expected).
-    assert castle["ward"].tolist() == ["Castle"] and castle["observed"].iat[0] == 16
-    assert castle["expected"].iat[0] == 6 and castle["period_label"].iat[0] == "November 2024 to January 2025"
+    castle = trends.exceptions_table(db, Filters(date(2025, 1, 1), date(2025, 1, 1), wards=(CASTLE,)), "month")
+    assert castle["ward"].tolist() == ["Castle"] and castle["observed"].iat[0] == 12
+    # Nov 2024 - Jan 2025: 2 + 2 + 12 = 16 against Nov 2023 - Jan 2024 (6; November 2022 is
+    # before the data, so one earlier year): p = 0.052 by the exact test, not an exception.
+    quarter = trends.exception_counts(db, Filters(date(2025, 1, 1), date(2025, 1, 1), wards=(CASTLE,)),
+                                      ("asb",), "quarter")
+    assert quarter.groupby("month")["count"].sum().iloc[-3:].sum() == 16
+    assert trends.exceptions_table(db, Filters(date(2025, 1, 1), date(2025, 1, 1), wards=(CASTLE,)),
+                                   "quarter").empty
 
 
 def test_exceptions_need_a_year_before_the_window(db, tmp_path):
     load(db, tmp_path, spike_rows())
     assert trends.exceptions_table(db, Filters(date(2023, 1, 1), date(2023, 1, 1)), "month").empty
+    start, reason = trends.exception_scope(db, Filters(date(2023, 12, 1), date(2023, 12, 1)))
+    assert start is None and "no earlier year of the same months" in reason
 
 
 def test_candidates_drop_only_pairs_that_cannot_be_exceptions():
     quiet = [3] * 24 + [3]
     spike = [3] * 24 + [15]
-    low_run = [5] * 16 + [3] * 9          # 9 months in a row below the mean: a run signal, p large
+    drop = [9] * 24 + [0]
+    seasonal = ([3] * 11 + [9]) * 2 + [3]  # low every January: not an exception
     zeros = [0] * 25
-    frame = long_counts({"quiet": quiet, "spike": spike, "run": low_run, "zero": zeros})
+    frame = long_counts({"quiet": quiet, "spike": spike, "drop": drop, "seasonal": seasonal, "zero": zeros})
     latest = pd.Timestamp("2025-01-01")
-    kept = trends.exception_candidates(frame, latest, "month")
-    assert set(kept["ward_code"]) == {"spike", "run"}
-    expected = stats.exceptions(frame, latest=latest, window="month")
-    pd.testing.assert_frame_equal(stats.exceptions(kept, latest=latest, window="month"), expected)
-    assert set(expected["ward_code"]) == {"spike", "run"}
+    for window in ("month", "quarter"):
+        kept = trends.exception_candidates(frame, latest, window)
+        expected = stats.exceptions(frame, latest=latest, window=window)
+        pd.testing.assert_frame_equal(stats.exceptions(kept, latest=latest, window=window), expected)
+        assert set(expected["ward_code"]) <= set(kept["ward_code"]) <= {"spike", "drop", "seasonal"}
+    assert set(stats.exceptions(frame, latest=latest)["ward_code"]) == {"spike", "drop"}
 
 
 @pytest.mark.parametrize("end, window, chosen", [
     (date(2025, 3, 1), "month", ()), (date(2025, 3, 1), "quarter", ()),
     (date(2023, 8, 1), "month", ()), (date(2021, 6, 1), "quarter", ()),
-    (date(2024, 10, 1), "month", (CASTLE, BULWELL)),
+    (date(2024, 2, 1), "month", (CASTLE, BULWELL)),
 ])
 def test_screened_exceptions_equal_the_full_computation(demo_db, end, window, chosen):
     con = store.connect(demo_db, read_only=True)
     try:
         f = Filters(end, end, wards=chosen)
-        counts = trends.exception_counts(con, f)
+        counts = trends.exception_counts(con, f, window=window)
         full = stats.exceptions(counts, latest=pd.Timestamp(end), window=window, ward_names=trends.ward_names(con))
         table = trends.exceptions_table(con, f, window)
     finally:
@@ -306,16 +315,16 @@ def test_board_exceptions_hide_small_counts_and_what_gives_them_away():
         "priority": ["hate_crime", "asb"], "priority_label": ["Hate crime", "Anti-social behaviour"],
         "ward_code": [CASTLE, BULWELL], "ward": ["Castle", "Bulwell"],
         "period_label": ["January 2025", "January 2025"], "observed": [3, 40], "expected": [0.25, 20.0],
+        "baseline_label": ["the same months of the 3 years before", "the same months a year earlier"],
         "ratio": [12.0, 2.0], "p_value": [0.002, 0.0001], "direction": ["above", "above"],
-        "signal": ["above the upper control limit (1.8)", ""], "strength": [2.7, 4.0],
+        "strength": [2.7, 4.0],
         "sentence": ["Hate crime, Castle: 3 in ...", "Anti-social behaviour, Bulwell: 40 in ..."],
         "p": ["p = 0.002", "p < 0.001"]})
     board = trends.board_exceptions(table)
     assert board["observed"].tolist() == ["<5", "40"]
     assert "expected" not in board and "ratio" not in board and "p_value" not in board
-    assert board["signal"].tolist() == ["above the upper control limit", ""]
-    assert board["sentence"].iat[0] == ("Hate crime, Castle: <5 in January 2025, above the usual rate "
-                                        "(significant (p < 0.05)); above the upper control limit.")
+    assert board["sentence"].iat[0] == ("Hate crime, Castle: <5 in January 2025, above the same months "
+                                        "of the 3 years before (significant (p < 0.05)).")
 
 
 # --- figures ----------------------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def place(rows: pd.DataFrame, wards) -> pd.DataFrame:
                                        rows["latitude"].to_numpy(dtype=float)[need_bng])
         rows.loc[need_bng, "easting"] = np.round(east, 1)
         rows.loc[need_bng, "northing"] = np.round(north, 1)
-    codes = geography.assign_wards(lon, lat, wards)
+    codes = geography.assign_wards(lon, lat, wards, rows["easting"].to_numpy(dtype=float)[located],
+                                   rows["northing"].to_numpy(dtype=float)[located])
     rows["ward_code"] = None
     rows.loc[located, "ward_code"] = codes
     rows["location_status"] = np.where(~located, "unlocated",
