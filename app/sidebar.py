@@ -9,6 +9,7 @@ import streamlit as st
 from cdp import counting, geography, queries
 from cdp import filters as flt
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
+from cdp.targets import definitions
 
 from . import context
 
@@ -136,7 +137,8 @@ def render() -> flt.Filters:
         st.checkbox("Vulnerable victims only", key="f_vulnerable", **why("vulnerable_only"))
         st.checkbox("Repeat victims only", key="f_repeat", **why("repeat_only"),
                     **({} if available["repeat_only"] else
-                       {"help": "Victims with two or more incidents within 12 months"}))
+                       {"help": "Victims with two or more counted incidents within 12 months "
+                                f"({definitions().window_days} days) of each other, in any priority"}))
     with bar.expander("Places", expanded=False):
         st.text_input("Street or location contains", key="f_location", **why("location_text"))
         st.number_input("Within radius (metres)", min_value=0, max_value=20_000, step=100,

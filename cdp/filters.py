@@ -6,7 +6,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import duckdb
+import pandas as pd
 
+from . import places
 from .counting import counted_condition
 from .priorities import PRIORITY_KEYS, count_condition
 from .queries import loaded_datasets
@@ -106,9 +108,10 @@ def where(f: Filters, *, period: bool = True, wards: bool = True, priority: str 
     if f.repeat_only:  # two counted incidents within the window (cdp.targets), any priority
         clauses.append(f"{p}victim_id IN (SELECT victim_id FROM repeat_victims WHERE shortest_gap <= ?)")
         params.append(definitions().window_days)
-    if f.location_text:
-        clauses.append(f"{p}location ILIKE ?")
-        params.append(f"%{f.location_text}%")
+    if f.location_text:  # any spelling of the street (cdp.places), e.g. with "On or near"
+        clauses.append(f"{places.street_key_sql(p + 'location')} LIKE ? ESCAPE '!'")
+        wanted = places.street_key(pd.Series([f.location_text])).iat[0] or ""
+        params.append("%" + wanted.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%")
     if f.premises_types:
         clauses.append(f"{p}premises_type IN ({', '.join('?' * len(f.premises_types))})")
         params += list(f.premises_types)

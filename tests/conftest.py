@@ -48,13 +48,15 @@ def random_points_in(area: gpd.GeoDataFrame, n: int, rng: np.random.Generator) -
 
 
 def police_uk_month(county: gpd.GeoDataFrame, month: str, n: int, seed: int,
-                    unlocated: int = 3, asb_twins: int = 2) -> pd.DataFrame:
-    """A month of force-wide street rows: half in the city, half across the county, some with no
-    location, and identical ASB rows at one point (distinct incidents, as police.uk publishes them)."""
+                    unlocated: int = 3, asb_twins: int = 2, city_share: float = 0.5) -> pd.DataFrame:
+    """A month of force-wide street rows: `city_share` of them in the city, the rest across the
+    county (some of those in the city too), some with no location, and identical ASB rows at one
+    point (distinct incidents, as police.uk publishes them)."""
     rng = np.random.default_rng(seed)
     city = county[county["district_code"] == "E06000018"]
-    city_lon, city_lat = random_points_in(city, n // 2, rng)
-    rest_lon, rest_lat = random_points_in(county, n - n // 2, rng)
+    in_city = int(round(n * city_share))
+    city_lon, city_lat = random_points_in(city, in_city, rng)
+    rest_lon, rest_lat = random_points_in(county, n - in_city, rng)
     lon, lat = np.concatenate([city_lon, rest_lon]), np.concatenate([city_lat, rest_lat])
     lon, lat = np.round(lon, 6), np.round(lat, 6)
     category = pd.Series(rng.choice(CRIME_TYPES, n, p=[.3, .3, .1, .1, .05, .05, .05, .05]))
