@@ -144,6 +144,22 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_recount(args) -> int:
+    con = _open(args, write=True)
+    try:
+        def recount() -> None:
+            with store.transaction(con):
+                store.refresh_derived(con)
+        store.retrying(recount, on_retry=_retry_line)
+        info = queries.status(con)
+    finally:
+        con.close()
+    print("Coverage and superseded rows rebuilt: "
+          + ("; ".join(r.describe() for r in info["force_extracts"]) or "no partner source supersedes police.uk")
+          + f". Counted: {info['counted']:,} of {info['rows']:,} stored incidents.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import DemoStoreError, build_demo
     con = _open(args, write=True)
@@ -251,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[where], help="what the store holds")
     status.set_defaults(run=cmd_status)
+
+    recount = commands.add_parser(
+        "recount", parents=[where], help="re-apply what is counted (after changing CDP_FORCE_EXTRACTS)",
+        description="Rebuild coverage per source and month and re-mark superseded police.uk rows "
+                    "under the current CDP_FORCE_EXTRACTS (every import does this too).")
+    recount.set_defaults(run=cmd_recount)
 
     demo = commands.add_parser("demo", parents=[where], help="build synthetic demo data for Nottingham's wards",
                                description="Generate synthetic partner-extract incidents and load them "

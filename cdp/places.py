@@ -9,6 +9,7 @@ share a name show their street and ID, so two lists rows never look alike.
 from __future__ import annotations
 
 import re
+import threading
 
 import duckdb
 import pandas as pd
@@ -44,7 +45,25 @@ def street_key(text: pd.Series) -> pd.Series:
 
 def premises_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every premises with counted incidents: premises_id, name, type, street, easting, northing,
-    ward (where most of its incidents are) and label (the name, with street and ID where another premises has the same name)."""
+    ward (where most of its incidents are) and label (the name, with street and ID where another premises has the same name).
+
+    Worked out once per state of the store (its file, latest import and size): treat the result
+    as read-only."""
+    (path,), = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                           ).fetchall() or [(None,)]
+    (version, rows), = con.execute("SELECT (SELECT max(import_id) FROM imports), count(*) FROM incidents"
+                                   ).fetchall()
+    return _premises_table(con, (path, version, rows))
+
+
+_PREMISES: dict[tuple, pd.DataFrame] = {}
+_PREMISES_LOCK = threading.Lock()
+
+
+def _premises_table(con: duckdb.DuckDBPyConnection, key: tuple) -> pd.DataFrame:
+    with _PREMISES_LOCK:
+        if key in _PREMISES and key[0]:
+            return _PREMISES[key]
     frame = con.execute(f"""
         SELECT premises_id, mode(premises_name) AS name, mode(premises_type) AS type,
                mode({street_sql()}) AS street, avg(easting) AS easting, avg(northing) AS northing,
@@ -52,6 +71,10 @@ def premises_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         FROM incidents WHERE premises_id IS NOT NULL AND {counted_condition()}
         GROUP BY premises_id ORDER BY name, premises_id""").df()
     frame["label"] = premises_labels(frame)
+    with _PREMISES_LOCK:
+        if len(_PREMISES) >= 8:
+            _PREMISES.pop(next(iter(_PREMISES)))
+        _PREMISES[key] = frame
     return frame
 
 
