@@ -321,8 +321,8 @@ class Months:
             months = sorted(m for m, v in by_month.items() if v == level)
             if months:
                 parts.append(f"{level} in {month_list(months)}")
-        note = (f"Mixed coverage in the period: {'; '.join(parts)}. {_police_uk_note(key)} where "
-                "only police.uk data is counted; months of different coverage are not compared.")
+        note = (f"Mixed: {'; '.join(parts)} (where only police.uk counts: {_police_uk_note(key)}). "
+                "Months of different coverage are not compared.")
         return Coverage("mixed", note, by_month)
 
     def comparable(self, key: str, *periods: tuple[date, date]) -> str | None:
@@ -352,14 +352,17 @@ def months(con: duckdb.DuckDBPyConnection) -> Months:
 
 @dataclass(frozen=True)
 class NotCounted:
-    """Stored incidents the filters select that no figure counts, by reason."""
+    """Stored incidents the filters select that no figure counts, by reason: outside the area,
+    unlocated, police.uk rows the force's own extract supersedes, and extract rows of a month the
+    extract covers only in part while police.uk covers it whole (superseded the other way)."""
     outside_area: int
     unlocated: int
     superseded: int
+    partial: int = 0
 
     @property
     def total(self) -> int:
-        return self.outside_area + self.unlocated + self.superseded
+        return self.outside_area + self.unlocated + self.superseded + self.partial
 
     def sentence(self) -> str:
         """'Not counted: 12,345 outside the area's wards, 678 without a location.' ('' if none)."""
@@ -369,20 +372,25 @@ class NotCounted:
         if self.unlocated:
             parts.append(f"{self.unlocated:,} without a location")
         if self.superseded:
-            parts.append(f"{self.superseded:,} police.uk or extract rows that another source's copy "
-                         "of the same police records replaces")
+            parts.append(f"{self.superseded:,} police.uk rows the force's own extract replaces")
+        if self.partial:
+            parts.append(f"{self.partial:,} extract rows of a month it covers only in part, where "
+                         "police.uk counts")
         return ("Not counted: " + ", ".join(parts) + ".") if parts else ""
+
+
+NOT_COUNTED_SQL = """
+    count(*) FILTER (WHERE location_status = 'outside_area' AND NOT superseded),
+    count(*) FILTER (WHERE location_status = 'unlocated' AND NOT superseded),
+    count(*) FILTER (WHERE superseded AND dataset = 'police_uk'),
+    count(*) FILTER (WHERE superseded AND dataset <> 'police_uk')"""
 
 
 def not_counted(con: duckdb.DuckDBPyConnection, f, priority: str | None = None) -> NotCounted:
     """The incidents the filters `f` select (in priority `priority`, if given) that are kept in
-    the store but not counted: outside the area, unlocated, superseded. The ward filter does not
-    apply (such incidents have no ward); every other filter does."""
+    the store but not counted (see NotCounted). The ward filter does not apply (such incidents
+    have no ward, or are another copy); every other filter does."""
     from .filters import where
     condition, params = where(f, wards=False, priority=priority, counted=False)
-    row = con.execute(f"""SELECT
-            count(*) FILTER (WHERE location_status = 'outside_area' AND NOT superseded),
-            count(*) FILTER (WHERE location_status = 'unlocated' AND NOT superseded),
-            count(*) FILTER (WHERE superseded)
-        FROM incidents WHERE {condition}""", params).fetchall()[0]
+    row = con.execute(f"SELECT {NOT_COUNTED_SQL} FROM incidents WHERE {condition}", params).fetchall()[0]
     return NotCounted(*(int(v or 0) for v in row))

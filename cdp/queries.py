@@ -77,9 +77,7 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
     per_priority = con.execute(f"SELECT {sums} FROM incidents WHERE {counted}").fetchall()[0]
     totals = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE {counted}),
         count(*) FILTER (WHERE {counted} AND NOT is_asb), count(*) FILTER (WHERE {counted} AND is_asb),
-        count(*) FILTER (WHERE location_status = 'outside_area' AND NOT superseded),
-        count(*) FILTER (WHERE location_status = 'unlocated' AND NOT superseded),
-        count(*) FILTER (WHERE superseded), min(month), max(month) FROM incidents""").fetchall()[0]
+        {counting.NOT_COUNTED_SQL}, min(month), max(month) FROM incidents""").fetchall()[0]
     imports = con.execute("""SELECT import_id, dataset, files, rows_loaded, rows_replaced, rows_rejected,
         finished_at, result, imported_by FROM imports ORDER BY import_id DESC LIMIT 10""").df()
     wards = con.execute("SELECT count(*) FROM wards").fetchall()[0][0]
@@ -90,8 +88,8 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
                                     "counted": [int(v or 0) for v in per_priority]}),
         "rows": totals[0], "counted": int(totals[1] or 0), "crimes": int(totals[2] or 0),
         "asb_incidents": int(totals[3] or 0),
-        "not_counted": counting.NotCounted(*(int(v or 0) for v in totals[4:7])),
-        "first_month": totals[7], "last_month": totals[8],
+        "not_counted": counting.NotCounted(*(int(v or 0) for v in totals[4:8])),
+        "first_month": totals[8], "last_month": totals[9],
         "imports": imports, "wards": wards,
         "boundary_source": get_meta(con, "boundary_source"),
         "synthetic_demo": synthetic_note(con),

@@ -231,6 +231,8 @@ def test_an_extract_month_still_in_progress_leaves_police_uk_counting(db, county
     counted = dict(db.execute(f"SELECT dataset, count(*) FROM incidents WHERE {counting.counted_condition()} "
                               "GROUP BY 1").fetchall())
     assert list(counted) == ["police_uk"]
+    stated = counting.not_counted(db, Filters(this_month, this_month))
+    assert stated.partial == len(rows) and "where police.uk counts" in stated.sentence()
 
 
 def test_force_extract_settings_are_read_or_refused():
