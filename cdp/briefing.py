@@ -50,7 +50,7 @@ from . import filters as flt
 from .charts import PALETTE
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit
 from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
-                    exceptions, format_p)
+                    format_p)
 from .suppression import THRESHOLD, is_small, suppress_count
 from .targets import (AIMS, CRIME_PANEL, DEFAULT_TARGETS_FILE, MEASURES, TARGETS_ENV,  # noqa: F401
                       BriefingConfigError, Target, TargetsConfig, load_targets, period_label,
@@ -250,7 +250,7 @@ class BriefingData:
     has_victims: bool
     baseline_reason: dict = field(default_factory=dict)  # key -> why the baseline is not compared
     not_counted: counting.NotCounted | None = None         # of the latest 12 months
-    exceptions_reason: str = ""    # why the exceptions cannot be tested ('' when they can)
+    exceptions_reason: dict = field(default_factory=dict)  # key -> why its exceptions are not tested
 
 
 def ignored_filters(f: flt.Filters) -> list[str]:
@@ -275,9 +275,7 @@ def _ward_exceptions(con, f: flt.Filters, ward_names: dict, keys: tuple[str, ...
         return pd.DataFrame(columns=EXCEPTION_COLUMNS)
     counts = trends.exception_counts(con, replace(f, priorities=PRIORITY_KEYS), keys, EXCEPTION_WINDOW)
     counts = counts[counts["ward_code"].notna()]
-    latest = pd.Timestamp(f.end)
-    return exceptions(trends.exception_candidates(counts, latest, EXCEPTION_WINDOW), latest=latest,
-                      window=EXCEPTION_WINDOW, ward_names=ward_names)
+    return trends.seasonal_exceptions(counts, pd.Timestamp(f.end), EXCEPTION_WINDOW, ward_names)
 
 
 def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
@@ -312,7 +310,8 @@ def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
     available = tuple(k for k in PRIORITY_KEYS if cover[k].level != "unavailable")
     scope = replace(f, start=last, end=last)
     ward_exceptions = _ward_exceptions(con, scope, ward_names, available)
-    _, exceptions_reason = trends.exception_scope(con, scope, EXCEPTION_WINDOW)
+    exceptions_reason = {k: reason for k, (_, reason) in
+                         trends.exception_starts(con, scope, EXCEPTION_WINDOW, available).items() if reason}
     has_victims = queries.has_victim_keys(con)
     repeats = {}
     for target in targets.targets:
@@ -685,8 +684,8 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
             rows = data.exceptions[data.exceptions["priority"] == key]
             found, exceptions_note = board_exceptions(rows, series if chart is not None else None,
                                                       unit, data.ward_names)
-        if key != CRIME_PANEL and data.exceptions_reason:
-            exceptions_note = f"Exceptions are not tested: {data.exceptions_reason}."
+        if key != CRIME_PANEL and data.exceptions_reason.get(key):
+            exceptions_note = f"Exceptions are not tested: {data.exceptions_reason[key]}."
         elif key != CRIME_PANEL and not found and not exceptions_note:
             exceptions_note = "No ward stands out in the latest 3 months."
         panels.append(Panel(

@@ -167,33 +167,82 @@ def exception_scope(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str 
     return max(first, (current[0] - pd.DateOffset(years=max(years))).date()), ""
 
 
+def exception_starts(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str = "month",
+                     keys: tuple[str, ...] | None = None) -> dict[str, tuple[date | None, str]]:
+    """For each priority: the first month its exceptions ending at `f.end` may use, or None and
+    why they cannot be tested.
+
+    Within `exception_scope`'s complete months, a priority's window and its seasonal baseline
+    must also be counted with one coverage (cdp.counting: a year when police.uk alone was loaded
+    cannot be the baseline of a year counted from partner extracts)."""
+    keys = tuple(keys if keys is not None else f.priorities)
+    first, reason = exception_scope(con, f, window)
+    if first is None:
+        return {k: (None, reason) for k in keys}
+    months = counting.months(con)
+    out = {}
+    for key in keys:
+        levels = months.coverage(key, first, f.end).by_month
+        start = f.end
+        while flt.month_add(start, -1) >= first and levels.get(flt.month_add(start, -1)) == levels[f.end]:
+            start = flt.month_add(start, -1)
+        current, years = stats.seasonal_baseline(start, f.end, window)
+        if levels[f.end] == "unavailable":
+            out[key] = (None, "the loaded data cannot identify it")
+        elif pd.Timestamp(start) > current[0] or not years:
+            out[key] = (None, f"its coverage changes in {start:%B %Y}, so no earlier year of the same "
+                              f"months is counted the same way")
+        else:
+            out[key] = (max(first, (current[0] - pd.DateOffset(years=max(years))).date()), "")
+    return out
+
+
 def exception_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters, keys: tuple[str, ...] | None = None,
                      window: str = "month") -> pd.DataFrame:
-    """Monthly counts per priority × ward from the first month `exception_scope` allows to `f.end`,
-    in ONE grouped query.
+    """Monthly counts per priority × ward from the first month `exception_starts` allows for each
+    priority to `f.end`, in ONE grouped query.
 
     Long rows: priority, ward_code, month, count. When no wards are chosen, each priority also has
-    whole-area rows (ward_code missing, from a grouping set). A zero row at the first month fixes
-    where the series start, so months with nothing are zeros. Empty when nothing can be tested.
+    whole-area rows (ward_code missing, from a grouping set). A zero row at each priority's first
+    month fixes where its series start, so months with nothing are zeros. Priorities that cannot
+    be tested have no rows.
     """
-    keys = tuple(keys if keys is not None else f.priorities)
     columns = ["priority", "ward_code", "month", "count"]
-    start, _ = exception_scope(con, f, window)
-    if start is None or not keys:
+    starts = {k: start for k, (start, _) in exception_starts(con, f, window, keys).items() if start}
+    if not starts:
         return pd.DataFrame(columns=columns)
+    tested = tuple(starts)
     condition, params = flt.where(f, period=False)
     sets = "(ward_code, month)" + ("" if f.wards else ", (month)")
     wide = con.execute(f"""
         SELECT CASE WHEN grouping(ward_code) = 1 THEN NULL ELSE ward_code END AS ward_code,
-               month, {_priority_counts(keys)}
+               month, {_priority_counts(tested)}
         FROM incidents WHERE {condition} AND month BETWEEN ? AND ?
-        GROUP BY GROUPING SETS ({sets})""", params + [start, f.end]).df()
-    long = wide.melt(id_vars=["ward_code", "month"], value_vars=list(keys), var_name="priority",
+        GROUP BY GROUPING SETS ({sets})""", params + [min(starts.values()), f.end]).df()
+    long = wide.melt(id_vars=["ward_code", "month"], value_vars=list(tested), var_name="priority",
                      value_name="count")
     long["month"] = pd.to_datetime(long["month"])
-    anchor = long.drop_duplicates(["priority", "ward_code"])[["priority", "ward_code"]].assign(
-        month=pd.Timestamp(start), count=0)
+    first = long["priority"].map({k: pd.Timestamp(v) for k, v in starts.items()})
+    long = long[long["month"] >= first]
+    areas = long.drop_duplicates(["priority", "ward_code"])[["priority", "ward_code"]]
+    anchor = areas.assign(month=areas["priority"].map({k: pd.Timestamp(v) for k, v in starts.items()}),
+                          count=0)
     return pd.concat([long[columns], anchor[columns]], ignore_index=True)
+
+
+def seasonal_exceptions(counts: pd.DataFrame, latest, window: str = "month",
+                        ward_names: dict | None = None) -> pd.DataFrame:
+    """`stats.exceptions` of `exception_counts` rows, each priority against its own seasonal
+    baseline (its series start where `exception_starts` says), screened by
+    `exception_candidates`; strongest first."""
+    tables = [stats.exceptions(exception_candidates(rows, latest, window), latest=latest, window=window,
+                               ward_names=ward_names)
+              for _, rows in counts.groupby("priority", sort=False)]
+    tables = [t for t in tables if not t.empty]
+    if not tables:
+        return pd.DataFrame(columns=stats.EXCEPTION_COLUMNS)
+    return (pd.concat(tables, ignore_index=True).sort_values("strength", ascending=False, kind="stable")
+            .reset_index(drop=True))
 
 
 def exception_candidates(counts: pd.DataFrame, latest, window: str = "month",
@@ -230,17 +279,15 @@ def exceptions_table(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str
                      keys: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Priority × ward counts in the latest month (window="month") or quarter ("quarter") ending at
     `f.end` that are significantly above or below the same months of earlier years (a seasonal
-    baseline, exact rate-ratio test); strongest first. Empty when `exception_scope` says they
-    cannot be tested.
+    baseline, exact rate-ratio test); strongest first. Priorities `exception_starts` says cannot
+    be tested are left out.
 
     Columns are those of `stats.exceptions` plus priority_label, ward (the ward's name, or
     "Whole area") and p (the p-value in words). `keys` limits the priorities (default: `f`'s).
     """
     counts = exception_counts(con, f, keys, window)
     names = ward_names(con)
-    latest = pd.Timestamp(f.end)
-    table = stats.exceptions(exception_candidates(counts, latest, window), latest=latest, window=window,
-                             ward_names=names)
+    table = seasonal_exceptions(counts, pd.Timestamp(f.end), window, names)
     table.insert(1, "priority_label", [PRIORITY_BY_KEY[k].label for k in table["priority"]])
     table.insert(3, "ward", [names.get(w, w) if isinstance(w, str) else "Whole area"
                              for w in table["ward_code"]])

@@ -60,16 +60,21 @@ window = st.segmented_control("Compare", ["month", "quarter"], default="month", 
 # The exceptions depend on the period's end only: a new start month reuses the cached table.
 end_only = replace(f, start=f.end)
 table = context.cached(trends.exceptions_table)(end_only, window, keys)
-_, not_tested = context.cached(trends.exception_scope)(end_only, window)
+untested = {k: why for k, (_, why) in context.cached(trends.exception_starts)(end_only, window, keys).items()
+            if why}
 latest = "the latest month" if window == "month" else "the latest 3 months"
 st.caption(f"For each priority and ward, {latest} to {f.end:%B %Y}. {stats.SEASONAL_METHOD} Shown "
            "when p < 0.05; strongest evidence first.")
-if not_tested:
-    st.info(f"Exceptions are not tested: {not_tested}.")
-elif table.empty:
+if len(untested) == len(keys):
+    reasons = set(untested.values())
+    st.info("Exceptions are not tested: " + (reasons.pop() if len(reasons) == 1 else "; ".join(
+        f"{label(k)}, {why}" for k, why in untested.items())) + ".")
+elif untested:
+    st.caption("Not tested: " + "; ".join(f"{label(k)}, {why}" for k, why in untested.items()) + ".")
+if len(untested) < len(keys) and table.empty:
     st.success(f"Nothing in {latest} to {f.end:%B %Y} is significantly above or below expectation "
                "for these filters.")
-else:
+elif not table.empty:
     shown = trends.board_exceptions(table) if hide_small else table
     st.markdown("\n".join(f"- {sentence}" for sentence in shown["sentence"].head(5)))
     if hide_small:

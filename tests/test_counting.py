@@ -503,3 +503,25 @@ def test_stored_boundaries_keep_their_own_crs(db, tmp_path):
     assert drawn.crs.to_epsg() == 4326 and len(drawn) == 9
     with store.transaction(db):
         assert not geography.save_wards(db, geography.load_boundaries(path), str(path))  # unchanged
+
+
+def test_no_exception_across_a_change_of_coverage(db, county, tmp_path):
+    """police.uk for two years, then the force's own extract with domestic abuse flags: January
+    2025's domestic abuse count is not an exception against Januaries police.uk cannot flag."""
+    months = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)] + ["2025-01"]
+    files = [write_street_csv(police_uk_month(county, m, 80, seed=300 + i), tmp_path / "p")
+             for i, m in enumerate(months)]
+    ingest(db, "police_uk", files, boundaries=WARDS_FILE)
+    january = db.execute("SELECT longitude, latitude, category FROM incidents WHERE month = DATE '2025-01-01' "
+                         "AND longitude IS NOT NULL").df()
+    extract = extract_of(january, "police", "2025-01-20", "J").assign(flag_domestic_abuse=True)
+    extract.to_csv(tmp_path / "extract.csv", index=False)
+    ingest(db, "partner", [tmp_path / "extract.csv"])
+    f = Filters(date(2025, 1, 1), date(2025, 1, 1))
+    starts = trends.exception_starts(db, f, "month", ("asb", "dsva"))
+    assert starts["asb"] == (date(2023, 1, 1), "")           # full coverage throughout
+    assert starts["dsva"][0] is None and "coverage changes in January 2025" in starts["dsva"][1]
+    table = trends.exceptions_table(db, f, "month", ("asb", "dsva"))
+    assert "dsva" not in set(table["priority"])
+    panel = next(p for p in metrics.priority_panels(db, f) if p.key == "dsva")
+    assert panel.comparisons[0].change is None and "coverage differs" in panel.comparisons[0].reason

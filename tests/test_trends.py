@@ -307,7 +307,9 @@ def test_screened_exceptions_equal_the_full_computation(demo_db, end, window, ch
     finally:
         con.close()
     assert not full.empty
-    pd.testing.assert_frame_equal(table[stats.EXCEPTION_COLUMNS], full)
+    # The demo's priorities are all counted with one coverage, so their series start together
+    # and one stats.exceptions over every priority is what each priority's own gives.
+    pd.testing.assert_frame_equal(table[stats.EXCEPTION_COLUMNS], full, check_dtype=False)
 
 
 def test_board_exceptions_hide_small_counts_and_what_gives_them_away():
