@@ -267,13 +267,19 @@ class Months:
 
     def why_not_compared(self, *periods: tuple[date, date]) -> str | None:
         """None when every month of the periods is complete, else why they are not compared."""
+        held = self.table.loc[self.table["rows"] > 0, "month"]
         for start, end in periods:
             gaps = self.incomplete_in(start, end)
-            if gaps:
-                month, missing = next(iter(gaps.items()))
-                who = ", ".join(missing) if missing else "no source"
-                return (f"{month_list(sorted(gaps))} not complete: {who} "
-                        f"{'does' if len(missing) == 1 else 'do'} not cover {month:%B %Y}")
+            if not gaps:
+                continue
+            if held.empty or pd.Timestamp(start) < held.min():
+                return "the loaded data starts in " + (f"{held.min():%B %Y}" if len(held) else "no month")
+            if pd.Timestamp(end) > held.max():
+                return f"the loaded data ends in {held.max():%B %Y}"
+            month, missing = next(iter(gaps.items()))
+            who = ", ".join(missing) if missing else "no source"
+            return (f"{month_list(sorted(gaps))} not complete: {who} "
+                    f"{'does' if len(missing) == 1 else 'do'} not cover {month:%B %Y}")
         return None
 
     # -- what the counted data can identify ------------------------------------------------------

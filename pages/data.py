@@ -33,10 +33,11 @@ st.caption("Police records: " + ("; ".join(r.describe() for r in info["force_ext
            + f" (set {counting.FORCE_EXTRACTS_ENV} to change; the rule applies from the next import).")
 
 st.subheader("Sources")
+number = lambda title: st.column_config.NumberColumn(title, format="localized")  # noqa: E731
 st.dataframe(info["sources"], hide_index=True, width="stretch", column_config={
-    "dataset": "Kind", "source": "Source", "rows": "Rows stored", "counted": "Counted",
-    "outside_area": "Outside the wards", "unlocated": "Without a location",
-    "superseded": "Superseded (kept, not counted)",
+    "dataset": "Kind", "source": "Source", "rows": number("Rows stored"), "counted": number("Counted"),
+    "outside_area": number("Outside the wards"), "unlocated": number("Without a location"),
+    "superseded": number("Superseded (kept, not counted)"),
     "first_month": st.column_config.DateColumn("First month", format="MMM YYYY"),
     "last_month": st.column_config.DateColumn("Last month", format="MMM YYYY"),
     "months_covered": "Months covered"})

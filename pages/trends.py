@@ -30,8 +30,12 @@ for key in f.priorities:
                 f"the period ({PRIORITY_BY_KEY[key].police_uk_note}).")
     elif cover[key].level == "proxy":
         st.caption(f"{PRIORITY_BY_KEY[key].label} is a proxy only: {cover[key].note}.")
-    elif cover[key].level == "mixed":
-        st.caption(f"{PRIORITY_BY_KEY[key].label}: {cover[key].note}")
+mixed = [key for key in f.priorities if cover[key].level == "mixed"]
+if mixed:
+    st.caption("Mixed coverage in the period (" + ", ".join(PRIORITY_BY_KEY[k].label for k in mixed)
+               + "): " + cover[mixed[0]].note.split(" (where", 1)[0].removeprefix("Mixed: ")
+               + ". Where only police.uk counts they are a proxy or unavailable; months of different "
+               "coverage are not compared.")
 if not keys or first_month is None:
     st.warning("None of the selected priorities can be counted in the loaded data.")
     st.stop()
@@ -65,12 +69,15 @@ untested = {k: why for k, (_, why) in context.cached(trends.exception_starts)(en
 latest = "the latest month" if window == "month" else "the latest 3 months"
 st.caption(f"For each priority and ward, {latest} to {f.end:%B %Y}. {stats.SEASONAL_METHOD} Shown "
            "when p < 0.05; strongest evidence first.")
+by_reason: dict[str, list[str]] = {}
+for key, why in untested.items():
+    by_reason.setdefault(why, []).append(label(key))
+said = (next(iter(by_reason)) if len(untested) == len(keys) and len(by_reason) == 1 else
+        "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items()))
 if len(untested) == len(keys):
-    reasons = set(untested.values())
-    st.info("Exceptions are not tested: " + (reasons.pop() if len(reasons) == 1 else "; ".join(
-        f"{label(k)}, {why}" for k, why in untested.items())) + ".")
+    st.info(f"Exceptions are not tested: {said}.")
 elif untested:
-    st.caption("Not tested: " + "; ".join(f"{label(k)}, {why}" for k, why in untested.items()) + ".")
+    st.caption(f"Not tested: {said}.")
 if len(untested) < len(keys) and table.empty:
     st.success(f"Nothing in {latest} to {f.end:%B %Y} is significantly above or below expectation "
                "for these filters.")
