@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import duckdb
 import pandas as pd
@@ -219,13 +220,19 @@ class Months:
     def empty(self) -> bool:
         return self.table.empty
 
-    # -- complete months -------------------------------------------------------------------------
-    def _records(self) -> pd.DataFrame:
-        """Per source of records and month: whether any of its sources covers the month."""
-        return self.table.groupby(["records", "month"], sort=True)["covered"].any().reset_index()
+    # -- complete months (worked out once per Months: treat it as read-only) --------------------
+    @cached_property
+    def _covering(self) -> dict[date, set[str]]:
+        """Month -> the sources of records that cover it."""
+        out: dict[date, set[str]] = {}
+        t = self.table
+        for month, records, covered in zip(t["month"].dt.date, t["records"], t["covered"]):
+            if covered:
+                out.setdefault(month, set()).add(records)
+        return out
 
-    def record_sets(self) -> dict[str, str]:
-        """Each source of records and its sources, in words."""
+    @cached_property
+    def _record_sets(self) -> dict[str, str]:
         out = {}
         for records, rows in self.table.groupby("records", sort=True):
             kinds = sorted({(d, s) for d, s in zip(rows["dataset"], rows["source"])})
@@ -233,49 +240,62 @@ class Months:
             out[records] = " or ".join(names)
         return out
 
+    @cached_property
+    def _complete(self) -> tuple[date, ...]:
+        wanted = set(self._record_sets)
+        return tuple(sorted(m for m, covering in self._covering.items() if wanted and covering >= wanted))
+
+    @cached_property
+    def _held(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        held = self.table.loc[self.table["rows"] > 0, "month"]
+        return (held.min(), held.max()) if len(held) else None
+
+    @cached_property
+    def _sources(self) -> dict[date, set[str]]:
+        """Month -> the datasets ('police_uk', 'partner') with counted rows in it."""
+        out: dict[date, set[str]] = {}
+        t = self.table
+        for month, dataset, superseded, covered, rows in zip(t["month"].dt.date, t["dataset"],
+                                                              t["superseded"], t["covered"], t["rows"]):
+            if not superseded and (covered or rows > 0):
+                out.setdefault(month, set()).add(dataset)
+        return out
+
+    def record_sets(self) -> dict[str, str]:
+        """Each source of records and its sources, in words."""
+        return dict(self._record_sets)
+
     def missing(self, month: date) -> list[str]:
         """The sources of records that do not cover `month`, in words (empty when complete)."""
-        if self.empty:
-            return []
-        records = self._records()
-        covering = set(records.loc[(records["month"] == pd.Timestamp(month)) & records["covered"], "records"])
-        names = self.record_sets()
-        return [names[r] for r in names if r not in covering]
+        covering = self._covering.get(month, set())
+        return [name for records, name in self._record_sets.items() if records not in covering]
 
     def complete_months(self) -> list[date]:
         """Months every source of records covers, oldest first."""
-        if self.empty:
-            return []
-        records = self._records()
-        wanted = records["records"].nunique()
-        per_month = records[records["covered"]].groupby("month")["records"].nunique()
-        return [m.date() for m in per_month[per_month == wanted].index]
+        return list(self._complete)
 
     def last_complete(self) -> date | None:
-        months = self.complete_months()
-        return months[-1] if months else None
+        return self._complete[-1] if self._complete else None
 
     def is_complete(self, start: date, end: date) -> bool:
-        wanted = set(pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS").date)
-        return wanted <= set(self.complete_months())
+        return not self.incomplete_in(start, end)
 
     def incomplete_in(self, start: date, end: date) -> dict[date, list[str]]:
         """Months from `start` to `end` that are not complete, with the sources missing them."""
-        complete = set(self.complete_months())
+        complete = set(self._complete)
         return {m: self.missing(m) for m in pd.date_range(pd.Timestamp(start), pd.Timestamp(end),
                                                           freq="MS").date if m not in complete}
 
     def why_not_compared(self, *periods: tuple[date, date]) -> str | None:
         """None when every month of the periods is complete, else why they are not compared."""
-        held = self.table.loc[self.table["rows"] > 0, "month"]
         for start, end in periods:
             gaps = self.incomplete_in(start, end)
             if not gaps:
                 continue
-            if held.empty or pd.Timestamp(start) < held.min():
-                return "the loaded data starts in " + (f"{held.min():%B %Y}" if len(held) else "no month")
-            if pd.Timestamp(end) > held.max():
-                return f"the loaded data ends in {held.max():%B %Y}"
+            if self._held is None or pd.Timestamp(start) < self._held[0]:
+                return "the loaded data starts in " + (f"{self._held[0]:%B %Y}" if self._held else "no month")
+            if pd.Timestamp(end) > self._held[1]:
+                return f"the loaded data ends in {self._held[1]:%B %Y}"
             month, missing = next(iter(gaps.items()))
             who = ", ".join(missing) if missing else "no source"
             return (f"{month_list(sorted(gaps))} not complete: {who} "
@@ -283,16 +303,10 @@ class Months:
         return None
 
     # -- what the counted data can identify ------------------------------------------------------
-    def _month_sources(self, start: date, end: date) -> pd.DataFrame:
-        """Per month of the period: whether counted police.uk rows and counted partner rows exist."""
-        t = self.table
-        t = t[(t["month"] >= pd.Timestamp(start)) & (t["month"] <= pd.Timestamp(end))
-              & ~t["superseded"] & (t["covered"] | (t["rows"] > 0))]
-        frame = t.pivot_table(index="month", columns="dataset", values="rows", aggfunc="size",
-                              fill_value=0)
-        months = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
-        frame = frame.reindex(index=months, columns=["police_uk", "partner"], fill_value=0)
-        return frame > 0
+    def _month_sources(self, start: date, end: date) -> dict[date, set[str]]:
+        """Per month of the period: the datasets with counted rows in it."""
+        return {m: self._sources.get(m, set())
+                for m in pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS").date}
 
     def coverage(self, key: str, start: date, end: date) -> Coverage:
         """How well the incidents counted from `start` to `end` serve priority `key`.
@@ -303,16 +317,16 @@ class Months:
         """
         police_level = PRIORITY_BY_KEY[key].police_uk_coverage
         by_month = {}
-        for month, row in self._month_sources(start, end).iterrows():
-            if row["partner"] and row["police_uk"]:
+        for month, datasets in self._month_sources(start, end).items():
+            if {"partner", "police_uk"} <= datasets:
                 level = "full" if police_level == "full" else "proxy"
-            elif row["partner"]:
+            elif "partner" in datasets:
                 level = "full"
-            elif row["police_uk"]:
+            elif "police_uk" in datasets:
                 level = police_level
             else:
                 level = "unavailable"
-            by_month[month.date()] = level
+            by_month[month] = level
         levels = set(by_month.values()) or {"unavailable"}
         if len(levels) == 1:
             level = levels.pop()
