@@ -361,6 +361,18 @@ class Months:
         return None
 
 
+def months_by_source(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[date]]:
+    """(dataset, source) -> the months the store holds incidents for, oldest first: the one
+    answer to "which months does each source cover" (from `source_months`, rebuilt by every
+    import; `Months` adds which of them each source covers whole, and which are complete)."""
+    rows = con.execute("SELECT dataset, source, month FROM source_months WHERE rows > 0 "
+                       "ORDER BY dataset, source, month").fetchall()
+    held: dict[tuple[str, str], list[date]] = {}
+    for dataset, source, month in rows:
+        held.setdefault((dataset, source), []).append(month)
+    return held
+
+
 def months(con: duckdb.DuckDBPyConnection) -> Months:
     """The store's coverage table as `Months`."""
     table = con.execute("SELECT * FROM source_months ORDER BY dataset, source, month").df()

@@ -1,7 +1,8 @@
 """Which months each source covers, and whether its newest month is as recent as expected.
 
-`months_by_source` is the one answer to "which months does each source cover" (the refresh
-uses it to find the months the store lacks; the pages use it to say how old the data is).
+`months_by_source` (cdp.counting's, from the coverage table every import rebuilds) is the one
+answer to "which months does each source cover" (the refresh uses it to find the months the store
+lacks; the pages use it to say how old the data is).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date
 
 import duckdb
 
+from .counting import months_by_source  # noqa: F401 - the one answer, kept where callers look
 from .filters import month_add
 from .store import synthetic_note
 
@@ -30,16 +32,6 @@ HOW_TO_UPDATE = {
     "police_uk": "refresh from police.uk on the Data page (analysts), or run `python -m cdp refresh police-uk`",
     "partner": "load the latest extract on the Data page, or with `python -m cdp ingest partner`",
 }
-
-
-def months_by_source(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[date]]:
-    """(dataset, source) -> the months the store holds incidents for, oldest first."""
-    rows = con.execute("SELECT DISTINCT dataset, source, month FROM incidents "
-                       "ORDER BY dataset, source, month").fetchall()
-    covered: dict[tuple[str, str], list[date]] = {}
-    for dataset, source, month in rows:
-        covered.setdefault((dataset, source), []).append(month)
-    return covered
 
 
 @dataclass(frozen=True)

@@ -250,8 +250,8 @@ def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame,
 
     Points are WGS84 `lon`/`lat`, transformed into the boundaries' CRS; where that CRS is British
     National Grid and a point's `easting`/`northing` are given, those are used as they are (a
-    grid reference needs no transformation). Testing in the file's CRS keeps a straight edge
-    straight: moving the polygons to WGS84 instead would bend no vertex but every edge.
+    grid reference needs no transformation). Testing in the file's CRS keeps its straight edges
+    where they are: moved to WGS84, a polygon keeps its corners but its long edges shift.
     """
     result = np.full(len(lon), None, dtype=object)
     if len(lon) == 0:
