@@ -33,10 +33,11 @@ def coverage_badge(level: str, note: str = "") -> None:
         st.caption(note)
 
 
-def not_counted(figures: NotCounted) -> None:
-    """The statement of what the figures leave out (outside the area, unlocated, superseded)."""
+def not_counted(figures: NotCounted, small_numbers: bool = True) -> None:
+    """The statement of what the figures leave out (outside the area, unlocated, superseded);
+    counts of 1-4 read "<5" unless `small_numbers`."""
     if figures.total:
-        st.caption(figures.sentence())
+        st.caption(figures.sentence(small_numbers))
 
 
 def change_line(comparison: Comparison, viewer: access.Viewer) -> None:

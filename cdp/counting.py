@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from .priorities import PRIORITY_BY_KEY
+from .suppression import suppress_count
 
 FORCE_EXTRACTS_ENV = "CDP_FORCE_EXTRACTS"
 DEFAULT_FORCE_EXTRACT = "police"
@@ -396,17 +397,21 @@ class NotCounted:
     def total(self) -> int:
         return self.outside_area + self.unlocated + self.superseded + self.partial
 
-    def sentence(self) -> str:
-        """'Not counted: 12,345 outside the area's wards, 678 without a location.' ('' if none)."""
+    def sentence(self, small_numbers: bool = True) -> str:
+        """'Not counted: 12,345 outside the area's wards, 678 without a location.' ('' if none);
+        counts of 1-4 read "<5" unless `small_numbers`."""
+        def n(value: int) -> str:
+            return f"{value:,}" if small_numbers else suppress_count(value)
+
         parts = []
         if self.outside_area:
-            parts.append(f"{self.outside_area:,} outside the area's wards")
+            parts.append(f"{n(self.outside_area)} outside the area's wards")
         if self.unlocated:
-            parts.append(f"{self.unlocated:,} without a location")
+            parts.append(f"{n(self.unlocated)} without a location")
         if self.superseded:
-            parts.append(f"{self.superseded:,} police.uk rows the force's own extract replaces")
+            parts.append(f"{n(self.superseded)} police.uk rows the force's own extract replaces")
         if self.partial:
-            parts.append(f"{self.partial:,} extract rows of a month it covers only in part, where "
+            parts.append(f"{n(self.partial)} extract rows of a month it covers only in part, where "
                          "police.uk counts")
         return ("Not counted: " + ", ".join(parts) + ".") if parts else ""
 

@@ -9,7 +9,7 @@ f = context.filters()
 viewer = context.viewer()
 st.title("Overview")
 st.caption(widgets.describe(f))
-widgets.not_counted(context.cached(counting.not_counted)(f))
+widgets.not_counted(context.cached(counting.not_counted)(f), viewer.sees_small_numbers)
 
 panels = context.cached(metrics.priority_panels)(f)
 columns = st.columns(3)

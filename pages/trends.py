@@ -15,7 +15,7 @@ plan = widgets.plan_targets()
 baseline = (plan.baseline_start, plan.baseline_end)
 st.title("Trends and exceptions")
 st.caption(widgets.describe(f))
-widgets.not_counted(context.cached(counting.not_counted)(f))
+widgets.not_counted(context.cached(counting.not_counted)(f), viewer.sees_small_numbers)
 
 months = context.cached(counting.months)()
 ward_names = context.cached(trends.ward_names)()

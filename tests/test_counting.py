@@ -525,3 +525,11 @@ def test_no_exception_across_a_change_of_coverage(db, county, tmp_path):
     assert "dsva" not in set(table["priority"])
     panel = next(p for p in metrics.priority_panels(db, f) if p.key == "dsva")
     assert panel.comparisons[0].change is None and "coverage differs" in panel.comparisons[0].reason
+
+
+def test_board_views_see_no_small_numbers_in_what_is_not_counted():
+    stated = counting.NotCounted(outside_area=12_345, unlocated=3, superseded=0, partial=0)
+    assert stated.sentence() == "Not counted: 12,345 outside the area's wards, 3 without a location."
+    assert stated.sentence(small_numbers=False) == ("Not counted: 12,345 outside the area's wards, "
+                                                   "<5 without a location.")
+    assert counting.NotCounted(0, 0, 0).sentence() == ""
