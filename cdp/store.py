@@ -128,7 +128,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"INSERT INTO repeat_victims {REPEAT_VICTIMS_SQL}",
     ]),
     (3, "what is counted: coverage per source and month, superseded rows, wards in their own CRS", [
-        "ALTER TABLE incidents ADD COLUMN superseded BOOLEAN DEFAULT FALSE",
+        # DEFAULT 0, not FALSE: DuckLake adds a column only with a literal default (FALSE is a cast).
+        "ALTER TABLE incidents ADD COLUMN superseded BOOLEAN DEFAULT 0",
         counting.SOURCE_MONTHS_DDL,
         # The boundary file's own geometry and CRS (WKT), beside the WGS84 copy in `wards` that
         # maps draw: incidents are placed by point-in-polygon in this one. No rows: WGS84.

@@ -228,7 +228,7 @@ def test_copy_moves_an_embedded_store_into_a_new_lake(police_uk_files, tmp_path)
     target = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
     copied = cdp("copy", "--db", embedded, target, env={"CDP_DATA_PATH": str(tmp_path / "lake-data")})
     assert copied.returncode == 0, copied.stderr
-    assert "incidents; tables imports, incidents, meta, repeat_victims, wards" in copied.stdout
+    assert "incidents; tables imports, incidents, meta, repeat_victims, source_months, ward_shapes, wards" in copied.stdout
     before, after = cdp("status", "--db", embedded).stdout, cdp("status", "--store", target).stdout
     assert before.split("\n", 1)[1] == after.split("\n", 1)[1]  # all but the "Store:" line
     assert (tmp_path / "lake-data").is_dir()
