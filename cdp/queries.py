@@ -63,11 +63,11 @@ def status(con: duckdb.DuckDBPyConnection) -> dict:
     (cdp.counting.NotCounted over everything stored).
     """
     sources = con.execute("""
-        SELECT dataset, source, sum(rows) AS rows,
-               sum(CASE WHEN superseded THEN 0 ELSE in_area END) AS counted,
-               sum(CASE WHEN superseded THEN 0 ELSE outside_area END) AS outside_area,
-               sum(CASE WHEN superseded THEN 0 ELSE unlocated END) AS unlocated,
-               sum(CASE WHEN superseded THEN rows ELSE 0 END) AS superseded,
+        SELECT dataset, source, sum(rows)::BIGINT AS rows,
+               sum(CASE WHEN superseded THEN 0 ELSE in_area END)::BIGINT AS counted,
+               sum(CASE WHEN superseded THEN 0 ELSE outside_area END)::BIGINT AS outside_area,
+               sum(CASE WHEN superseded THEN 0 ELSE unlocated END)::BIGINT AS unlocated,
+               sum(CASE WHEN superseded THEN rows ELSE 0 END)::BIGINT AS superseded,
                min(month) FILTER (WHERE rows > 0) AS first_month,
                max(month) FILTER (WHERE rows > 0) AS last_month,
                count(*) FILTER (WHERE covered) AS months_covered
