@@ -69,7 +69,7 @@ def test_a_report_waits_while_an_import_writes_then_runs(store_file):
         holder.release()
         out, err = status.communicate(timeout=120)
     assert status.returncode == 0, err
-    assert "Incidents: 40,000" in out
+    assert "Incidents stored: 40,000" in out
     assert err == ""  # that one line only
     assert line.startswith(f"waiting: the store {store_file} is being updated by PID {holder.process.pid}")
 
