@@ -145,7 +145,7 @@ def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_u
     store says so, then shows the figures by itself once the writer has finished."""
     with chromium() as browser, dashboard({"CDP_DB": store_file}, tmp_path / "server.log") as url:
         page, errors = open_page(browser, f"{url}/data")
-        assert metrics(page)["Incidents"] == "40,000"
+        assert metrics(page)["Incidents stored"] == "40,000"
         for command in (["status"], ["export", "ward-counts", "--priority", "asb"]):
             result = cdp(*command, "--db", store_file, "--wait", "0")
             assert result.returncode == 0 and not result.stderr, result.stderr
@@ -155,7 +155,7 @@ def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_u
         loaded = result.stdout.split("Loaded ")[1].split(" ")[0]
         page.reload()
         wait_until_idle(page)
-        assert metrics(page)["Incidents"] == loaded
+        assert metrics(page)["Incidents stored"] == loaded
 
         with Holder(store_file) as holder:
             busy, busy_errors = open_page(browser, f"{url}/data")
@@ -166,7 +166,7 @@ def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_u
         busy.wait_for_selector('[data-testid="stMetricValue"]', timeout=30_000)  # reruns by itself
         wait_until_idle(busy)
         shown_now = metrics(busy)
-        assert shown_now.get("Incidents") == loaded, (shown_now, busy.inner_text("body")[:1500])
+        assert shown_now.get("Incidents stored") == loaded, (shown_now, busy.inner_text("body")[:1500])
         for shown in (page, busy):
             text = shown.inner_text("body")
             assert "Traceback" not in text and not shown.locator('[data-testid="stException"]').count()

@@ -50,7 +50,7 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
     with chromium() as browser, \
             dashboard(env, tmp_path / "server-1.log") as one, dashboard(env, tmp_path / "server-2.log") as two:
         pages = [open_page(browser, f"{url}/data")[0] for url in (one, two)]
-        assert [metrics(p)["Incidents"] for p in pages] == [f"{pd.read_csv(police_uk_files[0]).shape[0]:,}"] * 2
+        assert [metrics(p)["Incidents stored"] for p in pages] == [f"{pd.read_csv(police_uk_files[0]).shape[0]:,}"] * 2
 
         # Three imports at once: two months of police.uk, a partner extract, and a bigger one
         # that is killed with SIGKILL while it writes.
@@ -102,7 +102,7 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
             wait_until_idle(page)
             shown.append(metrics(page))
         assert shown[0] == shown[1]
-        assert shown[0]["Incidents"] == f"{total:,}"
+        assert shown[0]["Incidents stored"] == f"{total:,}"
         for url in (one, two):
             overview, errors = open_page(browser, url)
             shown.append(metrics(overview))
