@@ -90,7 +90,7 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
             assert check.execute("SELECT count(*) FROM (SELECT source, incident_id FROM incidents WHERE "
                                  "dataset = 'partner' GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0] == 0
             repeat = {r[0] for r in check.execute("SELECT victim_id FROM repeat_victims").fetchall()}
-            expected = {r[0] for r in check.execute(store.REPEAT_VICTIMS_SQL).fetchall()}
+            expected = {r[0] for r in check.execute(store.REPEAT_GAPS_SQL).fetchall()}
             assert repeat == expected and len(expected) > 0  # derived from every import, not one
         finally:
             check.close()
