@@ -19,6 +19,8 @@ PAGES = [
     ("maps", "pages/maps.py", "Hotspot maps", ":material/map:"),
     ("trends", "pages/trends.py", "Trends and exceptions", ":material/monitoring:"),
     ("repeats", "pages/repeats.py", "Repeat victimisation", ":material/group:"),
+    ("reoffending", "pages/reoffending.py", "Reoffending", ":material/replay:"),
+    ("substance", "pages/substance.py", "Substance misuse", ":material/medication:"),
     ("profile", "pages/profile.py", "Problem profile", ":material/person_search:"),
     ("briefing", "pages/briefing.py", "Board briefing", ":material/co_present:"),
     ("data", "pages/data.py", "Data", ":material/database:"),

@@ -8,26 +8,14 @@ be worked back from it. No person keys leave this module.
 
 The targets file (baseline year, targets, definitions) is read by `cdp.targets`.
 
-Treatment indicator file
-------------------------
-CSV, UTF-8, named by the CDP_TREATMENT environment variable, one row per month, header first::
-
-    month,successful_completions,in_treatment
-    2020-04,31,1042
-    2020-05,28,1046
-
-- `month`: YYYY-MM, each month once (any order);
-- `successful_completions`: whole number >= 0, people who left structured substance misuse
-  treatment successfully in that month (as NDTMS counts them);
-- `in_treatment`: whole number >= 0, people in treatment at any time in the 12 months up to the
-  end of that month (NDTMS's rolling count). The rate for 12 months ending in month M is the
-  completions of those 12 months divided by `in_treatment` of month M.
-Other columns are ignored. An unreadable file is reported as "<file>, line <n>: <reason>".
-The file is city-wide: the ward filter does not apply to it.
+Treatment file
+--------------
+The `treatment` measure reads the NDTMS treatment file (CDP_TREATMENT, or the synthetic demo's
+copy) through `cdp.treatment`, whose docstring gives its format: all substance groups together,
+city-wide (the ward filter does not apply to it).
 """
 from __future__ import annotations
 
-import csv
 import html
 import io
 import itertools
@@ -47,7 +35,9 @@ from scipy.stats import fisher_exact
 
 from . import counting, queries, trends, victimisation
 from . import filters as flt
+from . import treatment as treatment_file
 from .charts import PALETTE
+from .reference import ReferenceFileError
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit
 from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
                     format_p)
@@ -56,7 +46,6 @@ from .targets import (AIMS, CRIME_PANEL, DEFAULT_TARGETS_FILE, MEASURES, TARGETS
                       BriefingConfigError, Target, TargetsConfig, load_targets, period_label,
                       targets_path)
 
-TREATMENT_ENV = "CDP_TREATMENT"
 LATEST_MONTHS = 12
 CHART_MONTHS = 24
 TOP_EXCEPTIONS = 3
@@ -67,18 +56,10 @@ WITHHELD = "withheld (small numbers)"
 _compare = lru_cache(maxsize=8192)(compare_periods)
 
 
-# --- the treatment indicator file ------------------------------------------------------------
+# --- the treatment file (cdp.treatment reads it) -------------------------------------------------
 
-TREATMENT_COLUMNS = ("month", "successful_completions", "in_treatment")
-
-
-@dataclass(frozen=True)
-class TreatmentIndicator:
-    """The indicator file as configured: `frame` when read, `error` when not readable, or
-    neither when no file is configured."""
-    path: str | None
-    frame: pd.DataFrame | None = None
-    error: str | None = None
+TREATMENT_ENV = treatment_file.ENV
+TreatmentIndicator = treatment_file.TreatmentIndicator
 
 
 def treatment_path() -> Path | None:
@@ -87,67 +68,17 @@ def treatment_path() -> Path | None:
 
 
 def load_treatment(path: str | Path) -> pd.DataFrame:
-    """Read a treatment indicator file (format in the module docstring).
-
-    Returns month (Timestamp, first of month), successful_completions, in_treatment, sorted by
-    month. Raises BriefingConfigError "<file>, line <n>: <reason>".
-    """
-    path = Path(path)
-
-    def fail(reason: str, line: int | None = None):
-        where = f"{path}, line {line}" if line else str(path)
-        raise BriefingConfigError(f"{where}: {reason}")
-
+    """All substances per period of a treatment file (cdp.treatment.totals). Raises
+    BriefingConfigError "<file>, line <n>: <reason>"."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        fail(f"the treatment indicator file does not exist (check {TREATMENT_ENV})")
-    except UnicodeDecodeError as exc:
-        fail(f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-    except OSError as exc:
-        fail(f"cannot be read ({exc.strerror})")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    if not header:
-        fail("the file is empty; the first line must be the header "
-             + ",".join(TREATMENT_COLUMNS), 1)
-    missing = [c for c in TREATMENT_COLUMNS if c not in header]
-    if missing:
-        fail(f"the header lacks {', '.join(missing)}; it must have "
-             f"{','.join(TREATMENT_COLUMNS)}", 1)
-    reader.fieldnames = header
-    rows, seen = [], {}
-    for record in reader:
-        line = reader.line_num
-        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
-            continue
-        text_month = (record.get("month") or "").strip()
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text_month):
-            fail(f"month {text_month!r} is not a month written YYYY-MM", line)
-        if text_month in seen:
-            fail(f"month {text_month} appears again (first on line {seen[text_month]})", line)
-        seen[text_month] = line
-        values = {}
-        for column in TREATMENT_COLUMNS[1:]:
-            raw = (record.get(column) or "").strip().replace(",", "")
-            if not re.fullmatch(r"\d+", raw):
-                fail(f"{column} {raw or '(blank)'!r} is not a whole number of 0 or more", line)
-            values[column] = int(raw)
-        rows.append({"month": pd.Timestamp(text_month + "-01"), **values})
-    if not rows:
-        fail("no data rows below the header")
-    return pd.DataFrame(rows).sort_values("month").reset_index(drop=True)
+        return treatment_file.totals(treatment_file.load(path))
+    except ReferenceFileError as exc:
+        raise BriefingConfigError(str(exc)) from None
 
 
-def treatment_indicator(path: str | Path | None = None) -> TreatmentIndicator:
-    """The configured indicator file (`path`, else CDP_TREATMENT), read or with its error."""
-    path = Path(path) if path is not None else treatment_path()
-    if path is None:
-        return TreatmentIndicator(None)
-    try:
-        return TreatmentIndicator(str(path), frame=load_treatment(path))
-    except BriefingConfigError as exc:
-        return TreatmentIndicator(str(path), error=str(exc))
+def treatment_indicator(path: str | Path | None = None, synthetic: bool = False) -> TreatmentIndicator:
+    """The treatment file at `path` (else CDP_TREATMENT), read or with its error."""
+    return treatment_file.indicator(Path(path) if path is not None else treatment_path(), synthetic)
 
 
 # --- target progress --------------------------------------------------------------------------
@@ -579,22 +510,17 @@ def _treatment_target(target: Target, treatment: TreatmentIndicator,
     if treatment.path is None:
         return TargetLine(target.label, "no data",
                           "No treatment indicator file is configured. To show this target, set "
-                          f"{TREATMENT_ENV} to a monthly CSV with the columns "
-                          f"{','.join(TREATMENT_COLUMNS)} (format in cdp/briefing.py).")
+                          f"{TREATMENT_ENV} to the NDTMS treatment file: a month (or quarter), "
+                          "in_treatment and successful_completions, optionally by substance group "
+                          "(format in README.md, 'Substance misuse treatment').")
     if treatment.error:
         return TargetLine(target.label, "no data", f"The treatment indicator file cannot be used: "
                                                    f"{treatment.error}")
-    frame = treatment.frame.set_index("month")
-    last = frame.index.max().date()
+    last = treatment_file.last_month(treatment.frame)
     latest_start = flt.month_add(last, -(LATEST_MONTHS - 1))
 
     def twelve(start: date, end: date) -> tuple[int, int] | str:
-        months = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
-        missing = [m for m in months if m not in frame.index]
-        if missing:
-            return (f"the file lacks {len(missing)} month(s) of {period_label(start, end)}, "
-                    f"e.g. {missing[0]:%B %Y}")
-        return int(frame.loc[months, "successful_completions"].sum()), int(frame.loc[months[-1], "in_treatment"])
+        return treatment_file.twelve_months(treatment.frame, start, end)
 
     baseline, latest = twelve(targets.baseline_start, targets.baseline_end), twelve(latest_start, last)
     for name, value in (("baseline year", baseline), ("latest 12 months", latest)):
@@ -612,7 +538,9 @@ def _treatment_target(target: Target, treatment: TreatmentIndicator,
         f"{suppress_count(tl)} in treatment ({rate(cl, tl)}).",
         f"Baseline year ({targets.baseline_label}): {suppress_count(cb)} of {suppress_count(tb)} "
         f"({rate(cb, tb)}).",
-        f"City-wide figures from {Path(treatment.path).name}; the ward filter does not apply.",
+        (f"City-wide synthetic figures from the demo's {Path(treatment.path).name}"
+         if treatment.synthetic else f"City-wide figures from {Path(treatment.path).name}")
+        + "; the ward filter does not apply.",
     )
     subject = "The successful completion rate"
 

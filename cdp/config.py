@@ -20,6 +20,11 @@ def _env_path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def setting_path(name: str) -> Path | None:
+    """The file an environment variable names (None when it is unset or blank)."""
+    return _env_path(name)
+
+
 def db_path(override: str | Path | None = None) -> Path:
     """The DuckDB store file: `--db`, else CDP_DB, else data/cdp.duckdb (see store_setting)."""
     if override:
@@ -93,6 +98,11 @@ def areas_path() -> Path:
 
 def areas_path_configured() -> bool:
     return _env_path("CDP_AREAS") is not None
+
+
+def demo_files_dir() -> Path:
+    """Where the synthetic demo's reference files are written: CDP_DEMO_FILES, else data/demo."""
+    return _env_path("CDP_DEMO_FILES") or DATA_DIR / "demo"
 
 
 def demo_rows() -> int | None:

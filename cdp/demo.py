@@ -1082,7 +1082,9 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
     or size never mixes with the last); a store holding real incidents raises DemoStoreError. The
     first real import into a demo store removes the demo data (see cdp.ingest.ingest).
     `wards_origin` says where the boundaries came from (shown on the Data page and by `status`).
-    Returns {"rows_generated", "rows_loaded", "rows_replaced", "seed", "meta"}.
+    The demo's synthetic reference files (reoffending, treatment, CCTV, IOM cohort) are written
+    too (cdp.demo_reference). Returns {"reference_files", "rows_generated", "rows_loaded",
+    "rows_replaced", "seed", "meta"}.
     """
     from cdp.ingest import ingest
     from cdp.store import incident_count, synthetic_note
@@ -1103,9 +1105,13 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
         meta = meta_value(seed)
         result = ingest(con, "partner", [csv_path], wards=wards, wards_origin=wards_origin,
                         synthetic=meta, progress=(
-            (lambda message, fraction: progress(message, 0.1 + 0.9 * fraction))
+            (lambda message, fraction: progress(message, 0.1 + 0.85 * fraction))
             if progress else None))
     if progress:
+        progress("Writing the demo's synthetic reference files", 0.96)
+    from cdp import demo_reference
+    files = demo_reference.write_all(con)
+    if progress:
         progress("Synthetic demo data loaded", 1.0)
-    return {"rows_generated": len(frame), "rows_loaded": result.rows_loaded,
+    return {"reference_files": str(files), "rows_generated": len(frame), "rows_loaded": result.rows_loaded,
             "rows_replaced": existing, "seed": seed, "meta": meta}

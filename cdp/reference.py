@@ -22,11 +22,47 @@ from __future__ import annotations
 
 import csv
 import math
+import re
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from . import config
+
+
+@dataclass(frozen=True)
+class Configured:
+    """Which file a reference setting points at: `path` (None when none is configured), whether
+    it is the synthetic demo's copy, and the environment variable that names a real one."""
+    env: str
+    path: Path | None
+    synthetic: bool = False
+
+    @property
+    def label(self) -> str:
+        """'the synthetic demo's cctv.csv' or the file's path, for captions and messages."""
+        if self.path is None:
+            return "none"
+        return f"the synthetic demo's {self.path.name}" if self.synthetic else str(self.path)
+
+    def stamp(self) -> tuple[str, float] | None:
+        """(path, modification time) to cache a reading by, None when there is no file."""
+        if self.path is None:
+            return None
+        return str(self.path), self.path.stat().st_mtime if self.path.exists() else 0.0
+
+
+def configured(con, env: str, demo_name: str) -> Configured:
+    """The file `env` names; else, while the store holds the synthetic demo data, the demo's own
+    copy (cdp.demo_reference, written when missing); else none."""
+    path = config.setting_path(env)
+    if path is not None:
+        return Configured(env, path)
+    from . import demo_reference
+    demo = demo_reference.ensure(con, demo_name)
+    return Configured(env, demo, synthetic=demo is not None)
 
 
 class ReferenceFileError(ValueError):
@@ -38,8 +74,11 @@ class ReferenceFileError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-def _read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) for each data row, after checking the header has `required` columns."""
+def read_rows(path: str | Path, required: tuple[str, ...], what: str = "wards"
+              ) -> list[tuple[int, dict[str, str]]]:
+    """(physical line number, row) for each data row of a CSV reference file, after checking the
+    header has the `required` columns. Values are stripped; blank lines are skipped; `what` names
+    the rows in the message for a file with a header and nothing below it."""
     path = Path(path)
     if not path.exists():
         raise ReferenceFileError(path, None, "no such file")
@@ -68,7 +107,7 @@ def _read_rows(path: str | Path, required: tuple[str, ...]) -> list[tuple[int, d
     except csv.Error as exc:
         raise ReferenceFileError(path, None, f"not a readable CSV file ({exc})") from exc
     if not rows:
-        raise ReferenceFileError(path, None, "the file has a header but no wards")
+        raise ReferenceFileError(path, None, f"the file has a header but no {what}")
     return rows
 
 
@@ -92,6 +131,37 @@ def _number(path, line: int, column: str, text: str) -> float:
     return value
 
 
+def whole_number(path, line: int, column: str, text: str, blank_ok: bool = False) -> int | None:
+    """A count written as digits (thousands separators allowed: "1,234"); None for a blank when
+    `blank_ok`."""
+    raw = text.replace(",", "").strip()
+    if not raw and blank_ok:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise ReferenceFileError(path, line, f"{column} '{text}' is not a whole number of 0 or more"
+                                 if text else f"{column} is empty")
+    return int(raw)
+
+
+def month(path, line: int, column: str, text: str) -> date:
+    """'YYYY-MM' as the first day of that month."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise ReferenceFileError(path, line, f"{column} '{text}' is not a month written YYYY-MM"
+                                 if text else f"{column} is empty")
+    return date(int(text[:4]), int(text[5:]), 1)
+
+
+def day(path, line: int, column: str, text: str) -> date:
+    """'YYYY-MM-DD' as a date."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReferenceFileError(path, line, f"{column} '{text}' is not a date written YYYY-MM-DD"
+                                 if text else f"{column} is empty") from None
+
+
 def load_imd(path: str | Path | None = None) -> pd.DataFrame:
     """IMD 2019 by ward: ward_code, imd_score and any other numeric columns of the file.
 
@@ -101,7 +171,7 @@ def load_imd(path: str | Path | None = None) -> pd.DataFrame:
     path = path or config.imd_path()
     if path is None:
         raise ReferenceFileError("CDP_IMD", None, "no IMD 2019 ward file is configured")
-    rows = _read_rows(path, ("ward_code", "imd_score"))
+    rows = read_rows(path, ("ward_code", "imd_score"))
     seen: dict[str, int] = {}
     records = []
     for line, row in rows:
@@ -126,7 +196,7 @@ def load_population(path: str | Path | None = None) -> pd.Series | None:
     path = path or config.population_path()
     if path is None:
         return None
-    rows = _read_rows(path, ("ward_code", "population"))
+    rows = read_rows(path, ("ward_code", "population"))
     seen: dict[str, int] = {}
     values = {}
     for line, row in rows:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from .priorities import PRIORITY_BY_KEY
 
@@ -349,3 +350,56 @@ def exceptions(monthly: pd.DataFrame, latest: pd.Timestamp | None = None, window
                      "sentence": f"{name}, {place}: {observed:,} in {period_label} against {compared}."})
     result = pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
     return result.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# --- tests on proportions --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProportionTest:
+    """Two independent proportions (x_a of n_a against x_b of n_b) compared by the z-test."""
+    x_a: int
+    n_a: int
+    x_b: int
+    n_b: int
+    p_value: float
+
+    @property
+    def share_a(self) -> float:
+        return self.x_a / self.n_a
+
+    @property
+    def share_b(self) -> float:
+        return self.x_b / self.n_b
+
+    def significant(self, alpha: float = ALPHA) -> bool:
+        return self.p_value < alpha
+
+    def verdict(self, higher: str = "significantly higher", lower: str = "significantly lower",
+                same: str = "not significantly different", alpha: float = ALPHA) -> str:
+        """Words for the comparison of a against b: `higher`, `lower` or `same`."""
+        if not self.significant(alpha):
+            return same
+        return higher if self.share_a > self.share_b else lower
+
+
+def compare_proportions(x_a: int, n_a: int, x_b: int, n_b: int) -> ProportionTest | None:
+    """Whether x_a / n_a differs from x_b / n_b: the two-sided two-proportion z-test with the
+    pooled proportion (statsmodels' proportions_ztest; the same as the chi-squared test of the 2x2
+    table without continuity correction). None when either n is 0."""
+    if n_a <= 0 or n_b <= 0:
+        return None
+    if not (0 <= x_a <= n_a and 0 <= x_b <= n_b):
+        raise ValueError("each count must lie between 0 and its total")
+    if x_a * n_b == x_b * n_a:  # equal shares (all-zero or all-one included): nothing to test
+        return ProportionTest(int(x_a), int(n_a), int(x_b), int(n_b), 1.0)
+    _, p_value = proportions_ztest([x_a, x_b], [n_a, n_b])
+    p_value = float(p_value) if math.isfinite(p_value) else 1.0
+    return ProportionTest(int(x_a), int(n_a), int(x_b), int(n_b), min(1.0, p_value))
+
+
+def proportion_interval(x: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion x / n ((nan, nan) when n is 0)."""
+    if n <= 0:
+        return math.nan, math.nan
+    low, high = proportion_confint(x, n, alpha=1 - confidence, method="wilson")
+    return float(low), float(high)

@@ -5,7 +5,7 @@ from datetime import date
 
 import streamlit as st
 
-from app import context, widgets
+from app import context, reference_files, widgets
 from cdp import briefing
 
 PRESENTING, SLIDE = "briefing_present", "briefing_slide"
@@ -93,7 +93,7 @@ except briefing.BriefingConfigError as exc:
     st.error(f"The targets file cannot be used. {exc}")
     st.stop()
 data = context.cached(briefing.briefing_data)(f.wards, targets)
-panels = panels_for(data, targets, briefing.treatment_indicator(), f.priorities)
+panels = panels_for(data, targets, reference_files.treatment_indicator(), f.priorities)
 subtitle = f"{briefing.period_caption(data, targets)} {briefing.ward_caption(data)}."
 not_counted = data.not_counted.sentence(small_numbers=False) if data.not_counted else ""  # a board view
 deck = briefing.Deck(f"Board briefing: {targets.plan}", subtitle, tuple(panels),

@@ -3,13 +3,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import context, widgets
-from cdp import access, config, counting, maps, queries, reference
+from app import context, reference_files, widgets
+from cdp import access, cctv, config, counting, maps, queries, reference
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
-from cdp.suppression import suppress_count
+from cdp.suppression import is_small, suppress_count
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -57,6 +57,8 @@ population, population_error = reference_file("population", config.population_pa
 not_compared = context.cached(maps.change_not_compared)(f, priority)
 compare = not_compared is None
 year = f.year_earlier()
+camera_file = reference_files.load("cctv")
+cameras = None if camera_file.value is None else context.cached(cctv.placed)(camera_file.value)
 
 # --- map controls ------------------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.3, 1])
@@ -231,9 +233,11 @@ if ward:
     dl, dr = st.columns([1, 1])
     with dl:
         points = context.cached(maps.ward_points)(f, priority, ward)
-        st.plotly_chart(maps.density_figure(points, maps.ward_outline(geojson, ward),
-                                            top_premises.head(5), show_small=show_small),
-                        key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
+        density = maps.density_figure(points, maps.ward_outline(geojson, ward),
+                                      top_premises.head(5), show_small=show_small)
+        if cameras is not None and not points.empty:
+            cctv.add_cameras(density, cameras[cameras["ward_code"] == ward])
+        st.plotly_chart(density, key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
         st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
                    "diamonds mark the top 5 premises.")
     with dr:
@@ -263,12 +267,70 @@ elif summary["incidents"] == 0:
     st.info(f"No {unit} with a location in the mapped wards for these filters.")
 else:
     shown = list(table.loc[table["selected"], "ward_code"])
-    st.plotly_chart(maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
-                                        maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
-                                        show_small),
-                    key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
+    gi_figure = maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
+                                    maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
+                                    show_small)
+    if cameras is not None:
+        cctv.add_cameras(gi_figure, cameras)
+    st.plotly_chart(gi_figure, key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
     st.markdown(f"**{summary['hot']:,} hot spot cells** ({summary['hot_km2']:.2f} km²) hold "
                 f"{summary['hot_share']:.0%} of the {summary['incidents']:,} {unit} placed on the grid; "
                 f"{summary['cold']:,} cells are cold spots. A hot spot is a cluster of high counts "
                 "(a cell and its neighbours), not merely one large count.")
     st.caption(method_note(maps.CELL_SIZE_M, maps.PERMUTATIONS, maps.ALPHA))
+
+# --- CCTV coverage of the hot spots ------------------------------------------------------------
+st.subheader("CCTV coverage of the hot spots")
+if camera_file.source.path is None:
+    st.info("No CCTV camera file is configured. Set **CDP_CCTV** to a CSV of the cameras (camera_id, "
+            "name, latitude and longitude or easting and northing, optional view_radius_m; format in "
+            "README.md, 'CCTV cameras') to show them on the maps, the share of hot spots and incidents "
+            "they cover, and the hot spots without a camera.")
+elif camera_file.error:
+    st.error(f"The CCTV camera file cannot be used: {camera_file.error}")
+elif summary is None or summary["incidents"] == 0:
+    st.info("Coverage is measured against the significant hot spots above: "
+            + (gi_unsuitable or f"no {unit} with a location for these filters."))
+else:
+    reference_files.note(camera_file, "camera locations")
+    seen = context.cached(cctv.hotspot_coverage)(f, priority, gi, cameras, maps.CELL_SIZE_M)
+
+    def share(part, whole) -> str:
+        if whole == 0:
+            return "n/a"
+        return f"{part / whole:.0%}" if show_small or not (is_small(part) or is_small(whole - part)) else "withheld"
+
+    k1, k2, k3, k4 = st.columns(4)
+    k1.metric("Cameras", f"{seen['cameras']:,}", f"{seen['cameras_in_area']:,} in the mapped wards",
+              delta_color="off", delta_arrow="off")
+    k2.metric("Hot spot cells a camera sees", share(seen["hot_cells_covered"], seen["hot_cells"]),
+              f"{seen['hot_cells_covered']:,} of {seen['hot_cells']:,} cells; "
+              + ("n/a" if seen["hot_area_share"] is None else f"{seen['hot_area_share']:.0%} of their area"),
+              delta_color="off", delta_arrow="off")
+    count = (lambda n: f"{n:,}") if show_small else suppress_count
+    k3.metric(f"{unit[0].upper()}{unit[1:]} in a camera's view", share(seen["incidents_covered"], seen["incidents"]),
+              f"{count(seen['incidents_covered'])} of {count(seen['incidents'])}",
+              delta_color="off", delta_arrow="off")
+    k4.metric(f"Hot spot {unit} in a camera's view", share(seen["hot_incidents_covered"], seen["hot_incidents"]),
+              delta_color="off", delta_arrow="off")
+    uncovered = seen["uncovered"]
+    if uncovered.empty:
+        st.success("Every significant hot spot is within a camera's view.")
+    else:
+        st.markdown(f"**{len(uncovered):,} hot spot(s) without camera coverage**, largest first "
+                    "(touching hot cells no camera's view reaches):")
+        if not show_small:
+            uncovered = uncovered.assign(incidents=[suppress_count(n) for n in uncovered["incidents"]])
+        st.dataframe(uncovered, hide_index=True, key="maps_uncovered", column_config={
+            "hotspot": st.column_config.NumberColumn("Hot spot", width="small"),
+            "cells": st.column_config.NumberColumn(f"{maps.CELL_SIZE_M} m cells"),
+            "area_km2": st.column_config.NumberColumn("km²", format="%.2f"),
+            "incidents": unit[0].upper() + unit[1:], "ward": "Ward (at its centre)",
+            "latitude": st.column_config.NumberColumn("Latitude", format="%.5f"),
+            "longitude": st.column_config.NumberColumn("Longitude", format="%.5f"),
+            "nearest_camera": "Nearest camera",
+            "nearest_m": st.column_config.NumberColumn("Metres to it", format="%d")})
+    st.caption("A camera covers the disc of its view radius (100 m where the file gives none). A hot "
+               "spot cell is covered when any camera's disc reaches it; incidents are covered when "
+               "their point is inside a disc. The squares and circles on the hot spot map are the "
+               "cameras and their view.")

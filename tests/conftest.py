@@ -23,6 +23,19 @@ CRIME_TYPES = ["Anti-social behaviour", "Violence and sexual offences", "Burglar
                "Drugs", "Possession of weapons", "Vehicle crime", "Public order"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _demo_files_in_a_temporary_folder(tmp_path_factory):
+    """The demo's synthetic reference files go to a temporary folder, not the checkout's data/demo
+    (dashboards the tests start inherit the setting)."""
+    previous = os.environ.get("CDP_DEMO_FILES")
+    os.environ["CDP_DEMO_FILES"] = str(tmp_path_factory.mktemp("demo-files"))
+    yield
+    if previous is None:
+        os.environ.pop("CDP_DEMO_FILES", None)
+    else:
+        os.environ["CDP_DEMO_FILES"] = previous
+
+
 @pytest.fixture(scope="session")
 def wards() -> gpd.GeoDataFrame:
     return geography.load_boundaries(WARDS_FILE)

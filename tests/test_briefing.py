@@ -144,18 +144,20 @@ def monthly_rows(start: str, months: int, completions: int, in_treatment: int) -
 def test_treatment_file_is_read(tmp_path):
     path = treatment_csv(tmp_path, ["2020-05,28,1046", "2020-04,31,1042"])
     frame = briefing.load_treatment(path)
-    assert list(frame.columns) == ["month", "successful_completions", "in_treatment"]
+    assert list(frame.columns) == ["month", "months", "successful_completions", "in_treatment",
+                                   "re_presentations"]
     assert frame["month"].tolist() == [pd.Timestamp("2020-04-01"), pd.Timestamp("2020-05-01")]
     assert frame["successful_completions"].tolist() == [31, 28]
 
 
 @pytest.mark.parametrize("rows, header, message", [
-    (["2020-04,31"], "month,successful_completions", "line 1: the header lacks in_treatment"),
+    (["2020-04,31"], "month,successful_completions", "line 1: no in_treatment column"),
     (["2020-04,31,1042", "April 2020,3,4"], None, "line 3: month 'April 2020' is not a month"),
     (["2020-04,31,1042", "2020-05,2,9", "2020-04,3,9"], None, "line 4: month 2020-04 appears again (first on line 2)"),
     (["2020-04,-3,1042"], None, "line 2: successful_completions '-3' is not a whole number"),
-    (["2020-04,3,"], None, "line 2: in_treatment '(blank)' is not a whole number"),
-    ([], None, "no data rows"),
+    (["2020-04,3,"], None, "line 2: in_treatment is empty"),
+    (["2020-04,3,2"], None, "line 2: 3 successful completions is more than the 2 people in treatment"),
+    ([], None, "the file has a header but no periods"),
 ])
 def test_a_bad_treatment_file_names_file_line_and_reason(tmp_path, rows, header, message):
     path = treatment_csv(tmp_path, rows, header or "month,successful_completions,in_treatment")

@@ -4,6 +4,7 @@ to tests/artifacts/."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ PAGES = [
     ("overview", "Overview", True),
     ("trends", "Trends and exceptions", True),
     ("repeats", "Repeat victimisation", True),
+    ("reoffending", "Reoffending", True),
+    ("substance", "Substance misuse", True),
     ("profile", "Problem profile", False),
     ("briefing", "Board briefing", True),
     ("data", "Data", False),
@@ -140,4 +143,34 @@ def test_a_person_level_download_writes_the_audit_log_at_the_click(server, brows
     assert (entry["action"], entry["what"], entry["role"]) == ("export", "problem profile CSV", "analyst")
     assert entry["filters"]["subject"] == "location" and entry["filters"]["key"] == "Market Street"
     assert entry["rows"] == rows > 0
+    page.close()
+
+
+def test_a_frequent_offender_opens_their_profile_and_the_list_download_is_audited(server, browser, audit_log):
+    page, errors = open_page(browser, f"{server}/reoffending", height=1600)
+    grid = page.locator(".st-key-frequent-offenders")
+    grid.scroll_into_view_if_needed()
+    grid.locator("canvas").first.wait_for(timeout=60_000)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+    button = page.get_by_role("button", name=re.compile("Open the problem profile for O"))
+    button.wait_for(timeout=60_000)
+    key = button.inner_text().rsplit(" ", 1)[-1]
+    before = audit_log.read_text().splitlines() if audit_log.exists() else []
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download the list (CSV)").click()
+    assert key in open(download.value.path()).read()
+    for _ in range(40):
+        lines = audit_log.read_text().splitlines() if audit_log.exists() else []
+        if len(lines) > len(before):
+            break
+        time.sleep(0.25)
+    (entry,) = [json.loads(line) for line in lines[len(before):]]
+    assert entry["export"] == "most frequent offenders" and entry["rows"] == 50
+    button.click()
+    page.wait_for_url(re.compile("/profile"), timeout=60_000)
+    wait_until_idle(page)
+    page.get_by_text("Timeline").first.wait_for(timeout=60_000)
+    assert key in page.inner_text("body")
+    assert not errors
     page.close()

@@ -1,0 +1,115 @@
+"""Substance misuse: treatment (NDTMS: people in treatment, successful completions, re-presentations
+by substance group) beside the demand the store shows (drug offences and alcohol-related crimes and
+ASB: trend, wards, premises), so commissioners see services and demand together."""
+import streamlit as st
+
+from app import context, widgets
+from app import reference_files
+from cdp import queries, substance, treatment
+from cdp.suppression import hide_small, suppress_count, suppress_table, suppression_note
+
+f = context.filters()
+viewer = context.viewer()
+show_small = viewer.sees_small_numbers
+st.title("Substance misuse")
+st.caption(widgets.describe(f) + " · Reducing substance misuse is one of the partnership's four "
+           "statutory aims (Partnership Plan 2021-24, 1.4); monitoring its trends to assess commissioned "
+           "services and treatment is a thematic focus (1.7).")
+
+# --- treatment ---------------------------------------------------------------------------------
+st.header("Treatment")
+file = reference_files.load("treatment")
+if file.source.path is None:
+    st.info("No treatment file is configured. Set **CDP_TREATMENT** to the NDTMS figures (people in "
+            "treatment, successful completions and re-presentations per month or quarter, by substance "
+            "group; the format is in README.md, 'Substance misuse treatment'). The board's \"maintain "
+            "successful completions\" target reads the same file.")
+elif file.error:
+    st.error(f"The treatment file cannot be used: {file.error}")
+else:
+    reference_files.note(file, "treatment figures")
+    table = treatment.rolling(file.value)
+    shown = table if show_small else treatment.hide_small(table)
+    for _, row in treatment.latest_comparison(table).iterrows():
+        st.markdown(f"- {treatment.comparison_sentence(row, show_small)}")
+    left, right = st.columns(2)
+    left.plotly_chart(treatment.rates_figure(shown, "completion_rate",
+                                             "Successful completions in 12 months, share of those in treatment"),
+                      key="treatment-completions")
+    right.plotly_chart(treatment.numbers_figure(shown), key="treatment-numbers")
+    if shown["re_presentation_rate"].notna().any():
+        st.plotly_chart(treatment.rates_figure(shown, "re_presentation_rate",
+                                               "Re-presentations within six months, share of the "
+                                               "12 months' successful completions"),
+                        key="treatment-representations")
+    else:
+        st.caption("The file gives no re-presentations, so the share who come back to treatment "
+                   "within six months cannot be shown.")
+    st.caption("City-wide figures: the sidebar's ward and people filters do not apply. A year against "
+               "the year before by a two-proportion z-test (p < 0.05; the two years share some "
+               "people, so treat it as a guide). Re-presentations are known six months after a "
+               "completion, so their line ends earlier.")
+
+# --- demand: drug offences and alcohol-related incidents ------------------------------------------
+st.header("Drug offences and alcohol-related incidents")
+st.caption("From the store, under every sidebar filter but the priorities (on this page the measure "
+           "is the subject). Crimes and ASB incidents are counted apart and never added.")
+why_not = context.cached(substance.unavailable)()
+datasets = context.cached(queries.loaded_datasets)()
+counted = context.cached(substance.period_counts)(f)
+columns = st.columns(len(substance.MEASURES))
+for column, m in zip(columns, substance.MEASURES):
+    with column.container(border=True):
+        st.markdown(f"**{m.label}**", help=m.note)
+        if why_not[m.key]:
+            widgets.coverage_badge("unavailable", why_not[m.key])
+            continue
+        n = counted["counts"][m.key]
+        st.metric(f"{m.unit[0].upper()}{m.unit[1:]} in the period", f"{n:,}" if show_small else suppress_count(n))
+        change = counted["changes"][m.key]
+        if change is None:
+            st.caption("The store does not reach a year earlier.")
+        else:
+            widgets.change_line("Against the same months a year earlier", change, viewer)
+
+monthly = context.cached(substance.monthly)(f)
+available = [m.key for m in substance.MEASURES if not why_not[m.key]]
+monthly = monthly[available]
+if not show_small:
+    monthly = monthly.apply(hide_small)
+left, right = st.columns(2)
+left.plotly_chart(substance.trend_figure(monthly, "crimes", f.start), key="substance-crimes")
+if any(substance.BY_KEY[k].unit == "ASB incidents" for k in available):
+    right.plotly_chart(substance.trend_figure(monthly, "ASB incidents", f.start), key="substance-asb")
+else:
+    right.info("ASB incidents linked to drugs or alcohol need a partner extract's flags.")
+
+labels = {m.key: m.label for m in substance.MEASURES}
+st.subheader("By ward")
+wards = context.cached(substance.by_ward)(f)[["ward_name", *available]]
+if not show_small:
+    wards = suppress_table(wards, available)
+st.dataframe(wards.rename(columns={"ward_name": "Ward", **labels}), hide_index=True, key="substance-wards")
+
+st.subheader("By premises")
+left, right = st.columns([2, 3])
+kinds = context.cached(substance.by_premises_type)(f)[["premises_type", *available]]
+if not show_small:
+    kinds = suppress_table(kinds, available)
+left.dataframe(kinds.rename(columns={"premises_type": "Premises type", **labels}), hide_index=True,
+               key="substance-premises-types")
+with right:
+    measure = st.segmented_control("Premises with the most", available, default=available[0],
+                                   format_func=labels.get, key="substance-measure") or available[0]
+    top = context.cached(substance.top_premises)(f, measure, 10, viewer.sees_residential_addresses)
+    if top.empty:
+        st.info("No incidents at recorded premises for these filters"
+                + (" (police.uk data records no premises)." if datasets == {"police_uk"} else "."))
+    else:
+        if not show_small:
+            top = top.assign(count=[suppress_count(n) for n in top["count"]])
+        st.dataframe(top.rename(columns={"premises": "Premises", "premises_type": "Type", "ward": "Ward",
+                                         "count": labels[measure]}),
+                     hide_index=True, key="substance-top-premises")
+if not show_small:
+    st.caption(suppression_note())
