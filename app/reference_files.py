@@ -38,7 +38,8 @@ def _read(kind: str, path: str, modified: float, area: str | None) -> tuple[Any,
 def load(kind: str) -> ReferenceFile:
     """The reference file of `kind` (a key of KINDS) as configured for the current store."""
     env, _ = KINDS[kind]
-    source = reference.configured(context.cursor(), env, kind)
+    with context.reading() as con:
+        source = reference.configured(con, env, kind)
     stamp = source.stamp()
     if stamp is None:
         return ReferenceFile(source)

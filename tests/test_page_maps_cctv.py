@@ -64,8 +64,8 @@ def test_a_camera_file_of_ones_own_and_one_that_cannot_be_used(app_test, tmp_pat
                for e in at.error)
 
 
-def test_no_camera_file_says_how_to_supply_one(police_uk_db, app_test, monkeypatch):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_no_camera_file_says_how_to_supply_one(police_uk_store, app_test, monkeypatch):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     monkeypatch.delenv(cctv.ENV, raising=False)
     at = app_test(PAGE)
     assert any("No CCTV camera file is configured" in i.value and "CDP_CCTV" in i.value for i in at.info)

@@ -102,8 +102,8 @@ def test_a_file_that_cannot_be_used_is_reported_with_its_line(app_test, tmp_path
     assert f"{cohort}, line 2: start_date 'yesterday' is not a date" in errors
 
 
-def test_police_uk_data_has_no_offender_keys(police_uk_db, monkeypatch, app_test):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_police_uk_data_has_no_offender_keys(police_uk_store, monkeypatch, app_test):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     for env in (reoffending.ENV, offenders.COHORT_ENV):
         monkeypatch.delenv(env, raising=False)
     at = app_test(PAGE)

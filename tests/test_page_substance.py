@@ -88,8 +88,8 @@ def test_the_board_sees_no_small_numbers(app_test, monkeypatch):
     assert not re.search(r"(?<![\d,.<])[1-4] (of|completions)\b", texts(at))
 
 
-def test_police_uk_data_shows_drug_offences_and_says_what_it_cannot(police_uk_db, monkeypatch, app_test):
-    monkeypatch.setenv("CDP_DB", str(police_uk_db))
+def test_police_uk_data_shows_drug_offences_and_says_what_it_cannot(police_uk_store, monkeypatch, app_test):
+    monkeypatch.setenv("CDP_STORE", police_uk_store)
     monkeypatch.delenv(treatment.ENV, raising=False)
     at = app_test(PAGE)
     page = texts(at)
