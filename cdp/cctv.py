@@ -23,7 +23,6 @@ an incident is covered when its point lies inside a disc.
 """
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
@@ -38,7 +37,8 @@ from scipy.spatial import cKDTree
 
 from . import filters as flt
 from . import geography
-from .reference import ReferenceFileError, read_rows
+from .charts import chart_text
+from .reference import ReferenceFileError, number, read_rows
 
 ENV = "CDP_CCTV"
 DEFAULT_RADIUS_M = 100.0
@@ -48,16 +48,6 @@ CAMERA_COLOUR = "#1b1b1b"
 COVERAGE_COLOUR = "rgba(30, 30, 30, 0.55)"
 
 
-def _number(path, line: int, column: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ReferenceFileError(path, line, f"{column} '{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise ReferenceFileError(path, line, f"{column} '{text}' is not a number")
-    return value
-
-
 def _pair(path, line: int, row: dict, names: tuple[str, str], bounds) -> tuple[float, float] | None:
     a, b = (row.get(n, "") for n in names)
     if not a and not b:
@@ -65,7 +55,7 @@ def _pair(path, line: int, row: dict, names: tuple[str, str], bounds) -> tuple[f
     if not a or not b:
         missing = names[0] if not a else names[1]
         raise ReferenceFileError(path, line, f"{missing} is empty (give both {names[0]} and {names[1]})")
-    x, y = _number(path, line, names[0], a), _number(path, line, names[1], b)
+    x, y = number(path, line, names[0], a), number(path, line, names[1], b)
     (x_low, x_high), (y_low, y_high) = bounds
     if not (x_low <= x <= x_high and y_low <= y <= y_high):
         raise ReferenceFileError(path, line, f"{names[0]} {a}, {names[1]} {b} lie outside Great Britain")
@@ -109,7 +99,7 @@ def load_cameras(path: str | Path) -> pd.DataFrame:
             lon, lat = (float(v[0]) for v in geography.from_bng([east], [north]))
         radius = DEFAULT_RADIUS_M
         if row.get("view_radius_m", ""):
-            radius = _number(path, line, "view_radius_m", row["view_radius_m"])
+            radius = number(path, line, "view_radius_m", row["view_radius_m"])
             if not 0 < radius <= MAX_RADIUS_M:
                 raise ReferenceFileError(path, line, f"view_radius_m {row['view_radius_m']} must be above 0 "
                                                      f"and at most {MAX_RADIUS_M:,.0f} metres")
@@ -287,7 +277,7 @@ def add_cameras(fig: go.Figure, cameras: pd.DataFrame, discs: bool = True) -> go
             ys += ring[:, 1].tolist() + [None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Camera view",
                                  line={"color": COVERAGE_COLOUR, "width": 1}, hoverinfo="skip"))
-    names = [html.escape(str(n), quote=False) for n in cameras["name"]]
+    names = [chart_text(n) for n in cameras["name"]]
     radius = [f"{r:,.0f}" for r in cameras["view_radius_m"]]
     fig.add_trace(go.Scatter(
         x=cameras["easting"], y=cameras["northing"], mode="markers", name="CCTV camera",

@@ -33,10 +33,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from scipy.stats import wilcoxon
 
 from . import filters as flt
 from . import repeats, victimisation
+from .charts import chart_text
 from .priorities import PRIORITIES, PRIORITY_KEYS, priority_column
 from .queries import data_months, ward_names
 from .reference import ReferenceFileError, day, read_rows
@@ -292,6 +294,26 @@ def cohort_sentence(row, show_small: bool = True, text=str) -> str:
     if row["p_value"] is None or pd.isna(row["p_value"]):
         return sentence + ": no member's count changed."
     return sentence + f": {row['verdict']} (Wilcoxon signed-rank test, {format_p(row['p_value'])})."
+
+
+def cohort_figure(summary: pd.DataFrame, show_small: bool = True, height: int = 300) -> go.Figure:
+    """Offences per member in the year before and the year after entry, per cohort (cohorts whose
+    figures would show small numbers are left out for viewers who may not see them)."""
+    rows = summary[summary["compared"] > 0]
+    if not show_small:
+        rows = rows[~rows[["compared", "before", "after"]].map(is_small).any(axis=1)]
+    names = [chart_text(n) for n in rows["cohort"]]
+    fig = go.Figure()
+    for column, label, colour in (("before_per_member", "Year before entry", "#9aa5b1"),
+                                  ("after_per_member", "Year after entry", "#1f4e79")):
+        fig.add_trace(go.Bar(x=names, y=rows[column], name=label, marker_color=colour,
+                             text=[f"{v:.1f}" for v in rows[column]], textposition="outside",
+                             hovertemplate="%{x}: %{y:.1f} offences per member<extra>" + label + "</extra>"))
+    fig.update_layout(height=height, barmode="group", margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title={"text": "Offences per member", "font": {"size": 14}},
+                      yaxis={"rangemode": "tozero"}, legend={"orientation": "h", "y": -0.2},
+                      plot_bgcolor="white")
+    return fig
 
 
 # Members enter a cohort when their offending peaks, so it tends to fall afterwards whatever the

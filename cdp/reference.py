@@ -121,7 +121,8 @@ def _ward_code(path, line: int, row: dict[str, str], seen: dict[str, int]) -> st
     return code
 
 
-def _number(path, line: int, column: str, text: str) -> float:
+def number(path, line: int, column: str, text: str) -> float:
+    """A finite number."""
     try:
         value = float(text)
     except ValueError:
@@ -180,7 +181,7 @@ def load_imd(path: str | Path | None = None) -> pd.DataFrame:
             if column == "ward_code":
                 continue
             if column == "imd_score" or text:
-                record[column] = _number(path, line, column, text) if text else None
+                record[column] = number(path, line, column, text) if text else None
             if column == "imd_score" and not text:
                 raise ReferenceFileError(path, line, "the imd_score is empty")
         records.append(record)

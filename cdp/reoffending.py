@@ -45,13 +45,11 @@ import os
 from datetime import date
 from pathlib import Path
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
 
 from . import filters as flt
-from .charts import PALETTE
+from .charts import PALETTE, chart_text
 from .reference import ReferenceFileError, month, read_rows, whole_number
 from .stats import compare_proportions, format_p, proportion_interval
 from .suppression import WITHHELD, is_small, suppress_count
@@ -310,11 +308,6 @@ def display_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
             if _known(r["vs_year"]) and not hide else "",
         })
     return pd.DataFrame(rows)
-
-
-def chart_text(value) -> str:
-    """Text from the file (the area's name) as literal text in a plotly figure."""
-    return html.escape(str(value), quote=False)
 
 
 def trend_figure(table: pd.DataFrame, offender_type: str, show_small: bool = True,

@@ -157,8 +157,11 @@ else:
     if summary.empty:
         st.info("No data is loaded to follow the cohort in.")
     else:
+        left, right = st.columns([3, 2])
         for _, row in summary.iterrows():
-            st.markdown(f"- {offenders.cohort_sentence(row, show_small, as_text)}")
+            left.markdown(f"- {offenders.cohort_sentence(row, show_small, as_text)}")
+        right.plotly_chart(offenders.cohort_figure(summary, show_small),
+                           key="iom-before-after")
         unknown = int(summary["unknown"].sum())
         if unknown:
             st.caption(f"{count(unknown)} member(s) have no offence anywhere in the loaded data: check "

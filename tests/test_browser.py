@@ -126,6 +126,16 @@ def test_presentation_mode(server, browser):
     page.close()
 
 
+def new_audit_entries(audit_log: Path, before: list[str]) -> list[dict]:
+    """The audit log lines written after `before` (waiting up to 10 s for the first)."""
+    for _ in range(40):
+        lines = audit_log.read_text().splitlines() if audit_log.exists() else []
+        if len(lines) > len(before):
+            break
+        time.sleep(0.25)
+    return [json.loads(line) for line in lines[len(before):]]
+
+
 def test_a_person_level_download_writes_the_audit_log_at_the_click(server, browser, audit_log):
     page, _ = open_page(browser, f"{server}/profile?location_text=Market%20Street")
     button = page.get_by_role("button", name="Download CSV")
@@ -134,12 +144,7 @@ def test_a_person_level_download_writes_the_audit_log_at_the_click(server, brows
     with page.expect_download(timeout=60_000) as download:
         button.click()
     rows = sum(1 for _ in open(download.value.path())) - 1
-    for _ in range(40):
-        lines = audit_log.read_text().splitlines() if audit_log.exists() else []
-        if len(lines) > len(before):
-            break
-        time.sleep(0.25)
-    (entry,) = [json.loads(line) for line in lines[len(before):]]
+    (entry,) = new_audit_entries(audit_log, before)
     assert (entry["action"], entry["what"], entry["role"]) == ("export", "problem profile CSV", "analyst")
     assert entry["filters"]["subject"] == "location" and entry["filters"]["key"] == "Market Street"
     assert entry["rows"] == rows > 0
@@ -160,13 +165,8 @@ def test_a_frequent_offender_opens_their_profile_and_the_list_download_is_audite
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Download the list (CSV)").click()
     assert key in open(download.value.path()).read()
-    for _ in range(40):
-        lines = audit_log.read_text().splitlines() if audit_log.exists() else []
-        if len(lines) > len(before):
-            break
-        time.sleep(0.25)
-    (entry,) = [json.loads(line) for line in lines[len(before):]]
-    assert entry["export"] == "most frequent offenders" and entry["rows"] == 50
+    (entry,) = new_audit_entries(audit_log, before)
+    assert (entry["action"], entry["what"], entry["rows"]) == ("export", "most frequent offenders", 50)
     button.click()
     page.wait_for_url(re.compile("/profile"), timeout=60_000)
     wait_until_idle(page)

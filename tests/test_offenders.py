@@ -104,6 +104,10 @@ def test_the_change_is_judged_by_a_signed_rank_test():
     same = summary([2, 3], [2, 3])
     assert same["p_value"] is None and offenders.cohort_sentence(same).endswith("no member's count changed.")
     assert "withheld" in offenders.cohort_sentence(summary([3, 1], [1, 1]), show_small=False)
+    table = pd.concat([six.to_frame().T.assign(cohort="<b>Fixed</b>"), summary([3, 1], [1, 1]).to_frame().T])
+    figure = offenders.cohort_figure(table)
+    assert list(figure.data[0].x) == ["&lt;b&gt;Fixed&lt;/b&gt;", "IOM"] and list(figure.data[1].y) == [5.0, 1.0]
+    assert list(offenders.cohort_figure(table, show_small=False).data[0].x) == ["&lt;b&gt;Fixed&lt;/b&gt;"]
 
 
 def test_cohort_outcomes_from_the_store(loaded, tmp_path):

@@ -64,7 +64,7 @@ def test_the_page_shows_every_measure_for_an_analyst(app_test, demo, audit_log):
     assert download.proto.deferred_file_id and not audit_log.exists()
     # The cohort: one sentence per cohort, the caution beside it.
     assert "IOM fixed:" in page and "IOM flex:" in page and "regression to the mean" in page
-    assert len(at.get("plotly_chart")) == 3  # adult, juvenile, time to the next offence
+    assert len(at.get("plotly_chart")) == 4  # adult, juvenile, time to the next offence, the cohort
 
 
 def test_the_sidebar_filters_move_the_extract_measures_not_the_moj_figures(app_test, demo):
