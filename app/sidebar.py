@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from cdp import counting, geography, queries
+from cdp import categories, counting, geography, queries
 from cdp import filters as flt
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 from cdp.targets import definitions
@@ -45,6 +45,7 @@ def _choices(version: str, residential_wards: frozenset[str] | None) -> dict:
         types = [r[0] for r in con.execute("SELECT DISTINCT premises_type FROM incidents "
                                            "WHERE premises_type IS NOT NULL ORDER BY 1").fetchall()]
         return {"first": first, "last": last, "complete": complete, "wards": wards,
+                "categories": categories.category_groups(con),
                 "premises": queries.premises_options(con, residential_wards),
                 "premises_types": types, "available": flt.availability(con)}
 
@@ -67,6 +68,7 @@ def _init_state(choices: dict, default: flt.Filters) -> None:
     state["f_range"] = (f.start, f.end)
     state["f_priorities"] = [] if f.priorities == PRIORITY_KEYS else list(f.priorities)
     state["f_wards"] = [w for w in f.wards if w in choices["wards"]]
+    state["f_categories"] = [c for c in f.categories if c in choices["categories"]]
     state["f_age"], state["f_sex"] = list(f.age_bands), list(f.sexes)
     state["f_vulnerable"], state["f_repeat"] = f.vulnerable_only, f.repeat_only
     state["f_location"] = f.location_text
@@ -127,6 +129,11 @@ def render() -> flt.Filters:
                     help="The Partnership Plan 2021-24 priorities. Empty means all six.")
     bar.multiselect("Wards", list(choices["wards"]), key="f_wards",
                     format_func=lambda c: choices["wards"][c], placeholder="All wards")
+    bar.multiselect("Categories", list(choices["categories"]), key="f_categories",
+                    format_func=lambda c: categories.label(c, choices["categories"]),
+                    placeholder="All categories",
+                    help="police.uk crime types and partner categories, ASB types first "
+                         "(e.g. ASB: Noise). Empty means all.")
 
     def why(name: str) -> dict:
         return {"disabled": True, "help": available[name]} if available[name] else {}
@@ -161,7 +168,8 @@ def render() -> flt.Filters:
     state = st.session_state
     f = replace(default, start=start, end=end,
                 priorities=tuple(state["f_priorities"]) or PRIORITY_KEYS,
-                wards=tuple(state["f_wards"]), age_bands=tuple(state["f_age"]),
+                wards=tuple(state["f_wards"]), categories=tuple(state["f_categories"]),
+                age_bands=tuple(state["f_age"]),
                 sexes=tuple(state["f_sex"]), vulnerable_only=bool(state["f_vulnerable"]),
                 repeat_only=bool(state["f_repeat"]), location_text=state["f_location"].strip(),
                 premises_types=tuple(state["f_ptypes"]), premises_id=state["f_premises"] or "",

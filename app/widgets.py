@@ -10,17 +10,23 @@ from cdp.metrics import Comparison
 from cdp.priorities import PRIORITY_BY_KEY
 from cdp.suppression import suppress_change
 
+from .freshness import as_text
+
 _BADGES = {"full": ("Full coverage", "green"), "proxy": ("Proxy only", "orange"),
            "unavailable": ("Unavailable", "gray"), "mixed": ("Mixed coverage", "orange")}
 
 
-def describe(f: Filters) -> str:
-    """One line saying what the filters select."""
+def describe(f: Filters, text=as_text) -> str:
+    """One line saying what the filters select, for markdown; names from data (categories) go
+    through `text` (chart_text for a plotly title)."""
     period = (f"{f.start:%b %Y}" if f.start == f.end else f"{f.start:%b %Y} to {f.end:%b %Y}")
     parts = [period, f"{len(f.wards)} ward(s)" if f.wards else "all wards"]
     if len(f.priorities) < len(PRIORITY_BY_KEY):
         parts.append(", ".join(PRIORITY_BY_KEY[k].label for k in f.priorities))
-    extra = f.people_places_premises()
+    if f.categories:
+        parts.append(", ".join(text(c) for c in f.categories) if len(f.categories) <= 3
+                     else f"{len(f.categories)} categories")
+    extra = {k: v for k, v in f.people_places_premises().items() if k != "categories"}
     if extra:
         parts.append("filtered by " + ", ".join(name.replace("_", " ") for name in extra))
     return " · ".join(parts)

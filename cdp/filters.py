@@ -1,5 +1,5 @@
-"""The shared filters: one description of a view (period, priorities, wards, people, places,
-premises), how it becomes SQL, and how it is written to and read from a page URL."""
+"""The shared filters: one description of a view (period, priorities, wards, categories, people,
+places, premises), how it becomes SQL, and how it is written to and read from a page URL."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -36,6 +36,7 @@ class Filters:
     end: date
     priorities: tuple[str, ...] = PRIORITY_KEYS
     wards: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()   # incident categories (cdp.categories): police.uk or partner
     age_bands: tuple[str, ...] = ()
     sexes: tuple[str, ...] = ()
     vulnerable_only: bool = False
@@ -97,6 +98,9 @@ def where(f: Filters, *, period: bool = True, wards: bool = True, priority: str 
     if wards and f.wards:
         clauses.append(f"{p}ward_code IN ({', '.join('?' * len(f.wards))})")
         params += list(f.wards)
+    if f.categories:
+        clauses.append(f"{p}category IN ({', '.join('?' * len(f.categories))})")
+        params += list(f.categories)
     if f.age_bands:
         clauses.append(f"{p}victim_age_band IN ({', '.join('?' * len(f.age_bands))})")
         params += list(f.age_bands)

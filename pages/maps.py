@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import context, reference_files, widgets
 from cdp import access, cctv, config, counting, maps, queries, reference
+from cdp.charts import chart_text
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
@@ -154,7 +155,7 @@ with left:
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
                                       missing_label=missing,
-                                      title=f"{legend}, {widgets.describe(f)}")
+                                      title=f"{legend}, {widgets.describe(f, chart_text)}")
         event = st.plotly_chart(
             figure, key="maps_map", on_select="rerun", selection_mode="points",
             config=maps.plotly_config(f"cdp-ward-map-{priority}"))

@@ -1,9 +1,10 @@
 """The shared filters: SQL they produce, the URL round trip, and what loaded data can serve."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-
+from cdp import categories
 from cdp import filters as flt
 from cdp.ingest import ingest
 from conftest import WARDS_FILE
@@ -23,12 +24,13 @@ def test_periods():
 
 def test_url_round_trip_restores_every_filter():
     f = flt.Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), priorities=("asb", "hate_crime"),
-                    wards=("E05012277",), age_bands=("18-24",), sexes=("F",), vulnerable_only=True,
+                    wards=("E05012277",), categories=("Noise", "Vehicle nuisance"), age_bands=("18-24",), sexes=("F",), vulnerable_only=True,
                     repeat_only=True, location_text="Market", premises_types=("shop",),
                     premises_id="PR1", radius_m=500, centre_easting=457000.0,
                     centre_northing=339500.0, centre_label="PR1")
     query = flt.to_query(f, BASE)
     assert query["start"] == "2023-04" and query["priorities"] == "asb,hate_crime"
+    assert query["categories"] == "Noise,Vehicle nuisance"
     assert flt.from_query(query, BASE) == f
     assert flt.to_query(BASE, BASE) == {}
 
@@ -63,6 +65,22 @@ def test_where_applies_people_places_and_premises(db, tmp_path):
     assert ids(near) == ["A1", "P1"]  # both at the Market Square point, 30 m away
     assert ids(flt.Filters(**{**near.__dict__, "radius_m": 20})) == []
     assert ids(BASE.with_period(date(2024, 4, 1), date(2024, 4, 1))) == ["A1"]
+    assert ids(replace(spring, categories=("Noise",))) == ["A1"]
+    assert ids(replace(spring, categories=("Noise", "Public order"))) == ["A1", "P2"]
+    assert ids(replace(spring, categories=("Noise",)), priority="dsva") == []
+
+
+def test_categories_are_grouped_as_the_store_counts_them(db, tmp_path):
+    path = tmp_path / "extract.csv"
+    path.write_text(EXTRACT + "A3,council_asb,2024-05,Littering & <b>fly-tipping</b>,,,,,,,,,,,,,,,true,,,,,,,,,,,\n")
+    ingest(db, "partner", [path], boundaries=WARDS_FILE)
+    groups = categories.category_groups(db)
+    # ASB types first (the ASB categories and what is flagged ASB without a crime type), then crimes.
+    assert list(groups.items()) == [("Littering & <b>fly-tipping</b>", "ASB"), ("Noise", "ASB"),
+                                    ("Rowdy or inconsiderate behaviour", "ASB"),
+                                    ("Public order", "Crime"), ("Violence and sexual offences", "Crime")]
+    assert categories.label("Noise", groups) == "ASB: Noise"
+    assert categories.label("Gone", groups) == "Gone"
 
 
 def test_availability_says_why_police_uk_cannot_serve_people_filters(db, police_uk_files):
@@ -94,3 +112,12 @@ def test_repeat_victims_view(db, tmp_path):
     chosen = flt.Filters(start=date(2023, 1, 1), end=date(2024, 12, 1), repeat_only=True)
     sql, params = flt.where(chosen)
     assert {r[0] for r in db.execute(f"SELECT DISTINCT victim_id FROM incidents WHERE {sql}", params).fetchall()} == {"V1", "V4"}
+
+
+def test_the_filter_line_shows_category_names_as_text():
+    from app.widgets import describe
+    from cdp.charts import chart_text
+    f = replace(BASE, categories=("**Loud** [music](http://x)",))
+    assert describe(f).endswith(r"all wards · \*\*Loud\*\* \[music\]\(http\:"r"//x\)")
+    assert describe(replace(f, categories=("<b>Noise</b>",)), chart_text).endswith("&lt;b&gt;Noise&lt;/b&gt;")
+    assert describe(replace(f, categories=("A", "B", "C", "D"))).endswith("· 4 categories")

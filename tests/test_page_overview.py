@@ -64,6 +64,26 @@ def test_period_quick_picks_and_financial_years(app_test):
     assert at.query_params["start"] == "2025-01"
 
 
+def test_noise_related_asb_is_one_pick_on_every_page(app_test):
+    at = app_test()
+    everything = numbers(at)
+    picker = at.multiselect(key="f_categories")
+    labels = [picker.format_func(o) for o in picker.options]
+    asb = [label for label in labels if label.startswith("ASB: ")]
+    assert labels[:len(asb)] == asb == sorted(asb) and "ASB: Noise" in asb and "ASB: Vehicle nuisance" in asb
+    assert "Crime: Burglary" in labels[len(asb):]
+    picker.set_value(["Noise"]).run()
+    noise = numbers(at)
+    assert 0 < noise[0] < everything[0]  # ASB incidents: the noise ones only
+    assert noise[1:] == [0] * 5          # no crime is a noise incident
+    assert at.query_params["categories"] == "Noise"
+    assert any(c.value.endswith("all wards · Noise") for c in at.caption)
+    at.switch_page("pages/trends.py").run()
+    assert not at.exception and at.multiselect(key="f_categories").value == ["Noise"]
+    at.switch_page("pages/overview.py").run()
+    assert numbers(at) == noise
+
+
 def test_url_restores_a_shared_view(demo_store, monkeypatch):
     monkeypatch.setenv("CDP_STORE", demo_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
@@ -71,10 +91,12 @@ def test_url_restores_a_shared_view(demo_store, monkeypatch):
     at.query_params["wards"] = "E05012277,E05012286"
     at.query_params["start"] = "2023-04"
     at.query_params["end"] = "2024-03"
+    at.query_params["categories"] = "Noise,Not a category"
     at.run()
     assert not at.exception
     assert [h.value for h in at.subheader] == ["Hate crime"]
     assert at.multiselect(key="f_wards").value == ["E05012277", "E05012286"]
+    assert at.multiselect(key="f_categories").value == ["Noise"]
     assert at.selectbox(key="f_period").value == "Financial year 2023/24"
 
 
