@@ -322,9 +322,3 @@ REGRESSION_NOTE = ("People join an IOM cohort when their offending is at its hei
                    "usually fall afterwards even without the scheme (regression to the mean). A fall "
                    "is not evidence that IOM works unless a comparable group not in the cohort is "
                    "measured the same way.")
-
-
-def audit_filters(f: flt.Filters, **extra) -> dict:
-    """What a person-level view or export selected, for the audit log."""
-    return {"start": f"{f.start:%Y-%m}", "end": f"{f.end:%Y-%m}", "wards": list(f.wards),
-            "priorities": list(f.priorities), **f.people_places_premises(), **extra}

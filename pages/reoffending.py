@@ -4,10 +4,10 @@ offending in the partner extract, the most frequent offenders for integrated off
 import pandas as pd
 import streamlit as st
 
-from app import context, widgets
+from app import access, context, widgets
 from app.freshness import as_text
 from app import reference_files
-from cdp import offenders, profiles, reoffending
+from cdp import audit, offenders, profiles, reoffending
 from cdp.suppression import suppress_count
 
 f = context.filters()
@@ -110,36 +110,37 @@ elif context.cached(offenders.has_offender_keys)():
     cohort_file = reference_files.load("iom_cohort")
     members = cohort_file.value if cohort_file.value is not None else None
     top = context.cached(offenders.frequent_offenders)(f, cohort=members)
-    st.caption(f"The {len(top)} offenders with the most crimes in the period under every sidebar filter, "
-               "for the integrated offender management panel"
-               + (", with their IOM cohort where they are in one." if members is not None else ".")
-               + " Select a row to open the offender's problem profile. Every download is recorded "
-               "in the audit log.")
-    picked = st.dataframe(top, hide_index=True, on_select="rerun", selection_mode="single-row",
-                          key="frequent-offenders", column_config={
-                              "rank": st.column_config.NumberColumn("Rank", width="small"),
-                              "offender_id": st.column_config.TextColumn("Offender key"),
-                              "offences": st.column_config.NumberColumn("Crimes in the period"),
-                              "latest_12_months": st.column_config.NumberColumn("In the last 12 months"),
-                              "first": st.column_config.DateColumn("First"),
-                              "latest": st.column_config.DateColumn("Latest"),
-                              "ward": "Ward (most)", "categories": "Commonest crimes",
-                              "priorities": st.column_config.TextColumn("Priorities", width="large"),
-                              "victims": st.column_config.NumberColumn("Victims linked"),
-                              "in_cohort": "IOM cohort"})
-    rows = picked.selection.rows if picked else []
-    left, right = st.columns([1, 1])
-    if rows:
-        key = top.iloc[rows[0]]["offender_id"]
-        if left.button(f"Open the problem profile for {key}", key="offender-profile",
-                       icon=":material/person_search:"):
-            st.session_state["profile_handover"] = profiles.Subject("person", key)
-            st.switch_page("pages/profile.py")
-    right.download_button("Download the list (CSV)", key="frequent-offenders-csv", on_click="ignore",
-                          data=profiles.logged_table_export(top, "most frequent offenders",
-                                                            offenders.audit_filters(f), viewer),
-                          file_name=f"frequent-offenders-{f.start:%Y%m}-{f.end:%Y%m}.csv",
-                          mime="text/csv", help="Every download of offender keys is recorded in the audit log.")
+    if access.audited_view("most frequent offenders", audit.filters_record(f), len(top)):
+        st.caption(f"The {len(top)} offenders with the most crimes in the period under every sidebar filter, "
+                   "for the integrated offender management panel"
+                   + (", with their IOM cohort where they are in one." if members is not None else ".")
+                   + " Select a row to open the offender's problem profile. Every download is recorded "
+                   "in the audit log.")
+        picked = st.dataframe(top, hide_index=True, on_select="rerun", selection_mode="single-row",
+                              key="frequent-offenders", column_config={
+                                  "rank": st.column_config.NumberColumn("Rank", width="small"),
+                                  "offender_id": st.column_config.TextColumn("Offender key"),
+                                  "offences": st.column_config.NumberColumn("Crimes in the period"),
+                                  "latest_12_months": st.column_config.NumberColumn("In the last 12 months"),
+                                  "first": st.column_config.DateColumn("First"),
+                                  "latest": st.column_config.DateColumn("Latest"),
+                                  "ward": "Ward (most)", "categories": "Commonest crimes",
+                                  "priorities": st.column_config.TextColumn("Priorities", width="large"),
+                                  "victims": st.column_config.NumberColumn("Victims linked"),
+                                  "in_cohort": "IOM cohort"})
+        rows = picked.selection.rows if picked else []
+        left, right = st.columns([1, 1])
+        if rows:
+            key = top.iloc[rows[0]]["offender_id"]
+            if left.button(f"Open the problem profile for {key}", key="offender-profile",
+                           icon=":material/person_search:"):
+                st.session_state["profile_handover"] = profiles.Subject("person", key)
+                st.switch_page("pages/profile.py")
+        right.download_button("Download the list (CSV)", key="frequent-offenders-csv", on_click="ignore",
+                              data=profiles.logged_table_export(top, "most frequent offenders",
+                                                                audit.filters_record(f), viewer),
+                              file_name=f"frequent-offenders-{f.start:%Y%m}-{f.end:%Y%m}.csv",
+                              mime="text/csv", help="Every download of offender keys is recorded in the audit log.")
 
 # --- an IOM cohort before and after entry --------------------------------------------------------
 st.header("IOM cohort: offending before and after entry")
@@ -167,8 +168,9 @@ else:
             st.caption(f"{count(unknown)} member(s) have no offence anywhere in the loaded data: check "
                        "that the cohort file uses the partner extract's offender keys.")
         st.warning(offenders.REGRESSION_NOTE, icon=":material/info:")
-        if viewer.sees_person_keys:
-            table = outcomes["members"]
+        table = outcomes["members"]
+        if viewer.sees_person_keys and access.audited_view(
+                "IOM cohort members", {"cohort_file": cohort_file.source.label}, len(table)):
             with st.expander("Each member (analysts only)"):
                 st.dataframe(table, hide_index=True, key="iom-members", column_config={
                     "offender_id": st.column_config.TextColumn("Offender key"),

@@ -3,6 +3,7 @@ offending from the extract's offender keys, the analysts' ranked list and the IO
 the board sees; a file that cannot be used; police.uk data."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -56,12 +57,16 @@ def test_the_page_shows_every_measure_for_an_analyst(app_test, demo, audit_log):
     assert shown["Repeat offenders (2+ in 12 months)"] == f"{expected['repeat_share']:.1%}"
     assert shown["Their share of the offences"] == f"{expected['offence_share']:.1%}"
     assert f"**{expected['within'][28]:.1%}** were followed by another" in page
-    # The ranked list, with the IOM cohort beside it; nothing is logged by showing it.
+    # The ranked list, with the IOM cohort beside it; showing it and the members is logged as a
+    # view of person-level rows, the download only when the file is made.
     top = next(d.value for d in at.dataframe if "offender_id" in d.value.columns and "rank" in d.value.columns)
     assert len(top) == offenders.TOP_OFFENDERS and top["offences"].is_monotonic_decreasing
     assert (top["in_cohort"] != "").any()
     (download, *_) = at.get("download_button")
-    assert download.proto.deferred_file_id and not audit_log.exists()
+    assert download.proto.deferred_file_id
+    logged = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    assert [(e["action"], e["what"], e["rows"]) for e in logged] == [
+        ("view", "most frequent offenders", len(top)), ("view", "IOM cohort members", len(at.dataframe[-1].value))]
     # The cohort: one sentence per cohort, the caution beside it.
     assert "IOM fixed:" in page and "IOM flex:" in page and "regression to the mean" in page
     assert len(at.get("plotly_chart")) == 4  # adult, juvenile, time to the next offence, the cohort
