@@ -9,7 +9,8 @@ import duckdb
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from cdp import access, geography, store
+from cdp import access, geography, queries, store
+from cdp import areas as nat_areas
 from cdp.filters import Filters
 
 T = TypeVar("T")
@@ -135,6 +136,15 @@ def filters() -> Filters:
     """The filters set in the shared sidebar (dashboard.py sets them before the page runs)."""
     _through_dashboard()
     return st.session_state["filters"]
+
+
+def areas() -> tuple[nat_areas.Areas, str | None]:
+    """The NAT areas (CDP_AREAS, else config/areas.toml) of the loaded wards, and why there are
+    none when the file cannot be used (the sidebar shows it; pages then report by ward only)."""
+    try:
+        return nat_areas.load_areas(cached(queries.ward_names)()), None
+    except nat_areas.AreaError as exc:
+        return nat_areas.Areas(()), str(exc)
 
 
 def viewer() -> access.Viewer:

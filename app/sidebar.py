@@ -6,12 +6,14 @@ from datetime import date
 
 import streamlit as st
 
+from cdp import areas as nat_areas
 from cdp import categories, counting, geography, queries
 from cdp import filters as flt
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 from cdp.targets import definitions
 
 from . import context
+from .freshness import as_text
 
 CUSTOM = "Custom range"
 
@@ -56,7 +58,7 @@ def default_filters(choices: dict) -> flt.Filters:
     return flt.Filters(start=max(flt.month_add(last, -11), choices["first"]), end=last)
 
 
-def _init_state(choices: dict, default: flt.Filters) -> None:
+def _init_state(choices: dict, default: flt.Filters, areas: nat_areas.Areas) -> None:
     """On a session's first run, set the widgets from the URL (a bookmarked or shared view)."""
     if st.session_state.get("_filters_ready"):
         return
@@ -67,7 +69,8 @@ def _init_state(choices: dict, default: flt.Filters) -> None:
     state["f_period"] = chosen
     state["f_range"] = (f.start, f.end)
     state["f_priorities"] = [] if f.priorities == PRIORITY_KEYS else list(f.priorities)
-    state["f_wards"] = [w for w in f.wards if w in choices["wards"]]
+    state["f_area"] = area.name if (area := areas.get(f.area)) else None
+    state["f_wards"] = [w for w in f.wards if w in choices["wards"] and (not area or w in area.ward_codes)]
     state["f_categories"] = [c for c in f.categories if c in choices["categories"]]
     state["f_age"], state["f_sex"] = list(f.age_bands), list(f.sexes)
     state["f_vulnerable"], state["f_repeat"] = f.vulnerable_only, f.repeat_only
@@ -106,7 +109,8 @@ def render() -> flt.Filters:
     """Draw the filter sidebar and return the filters it sets (also written to the URL)."""
     choices = _choices(context.data_version(), context.viewer().residential_wards)
     default = default_filters(choices)
-    _init_state(choices, default)
+    areas, areas_problem = context.areas()
+    _init_state(choices, default, areas)
     available = choices["available"]
     months = [flt.month_add(choices["first"], i) for i in range(flt.months_between(choices["first"], choices["last"]))]
     presets = _presets(choices["complete"], choices["first"])
@@ -127,8 +131,18 @@ def render() -> flt.Filters:
     bar.multiselect("Priorities", PRIORITY_KEYS, key="f_priorities",
                     format_func=lambda k: PRIORITY_BY_KEY[k].label, placeholder="All six priorities",
                     help="The Partnership Plan 2021-24 priorities. Empty means all six.")
-    bar.multiselect("Wards", list(choices["wards"]), key="f_wards",
-                    format_func=lambda c: choices["wards"][c], placeholder="All wards")
+    area = None
+    if areas.areas:
+        bar.selectbox("NAT area", areas.names, key="f_area", index=None, placeholder="All areas",
+                      help="Neighbourhood Action Team areas: groups of wards (CDP_AREAS, else "
+                           "config/areas.toml). Pages report for the area's wards.")
+        area = areas.get(st.session_state["f_area"] or "")
+    elif areas_problem:
+        bar.warning(f"No NAT areas: {as_text(areas_problem)}")
+    ward_options = [c for c in choices["wards"] if not area or c in area.ward_codes]
+    st.session_state["f_wards"] = [w for w in st.session_state.get("f_wards", []) if w in ward_options]
+    bar.multiselect("Wards", ward_options, key="f_wards", format_func=lambda c: choices["wards"][c],
+                    placeholder=f"All wards of {area.name}" if area else "All wards")
     bar.multiselect("Categories", list(choices["categories"]), key="f_categories",
                     format_func=lambda c: categories.label(c, choices["categories"]),
                     placeholder="All categories",
@@ -176,7 +190,10 @@ def render() -> flt.Filters:
                 radius_m=radius if east is not None else 0,
                 centre_easting=east if radius else None, centre_northing=north if radius else None,
                 centre_label=centre_label if radius else "")
-    query = flt.to_query(f, default)
+    # The URL holds the area and the wards chosen within it; the filters, the wards that count.
+    query = flt.to_query(replace(f, area=area.name if area else ""), default)
+    if area:
+        f = replace(f, area=area.name, wards=f.wards or tuple(ward_options))
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     return f

@@ -20,7 +20,8 @@ def describe(f: Filters, text=as_text) -> str:
     """One line saying what the filters select, for markdown; names from data (categories) go
     through `text` (chart_text for a plotly title)."""
     period = (f"{f.start:%b %Y}" if f.start == f.end else f"{f.start:%b %Y} to {f.end:%b %Y}")
-    parts = [period, f"{len(f.wards)} ward(s)" if f.wards else "all wards"]
+    wards = f"{len(f.wards)} ward(s)" if f.wards else "all wards"
+    parts = [period, f"{text(f.area)} area ({wards})" if f.area else wards]
     if len(f.priorities) < len(PRIORITY_BY_KEY):
         parts.append(", ".join(PRIORITY_BY_KEY[k].label for k in f.priorities))
     if f.categories:

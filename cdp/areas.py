@@ -7,8 +7,9 @@ is checked against the wards actually loaded, and any problem is an AreaError na
 the line and the reason.
 
 `resolve` turns what a configuration lists (area names, ward codes or ward names) into ward codes:
-the access rules use it to assign wards to neighbourhood officers, and the area filter and area
-reporting can build on `Areas` the same way.
+the access rules use it to assign wards to neighbourhood officers. The sidebar's area filter
+chooses an area's wards (`Area.ward_codes`), and `by_area` sums any per-ward table by area, so
+pages report by area as well as by ward.
 """
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+import pandas as pd
+
 from . import config
+
+NO_AREA = "Not in a NAT area"
 
 
 class AreaError(ValueError):
@@ -157,3 +162,22 @@ def resolve(items: Iterable[str], wards: Mapping[str, str], areas: Areas | None 
                             f"(areas: {known})")
         codes.update(area.ward_codes)
     return frozenset(codes)
+
+
+def by_area(frame: pd.DataFrame, areas: Areas, *, ward: str = "ward_code", keys: Iterable[str] = (),
+            sums: Iterable[str] = ("count",), unassigned: bool = True) -> pd.DataFrame:
+    """Per-ward rows summed per NAT area, by `keys` too (e.g. priority and month): the `ward`
+    column then holds the area's name, so what reads a ward table reads the area table. Rows of
+    wards in no area, or with no ward, are summed under NO_AREA when `unassigned`, else left out.
+    Areas come in the file's order (NO_AREA last); a sum over nothing but missing values is missing."""
+    keys, sums = list(keys), list(sums)
+    owner = {code: area.name for area in areas.areas for code in area.ward_codes}
+    named = frame[[*keys, *sums]].assign(**{ward: frame[ward].map(owner)})
+    if unassigned:
+        named[ward] = named[ward].fillna(NO_AREA)
+    else:
+        named = named[named[ward].notna()]
+    out = named.groupby([ward, *keys], sort=False)[sums].sum(min_count=1).reset_index()
+    order = {name: i for i, name in enumerate([*areas.names, NO_AREA])}
+    return (out.sort_values(ward, key=lambda names: names.map(order), kind="stable")
+            .reset_index(drop=True)[[*keys, ward, *sums]])

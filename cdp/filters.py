@@ -36,6 +36,7 @@ class Filters:
     end: date
     priorities: tuple[str, ...] = PRIORITY_KEYS
     wards: tuple[str, ...] = ()
+    area: str = ""                     # the NAT area (cdp.areas) whose wards `wards` holds, if any
     categories: tuple[str, ...] = ()   # incident categories (cdp.categories): police.uk or partner
     age_bands: tuple[str, ...] = ()
     sexes: tuple[str, ...] = ()
@@ -67,7 +68,7 @@ class Filters:
         """The filters beyond period, priority and ward that are switched on (for captions)."""
         out = {}
         for f in fields(self):
-            if f.name in {"start", "end", "priorities", "wards", "centre_easting", "centre_northing",
+            if f.name in {"start", "end", "priorities", "wards", "area", "centre_easting", "centre_northing",
                           "centre_label"}:
                 continue
             value = getattr(self, f.name)

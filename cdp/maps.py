@@ -28,9 +28,10 @@ from scipy import stats as sstats
 
 from . import counting, geography, hotspots, places
 from . import filters as flt
+from .areas import Areas, by_area
 from .charts import PALETTE
 from .stats import compare_periods, format_p
-from .suppression import is_small, suppress_change, suppress_count
+from .suppression import WITHHELD, is_small, suppress_change, suppress_count
 
 CELL_SIZE_M = 250
 TOP_SHARE = 0.05
@@ -144,6 +145,39 @@ def ward_table(changes: pd.DataFrame, population: pd.Series | None = None,
     table["imd_score"] = (imd.set_index("ward_code")["imd_score"].reindex(table["ward_code"]).to_numpy()
                           if imd is not None else np.nan)
     return table
+
+
+def area_table(table: pd.DataFrame, areas: Areas, months: int, compare: bool = True) -> pd.DataFrame:
+    """`ward_table` summed by NAT area over the selected wards, with each area's change on the
+    previous period (the same test as a ward's) and its rate per 1,000 residents when every one of
+    its wards has a population. The area's name is in ward_code and ward_name, so `display_table`
+    reads it; wards in no area are summed under areas.NO_AREA."""
+    rows = table[table["selected"]]
+    summed = by_area(rows, areas, sums=("count", "previous"))
+    known = rows.assign(missing=rows["population"].isna().astype(int),
+                        small_wards=(rows["count"].map(is_small) | rows["previous"].map(is_small)).astype(int))
+    people = by_area(known, areas, sums=("population", "missing", "small_wards"))
+    summed = add_changes(summed.assign(ward_name=summed["ward_code"], selected=True), months, compare)
+    population = people.set_index("ward_code")
+    summed["population"] = population["population"].where(population["missing"] == 0).reindex(
+        summed["ward_code"]).to_numpy(dtype=float)
+    summed["rate_per_1000"] = summed["count"].astype(float).to_numpy() / summed["population"] * 1000
+    summed["imd_score"] = np.nan  # a ward average score does not add up over wards
+    summed["small_wards"] = population["small_wards"].reindex(summed["ward_code"]).to_numpy()
+    return summed
+
+
+def display_area_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
+    """`display_table` of an `area_table`, headed "NAT area". For viewers who may not see small
+    numbers, an area with a ward whose count is 1-4 shows its figures as withheld: its total
+    beside the ward table would give that ward's count away."""
+    out = display_table(table, show_small).rename(columns={"Ward": "NAT area"})
+    if not show_small:
+        hidden = table["small_wards"].to_numpy() > 0
+        for column in ("Count", "Previous", "Change", "Verdict", "Per 1,000"):
+            if column in out.columns:
+                out[column] = out[column].astype(object).where(~hidden, WITHHELD)
+    return out
 
 
 # --- class breaks ----------------------------------------------------------------------------

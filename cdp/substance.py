@@ -15,10 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import filters as flt
+from .areas import Areas, by_area as sum_by_area
 from .charts import PALETTE
 from .priorities import PRIORITY_KEYS
 from .queries import loaded_datasets, ward_names
 from .stats import compare_periods
+from .suppression import WITHHELD, is_small, suppress_table
 
 CHART_MONTHS = 24
 
@@ -109,6 +111,21 @@ def by_ward(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFrame:
     table = counts.reindex(codes, fill_value=0).rename_axis("ward_code").reset_index()
     table.insert(1, "ward_name", table["ward_code"].map(names))
     return table.sort_values(["drug_offences", "ward_name"], ascending=[False, True], ignore_index=True)
+
+
+def by_area(wards: pd.DataFrame, areas: Areas, columns: list[str], show_small: bool = True) -> pd.DataFrame:
+    """`by_ward` summed per NAT area (column area; wards in no area under areas.NO_AREA). For
+    viewers who may not see small numbers the counts are display strings ("<5"), and an area
+    with a ward whose count is 1-4 is withheld in that column: its total would give it away."""
+    summed = sum_by_area(wards, areas, sums=columns).rename(columns={"ward_code": "area"})
+    if show_small:
+        return summed
+    small = sum_by_area(wards.assign(**{c: wards[c].map(is_small).astype(int) for c in columns}),
+                        areas, sums=columns)
+    shown = suppress_table(summed, columns)
+    for column in columns:
+        shown[column] = shown[column].where(small[column].to_numpy() == 0, WITHHELD)
+    return shown
 
 
 def by_premises_type(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
-from cdp.suppression import is_small, suppress_count
+from cdp.suppression import WITHHELD, is_small, suppress_count
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -183,6 +183,18 @@ if figure is not None:
                        file_name=f"cdp-ward-map-{priority}.html", mime="text/html", key="maps_html")
 d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. The HTML file is "
            "the interactive map, self-contained: it opens offline.")
+
+# --- the same by Neighbourhood Action Team area ------------------------------------------------
+nat_areas, _ = context.areas()
+if nat_areas.areas:
+    st.subheader("By NAT area")
+    areas_table = maps.area_table(table, nat_areas, f.months, compare)
+    st.dataframe(maps.display_area_table(areas_table, show_small), hide_index=True,
+                 key="maps_area_table")
+    st.caption("The selected wards of each Neighbourhood Action Team area summed; the change is "
+               "tested as a ward's is (exact rate-ratio test). Areas: CDP_AREAS, else config/areas.toml."
+               + ("" if show_small else f" {WITHHELD}: withheld, as one of the area's wards has a "
+                  "count from 1 to 4."))
 
 # --- deprivation -------------------------------------------------------------------------------
 st.subheader("Deprivation")

@@ -91,6 +91,15 @@ if not show_small:
     wards = suppress_table(wards, available)
 st.dataframe(wards.rename(columns={"ward_name": "Ward", **labels}), hide_index=True, key="substance-wards")
 
+nat_areas, _ = context.areas()
+if nat_areas.areas:
+    st.subheader("By NAT area")
+    summed = substance.by_area(context.cached(substance.by_ward)(f), nat_areas, available, show_small)
+    st.dataframe(summed.rename(columns={"area": "NAT area", **labels}), hide_index=True,
+                 key="substance-areas")
+    st.caption("The wards of each Neighbourhood Action Team area summed (CDP_AREAS, else "
+               "config/areas.toml).")
+
 st.subheader("By premises")
 left, right = st.columns([2, 3])
 kinds = context.cached(substance.by_premises_type)(f)[["premises_type", *available]]

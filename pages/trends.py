@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import context, widgets
+from cdp import areas as nat
 from cdp import counting, queries, stats, trends
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 
@@ -19,8 +20,9 @@ widgets.not_counted(context.cached(counting.not_counted)(f), viewer.sees_small_n
 
 months = context.cached(counting.months)()
 ward_names = context.cached(trends.ward_names)()
-together = "Chosen wards together" if f.wards else "Whole area"
-names = {**ward_names, trends.ALL_AREA: together}
+together = f"{f.area} area" if f.area else "Chosen wards together" if f.wards else "Whole area"
+nat_areas, _ = context.areas()
+names = {**ward_names, trends.ALL_AREA: together, **{a: a for a in nat_areas.names}}
 first_month, _ = context.cached(queries.data_months)()
 cover = {key: months.coverage(key, f.start, f.end) for key in f.priorities}
 keys = tuple(key for key in f.priorities if cover[key].level != "unavailable")
@@ -123,12 +125,32 @@ elif precision["month"]:
 else:
     st.caption(f"All {precision['total']:,} incidents selected in the period have exact dates.")
 
+split = "wards"
+if nat_areas.areas:
+    split = st.segmented_control("Side by side", ["wards", "areas"], default="wards", required=True,
+                                 key="tr_split", format_func={"wards": "Chosen wards" if f.wards else
+                                                              "Whole area", "areas": "NAT areas"}.get)
+
+
+def by_area(counts: pd.DataFrame) -> pd.DataFrame:
+    """Ward counts summed per NAT area (the area's name in ward_code, as trends reads it)."""
+    period = "month" if "month" in counts.columns else "week"
+    return nat.by_area(counts, nat_areas, keys=("priority", period), unassigned=False)
+
+
 areas = list(f.wards) if f.wards else None
-if areas is None:
-    st.caption("The whole area: every counted incident in the wards. Choose wards in the sidebar to "
-               "compare them side by side.")
 monthly = context.cached(trends.monthly_counts)(f)
 weekly = context.cached(trends.weekly_counts)(f) if grain == "week" else None
+series_monthly, series_weekly = monthly, weekly
+if split == "areas":
+    series_monthly = by_area(monthly)
+    series_weekly = by_area(weekly) if weekly is not None else None
+    areas = [a for a in nat_areas.names if a in set(series_monthly["ward_code"])]
+    st.caption("Each Neighbourhood Action Team area's wards (those the sidebar selects) summed; "
+               "wards in no area and incidents without a ward are left out.")
+elif areas is None:
+    st.caption("The whole area: every counted incident in the wards. Choose wards in the sidebar to "
+               "compare them side by side.")
 if grain == "week" and trends.full_weeks(f) is None:
     st.info("The selected period holds no whole week (Monday to Sunday).")
 exports = []
@@ -136,9 +158,9 @@ columns = st.columns(2)
 for i, key in enumerate(keys):
     with columns[i % 2].container(border=True):
         if grain == "month":
-            series = trends.monthly_series(monthly, key, f, areas, hide_small, baseline)
+            series = trends.monthly_series(series_monthly, key, f, areas, hide_small, baseline)
         else:
-            series = trends.weekly_series(weekly, key, f, first_month, areas, hide_small)
+            series = trends.weekly_series(series_weekly, key, f, first_month, areas, hide_small)
         hidden = series["count"].isna()  # counts of 1 to 4, for viewers who may not see them
         if series.empty or not (series["count"].fillna(0).any() or hidden.any()):
             st.subheader(label(key))
@@ -181,9 +203,13 @@ if exports:
 st.header("Control chart")
 left, middle, right, far = st.columns(4)
 chart_key = left.selectbox("Priority", keys, format_func=label, key="tr_cc_priority")
-area_options = [trends.ALL_AREA, *(f.wards or ward_names)]
+NAT = "nat:"  # a NAT area's option, kept apart from ward codes and ALL_AREA
+counted_wards = set(f.wards or ward_names)
+area_options = [trends.ALL_AREA, *(f.wards or ward_names),
+                *(NAT + a.name for a in nat_areas.areas if counted_wards & set(a.ward_codes))]
 area = middle.selectbox("Area", area_options, key="tr_cc_area",
-                        format_func=lambda a: trends.area_name(a, names))
+                        format_func=lambda a: f"{a[len(NAT):]} (NAT area)" if a.startswith(NAT)
+                        else trends.area_name(a, names))
 kind = right.segmented_control("Chart", ["c", "xmr"], default="c", required=True, key="tr_cc_kind",
                                format_func=lambda k: {"c": "c-chart", "xmr": "XmR"}[k],
                                help="c-chart: limits mean ± 3√mean (Poisson counts). XmR: limits from "
@@ -195,6 +221,8 @@ basis = st.radio("Centre and limits from", bases, horizontal=True, key="tr_cc_ba
                  format_func=lambda b: trends.LIMIT_BASES[b] + (f" ({plan.baseline_label})"
                                                                 if b == "baseline" else ""))
 counts = monthly if chart_grain == "month" else context.cached(trends.weekly_counts)(f)
+if area.startswith(NAT):
+    counts, area = by_area(counts), area[len(NAT):]
 points = trends.control_series(counts, chart_key, area, f, first_month, baseline)
 chart_title = f"{trends.series_title(chart_key)}: {trends.area_name(area, names)}"
 if points.empty or not points.any():

@@ -24,7 +24,8 @@ def test_periods():
 
 def test_url_round_trip_restores_every_filter():
     f = flt.Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), priorities=("asb", "hate_crime"),
-                    wards=("E05012277",), categories=("Noise", "Vehicle nuisance"), age_bands=("18-24",), sexes=("F",), vulnerable_only=True,
+                    wards=("E05012277",), area="Central", categories=("Noise", "Vehicle nuisance"),
+                    age_bands=("18-24",), sexes=("F",), vulnerable_only=True,
                     repeat_only=True, location_text="Market", premises_types=("shop",),
                     premises_id="PR1", radius_m=500, centre_easting=457000.0,
                     centre_northing=339500.0, centre_label="PR1")

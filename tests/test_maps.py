@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cdp import access, counting, geography, maps, reference, store
+from cdp import access, areas, counting, geography, maps, reference, store
 from cdp.filters import Filters
 from conftest import SHARED_GEO
 
@@ -140,6 +140,30 @@ def test_ward_table_change_rate_and_imd(small):
         float(imd.set_index("ward_code").loc[CASTLE, "imd_score"]))
     no_compare = maps.ward_table(maps.add_changes(counts, PERIOD.months, compare=False))
     assert no_compare["verdict"].isna().all() and no_compare["previous"].isna().all()
+
+
+def test_area_table_sums_the_wards_of_each_nat_area(small):
+    counts = maps.add_changes(maps.ward_counts(small, PERIOD, "asb"), PERIOD.months)
+    table = maps.ward_table(counts, pd.Series({CASTLE: 10_000, BULWELL: 20_000}))
+    nat = areas.Areas((areas.Area("North", (BULWELL,)), areas.Area("City <b>centre</b>", (CASTLE,))))
+    summed = maps.area_table(table, nat, PERIOD.months).set_index("ward_code")
+    assert list(summed.index) == ["North", "City <b>centre</b>", areas.NO_AREA]
+    assert summed.loc["City <b>centre</b>", ["count", "previous"]].tolist() == [20, 10]
+    assert summed.loc["North", ["count", "previous"]].tolist() == [270, 0]
+    assert summed.loc[areas.NO_AREA, "count"] == 291 - 290  # the other 18 wards
+    assert summed.loc["North", "verdict"] == "significant rise"
+    assert summed.loc["City <b>centre</b>", "pct_change"] == pytest.approx(100.0)
+    assert summed.loc["North", "rate_per_1000"] == pytest.approx(13.5)
+    assert np.isnan(summed.loc[areas.NO_AREA, "rate_per_1000"])  # its wards have no population
+    shown = maps.display_area_table(summed.reset_index(), show_small=False)
+    assert shown["NAT area"].tolist() == ["North", "City <b>centre</b>", areas.NO_AREA]
+    # North's Bulwell had 0 the period before (not small); the rest hold Clifton East's 1.
+    assert shown["Count"].tolist() == ["270", "20", "*"] and shown["Verdict"].iat[2] == "*"
+    assert maps.display_area_table(summed.reset_index())["Count"].tolist() == ["270", "20", "1"]
+    # Only the selected wards count: with Castle alone chosen, North is empty.
+    chosen = maps.ward_table(maps.add_changes(maps.ward_counts(
+        small, Filters(PERIOD.start, PERIOD.end, wards=(CASTLE,)), "asb"), PERIOD.months))
+    assert maps.area_table(chosen, nat, PERIOD.months)["ward_code"].tolist() == ["City <b>centre</b>"]
 
 
 def test_change_is_against_the_same_months_a_year_earlier_when_complete(small):

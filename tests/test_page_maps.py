@@ -60,6 +60,9 @@ def test_page_renders_a_choropleth_with_every_ward(app_test):
     assert len(table) == 20
     total = int(metric(at, "ASB incidents in the mapped wards").replace(",", ""))
     assert table["Count"].str.replace(",", "").astype(int).sum() == total > 0
+    by_area = next(d.value for d in at.dataframe if "NAT area" in d.value.columns)
+    assert by_area["NAT area"].tolist()[:5] == ["North", "West", "Central", "East", "South"]
+    assert by_area["Count"].str.replace(",", "").astype(int).sum() == total
     assert "Share at the top 5% of places" in [m.label for m in at.metric]
     assert "of ASB incidents in the mapped wards happened at the top 5% of places" in markdown(at)
 

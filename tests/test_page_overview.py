@@ -84,6 +84,44 @@ def test_noise_related_asb_is_one_pick_on_every_page(app_test):
     assert numbers(at) == noise
 
 
+def test_a_nat_area_chooses_its_wards_on_every_page(app_test):
+    at = app_test()
+    city = numbers(at)
+    assert at.selectbox(key="f_area").options == ["North", "West", "Central", "East", "South"]
+    at.multiselect(key="f_wards").set_value(["E05012277"]).run()  # Castle, in Central
+    at.selectbox(key="f_area").set_value("North").run()
+    north = numbers(at)
+    assert all(n <= c for n, c in zip(north, city)) and north != city
+    assert at.query_params["area"] == "North" and "wards" not in at.query_params
+    assert at.multiselect(key="f_wards").value == []  # Castle is not in North
+    assert len(at.multiselect(key="f_wards").options) == 4
+    assert any("North area (4 ward(s))" in c.value for c in at.caption)
+    at.multiselect(key="f_wards").set_value(["E05012275"]).run()  # Bulwell, within North
+    assert at.query_params["wards"] == "E05012275" and at.query_params["area"] == "North"
+    bulwell = numbers(at)
+    assert all(b <= n for b, n in zip(bulwell, north))
+    at.switch_page("pages/trends.py").run()
+    assert not at.exception and at.selectbox(key="f_area").value == "North"
+    at.multiselect(key="f_wards").set_value([]).run()
+    at.switch_page("pages/overview.py").run()
+    assert numbers(at) == north
+
+
+def test_an_area_file_that_cannot_be_used_is_named_and_the_pages_still_work(demo_store, monkeypatch, tmp_path):
+    bad = tmp_path / "areas.toml"
+    bad.write_text('[[areas]]\nname = "North"\nwards = [\n  "Bulwell",\n  "Atlantis",\n]\n')
+    monkeypatch.setenv("CDP_STORE", demo_store)
+    monkeypatch.setenv("CDP_AREAS", str(bad))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    at.query_params["area"] = "North"
+    at.run()
+    assert not at.exception and min(numbers(at)) > 0
+    assert not [s for s in at.selectbox if s.key == "f_area"] and "area" not in at.query_params
+    (warning,) = [w.value for w in at.sidebar.warning]
+    assert f"line 5: area 'North': 'Atlantis' is not one of the 20 loaded wards" in warning.replace("\\", "")
+    assert str(bad.name) in warning.replace("\\", "")
+
+
 def test_url_restores_a_shared_view(demo_store, monkeypatch):
     monkeypatch.setenv("CDP_STORE", demo_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
@@ -92,11 +130,13 @@ def test_url_restores_a_shared_view(demo_store, monkeypatch):
     at.query_params["start"] = "2023-04"
     at.query_params["end"] = "2024-03"
     at.query_params["categories"] = "Noise,Not a category"
+    at.query_params["area"] = "central"
     at.run()
     assert not at.exception
     assert [h.value for h in at.subheader] == ["Hate crime"]
     assert at.multiselect(key="f_wards").value == ["E05012277", "E05012286"]
     assert at.multiselect(key="f_categories").value == ["Noise"]
+    assert at.selectbox(key="f_area").value == "Central"  # Castle and Radford are in it
     assert at.selectbox(key="f_period").value == "Financial year 2023/24"
 
 

@@ -45,6 +45,9 @@ def test_treatment_and_demand_for_an_analyst(app_test, demo):
     assert shown == [f"{counts[m.key]:,}" for m in substance.MEASURES]
     wards = frame_with(at, "Ward")
     assert len(wards) == 20 and wards["Drug offences"].sum() == counts["drug_offences"]
+    by_area = frame_with(at, "NAT area")  # config/areas.toml's example areas cover every ward
+    assert by_area["NAT area"].tolist() == ["North", "West", "Central", "East", "South"]
+    assert by_area["Drug offences"].sum() == counts["drug_offences"]
     assert frame_with(at, "Premises type")["Alcohol-related crimes"].sum() == counts["alcohol_crimes"]
     assert len(frame_with(at, "Premises")) == 10
     assert len(at.get("plotly_chart")) == 5  # completions, numbers, re-presentations, crimes, ASB

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from cdp import store
+from cdp import areas, store
 from conftest import ROOT
 
 PAGE = "pages/trends.py"
@@ -129,8 +129,33 @@ def test_ward_filter_puts_wards_side_by_side(app_test, demo_store):
     assert "Castle: same month last year" in [d["name"] for d in asb["data"]]
     table = at.dataframe[0].value if at.dataframe else pd.DataFrame({"ward": []})
     assert set(table["ward"]) <= {"Castle", "Bulwell"}
-    assert at.selectbox(key="tr_cc_area").options == ["Chosen wards together", "Castle", "Bulwell"]
+    assert at.selectbox(key="tr_cc_area").options == ["Chosen wards together", "Castle", "Bulwell",
+                                                      "North (NAT area)", "Central (NAT area)"]
     assert not at.exception
+
+
+def test_nat_areas_side_by_side_and_in_the_control_chart(app_test, demo_store):
+    nat = areas.load_areas(ward_names(demo_store))  # config/areas.toml
+    at = app_test(PAGE)
+    at.segmented_control(key="tr_split").set_value("areas").run()
+    asb = figures(at)[SERIES_TITLES[0]]
+    north = nat.get("North").ward_codes
+    last = points(asb, "North").iloc[-1]
+    assert last == sql_count(demo_store, f"p_asb AND is_asb AND month = ? AND ward_code IN "
+                                         f"({', '.join('?' * len(north))})", [date(2025, 3, 1), *north])
+    assert [n for n in nat.names if n in {d["name"] for d in asb["data"]}] == nat.names
+    at.selectbox(key="tr_cc_area").set_value("nat:North").run()
+    assert not at.exception
+    chart = next(spec for title, spec in figures(at).items() if title.endswith(": North"))
+    assert values(chart["data"][0]["y"])[-1] == last
+
+
+def ward_names(store_setting: str) -> dict[str, str]:
+    con = store.connect(store_setting, read_only=True)
+    try:
+        return dict(con.execute("SELECT ward_code, ward_name FROM wards").fetchall())
+    finally:
+        con.close()
 
 
 def test_priority_filter_limits_the_series_and_exceptions(app_test):

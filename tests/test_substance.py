@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from cdp import store, substance
+from cdp import areas, store, substance
 from cdp.filters import Filters
 from cdp.ingest import ingest
 from conftest import WARDS_FILE
@@ -57,6 +57,16 @@ def test_the_sidebar_filters_apply_but_not_the_priorities(loaded):
     wards = substance.by_ward(loaded, MARCH).set_index("ward_name")
     assert len(wards) == 20 and wards.loc["Castle", "alcohol_crimes"] == 2 and wards.loc["Bulwell", "drug_asb"] == 1
     assert substance.by_ward(loaded, bulwell)["ward_name"].tolist() == ["Bulwell"]
+
+
+def test_by_nat_area_sums_the_wards_and_withholds_what_would_give_a_small_count_away(loaded):
+    nat = areas.Areas((areas.Area("Centre", ("E05012277",)), areas.Area("North", ("E05012275", "E05012276"))))
+    columns = ["drug_offences", "alcohol_crimes", "drug_asb"]
+    summed = substance.by_area(substance.by_ward(loaded, MARCH), nat, columns)
+    assert summed.to_dict("list") == {"area": ["Centre", "North", areas.NO_AREA], "drug_offences": [1, 1, 0],
+                                      "alcohol_crimes": [2, 0, 0], "drug_asb": [1, 1, 0]}
+    board = substance.by_area(substance.by_ward(loaded, MARCH), nat, columns, show_small=False)
+    assert board["drug_offences"].tolist() == ["*", "*", "0"]
 
 
 def test_premises_types_and_the_top_premises(loaded):
