@@ -34,6 +34,7 @@ FILTER_CHANGES = [
     ("priorities", "multiselect", "f_priorities", ["asb", "dsva"]),
     ("wards", "multiselect", "f_wards", ["E05012277", "E05012275"]),
     ("categories", "multiselect", "f_categories", ["Noise"]),
+    ("NAT area", "selectbox", "f_area", "North"),
     ("victim age", "multiselect", "f_age", ["18-24"]),
     ("victim sex", "multiselect", "f_sex", ["F"]),
     ("vulnerable only", "checkbox", "f_vulnerable", True),
