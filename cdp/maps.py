@@ -174,9 +174,8 @@ def display_area_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataF
     out = display_table(table, show_small).rename(columns={"Ward": "NAT area"})
     if not show_small:
         hidden = table["small_wards"].to_numpy() > 0
-        for column in ("Count", "Previous", "Change", "Verdict", "Per 1,000"):
-            if column in out.columns:
-                out[column] = out[column].astype(object).where(~hidden, WITHHELD)
+        for column in out.columns[1:]:  # every figure of the area
+            out[column] = out[column].astype(object).where(~hidden, WITHHELD)
     return out
 
 

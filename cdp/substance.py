@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import counting
 from . import filters as flt
 from .areas import Areas, by_area as sum_by_area
 from .charts import PALETTE
@@ -69,20 +70,22 @@ def _counts_sql(measures: tuple[Measure, ...]) -> str:
 
 def period_counts(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> dict:
     """Each measure in the period ("counts") and against the same months a year earlier
-    ("changes": an exact rate-ratio test, stats.compare_periods; None for every measure when the
-    store does not reach back a year)."""
+    ("changes": an exact rate-ratio test, stats.compare_periods; None for every measure, with the
+    "reason", when the two periods cannot be compared fairly, e.g. the store does not reach back)."""
     def counts(view: flt.Filters) -> dict[str, int]:
         condition, params = flt.where(_subject(view))
         row = con.execute(f"SELECT {_counts_sql(MEASURES)} FROM incidents WHERE {condition}", params).fetchall()[0]
         return {m.key: int(n) for m, n in zip(MEASURES, row)}
 
     now = counts(f)
-    first = con.execute("SELECT min(month) FROM incidents").fetchall()[0][0]
     earlier = f.year_earlier()
-    if first is None or earlier.start < first:
-        return {"counts": now, "changes": {m.key: None for m in MEASURES}}
+    # Compared only between complete months of one coverage (cdp.counting), as every page does.
+    reason = counting.months(con).comparable("drugs_alcohol", (f.start, f.end), (earlier.start, earlier.end))
+    if reason:
+        return {"counts": now, "changes": {m.key: None for m in MEASURES}, "reason": reason}
     then = counts(earlier)
-    return {"counts": now, "changes": {k: compare_periods(now[k], then[k], f.months, f.months) for k in now}}
+    return {"counts": now, "changes": {k: compare_periods(now[k], then[k], f.months, f.months) for k in now},
+            "reason": None}
 
 
 def monthly(con: duckdb.DuckDBPyConnection, f: flt.Filters, months: int = CHART_MONTHS) -> pd.DataFrame:

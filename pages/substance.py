@@ -6,6 +6,7 @@ import streamlit as st
 from app import context, widgets
 from app import reference_files
 from cdp import queries, substance, treatment
+from cdp.metrics import Comparison
 from cdp.suppression import hide_small, suppress_count, suppress_table, suppression_note
 
 f = context.filters()
@@ -66,11 +67,8 @@ for column, m in zip(columns, substance.MEASURES):
             continue
         n = counted["counts"][m.key]
         st.metric(f"{m.unit[0].upper()}{m.unit[1:]} in the period", f"{n:,}" if show_small else suppress_count(n))
-        change = counted["changes"][m.key]
-        if change is None:
-            st.caption("The store does not reach a year earlier.")
-        else:
-            widgets.change_line("Against the same months a year earlier", change, viewer)
+        widgets.change_line(Comparison("Against the same months a year earlier", counted["changes"][m.key],
+                                       f"not compared: {counted['reason']}"), viewer)
 
 monthly = context.cached(substance.monthly)(f)
 available = [m.key for m in substance.MEASURES if not why_not[m.key]]

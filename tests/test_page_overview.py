@@ -118,7 +118,7 @@ def test_an_area_file_that_cannot_be_used_is_named_and_the_pages_still_work(demo
     assert not at.exception and min(numbers(at)) > 0
     assert not [s for s in at.selectbox if s.key == "f_area"] and "area" not in at.query_params
     (warning,) = [w.value for w in at.sidebar.warning]
-    assert f"line 5: area 'North': 'Atlantis' is not one of the 20 loaded wards" in warning.replace("\\", "")
+    assert "line 5: area 'North': 'Atlantis' is not one of the 20 loaded wards" in warning.replace("\\", "")
     assert str(bad.name) in warning.replace("\\", "")
 
 

@@ -27,6 +27,8 @@ ROWS = [  # in March 2024 unless said
     ("7", "council_asb", "2024-03-07", "Noise", CASTLE, "", "", "", "true", "true", ""),
     ("8", "police", "2023-03-08", "Drugs", CASTLE, "", "", "", "", "", ""),  # a year earlier
     ("9", "police", "2024-03-09", "Shoplifting", CASTLE, "S1", "Shop", "shop", "", "", ""),  # none of them
+    # The council's system covers March 2023 too, so the two Marches may be compared (cdp.counting).
+    ("10", "council_asb", "2023-03-10", "Noise", CASTLE, "", "", "", "", "", ""),
 ]
 MARCH = Filters(start=date(2024, 3, 1), end=date(2024, 3, 1))
 
@@ -45,7 +47,10 @@ def test_each_measure_hand_counted_with_a_year_earlier(loaded):
     result = substance.period_counts(loaded, MARCH)
     assert result["counts"] == {"drug_offences": 2, "alcohol_crimes": 2, "drug_asb": 2, "alcohol_asb": 2}
     drugs = result["changes"]["drug_offences"]
-    assert (drugs.count, drugs.previous) == (2, 1)
+    assert (drugs.count, drugs.previous) == (2, 1) and result["reason"] is None
+    # A year earlier than the store reaches is not compared, and the reason says so.
+    early = substance.period_counts(loaded, Filters(start=date(2023, 4, 1), end=date(2023, 4, 1)))
+    assert set(early["changes"].values()) == {None} and early["reason"] == "the loaded data starts in March 2023"
 
 
 def test_the_sidebar_filters_apply_but_not_the_priorities(loaded):
