@@ -133,6 +133,8 @@ def render() -> flt.Filters:
                     help="The Partnership Plan 2021-24 priorities. Empty means all six.")
     area = None
     if areas.areas:
+        if st.session_state.get("f_area") not in areas.names:  # e.g. the area file changed
+            st.session_state["f_area"] = None
         bar.selectbox("NAT area", areas.names, key="f_area", index=None, placeholder="All areas",
                       help="Neighbourhood Action Team areas: groups of wards (CDP_AREAS, else "
                            "config/areas.toml). Pages report for the area's wards.")
