@@ -41,14 +41,31 @@ def _retry_line(conflict: store.Conflict) -> None:
           "was kept; running it again on the new data", file=sys.stderr, flush=True)
 
 
+def _limits(args) -> "Limits":
+    from .ingest import Limits
+    default = Limits()
+    return Limits(
+        max_inflated_bytes=int(args.max_inflated_mb * (1 << 20)) if args.max_inflated_mb else default.max_inflated_bytes,
+        max_ratio=args.max_zip_ratio or default.max_ratio,
+        max_members=args.max_zip_members or default.max_members,
+        max_rows_per_file=args.max_rows_per_file or default.max_rows_per_file)
+
+
 def cmd_ingest(args) -> int:
-    from .ingest import ImportFailed, ingest
+    from .ingest import ImportFailed, RejectsPathError, ingest
+    if args.rejects and not args.skip_bad_rows:
+        print("error: --rejects is where --skip-bad-rows writes the rejected rows: give both, or neither",
+              file=sys.stderr)
+        return 2
     dataset = "police_uk" if args.kind == "police-uk" else "partner"
     con = _open(args, write=True)
     try:
         result = store.retrying(lambda: ingest(
             con, dataset, args.paths, boundaries=args.boundaries, skip_bad_rows=args.skip_bad_rows,
-            rejects_path=args.rejects, progress=_Progress()), on_retry=_retry_line)
+            rejects_path=args.rejects, progress=_Progress(), limits=_limits(args)), on_retry=_retry_line)
+    except RejectsPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (ImportFailed, geography.BoundaryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -229,8 +246,23 @@ def build_parser() -> argparse.ArgumentParser:
                                              "default: $CDP_BOUNDARIES or the store's set)")
     ingest.add_argument("--skip-bad-rows", action="store_true",
                         help="load the good rows and write the rejected ones, with reasons, to a CSV")
-    ingest.add_argument("--rejects", help="where --skip-bad-rows writes rejected rows "
-                                          "(default: rejected-rows-<time>.csv here)")
+    ingest.add_argument("--rejects", help="where --skip-bad-rows writes rejected rows: a new file, readable "
+                                          "by you only, outside the input folders (default: "
+                                          "rejected-rows-<time>.csv here); its writing is audited")
+    limits = ingest.add_argument_group(
+        "limits", "Bounds on what one import reads, so a small archive cannot swell into an outage. "
+                  "Raise them for real large files; the Data page's upload keeps the defaults.")
+    from .ingest import Limits
+    default = Limits()
+    limits.add_argument("--max-rows-per-file", type=int, metavar="N",
+                        help=f"rows in one CSV (default {default.max_rows_per_file:,})")
+    limits.add_argument("--max-inflated-mb", type=float, metavar="MB",
+                        help=f"street files inflated from archives, all together (default "
+                             f"{default.max_inflated_bytes >> 20:,} MB)")
+    limits.add_argument("--max-zip-ratio", type=float, metavar="R",
+                        help=f"inflated / compressed size of an archive member (default {default.max_ratio:,.0f})")
+    limits.add_argument("--max-zip-members", type=int, metavar="N",
+                        help=f"entries in one archive (default {default.max_members:,})")
     ingest.set_defaults(run=cmd_ingest)
 
     refresh = commands.add_parser("refresh", help="fetch the months the store lacks from police.uk")

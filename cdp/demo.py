@@ -1086,7 +1086,7 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
     too (cdp.demo_reference). Returns {"reference_files", "rows_generated", "rows_loaded",
     "rows_replaced", "seed", "meta"}.
     """
-    from cdp.ingest import ingest
+    from cdp.ingest import Limits, ingest
     from cdp.store import incident_count, synthetic_note
 
     existing = incident_count(con)
@@ -1104,7 +1104,7 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
         write_csv(frame, csv_path)
         meta = meta_value(seed)
         result = ingest(con, "partner", [csv_path], wards=wards, wards_origin=wards_origin,
-                        synthetic=meta, progress=(
+                        synthetic=meta, limits=Limits.none(), progress=(
             (lambda message, fraction: progress(message, 0.1 + 0.85 * fraction))
             if progress else None))
     if progress:

@@ -91,6 +91,19 @@ def police_uk_files(tmp_path, county) -> list[Path]:
             for i, m in enumerate(["2024-01", "2024-02", "2024-03"])]
 
 
+def store_digest(con) -> str:
+    """A digest of every table in the store (rows in a canonical order): equal before and after a
+    refused import means the store is exactly as it was."""
+    import hashlib
+    digest = hashlib.sha256()
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                                        "ORDER BY table_name").fetchall()]
+    for table in tables:
+        digest.update(table.encode())
+        digest.update(repr(con.execute(f'SELECT * FROM "{table}" ORDER BY ALL').fetchall()).encode())
+    return digest.hexdigest()
+
+
 @pytest.fixture
 def db(tmp_path):
     con = store.connect(tmp_path / "test.duckdb")

@@ -1,13 +1,11 @@
 """Bad input fails with the file, the line and the reason, and leaves the store exactly as it was."""
 from __future__ import annotations
 
-import hashlib
-
 import pandas as pd
 import pytest
 
 from cdp.ingest import ImportFailed, ingest
-from conftest import WARDS_FILE
+from conftest import WARDS_FILE, store_digest
 
 GOOD_ROW = ("abc123,2024-01,Nottinghamshire Police,Nottinghamshire Police,-1.150181,52.953049,"
             "On or near Parking Area,E01033406,Nottingham 039G,Shoplifting,Under investigation,")
@@ -15,13 +13,7 @@ HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,L
           "Crime type,Last outcome category,Context")
 
 
-def fingerprint(con) -> str:
-    """A digest of everything in the store's tables."""
-    digest = hashlib.sha256()
-    for table in ["incidents", "imports", "wards", "meta"]:
-        rows = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
-        digest.update(repr(rows).encode())
-    return digest.hexdigest()
+fingerprint = store_digest
 
 
 @pytest.fixture
@@ -92,7 +84,8 @@ def test_at_most_twenty_problems_are_listed(db, tmp_path):
 
 
 def test_skip_bad_rows_loads_the_good_and_writes_the_rejected(db, tmp_path):
-    bad = write(tmp_path, "mixed.csv", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('-1.150181', 'x')}\n{GOOD_ROW}\n")
+    bad = write(tmp_path, "mixed.csv", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace('-1.150181', 'x')}\n"
+                                       f"{GOOD_ROW.replace('abc123', 'abc124')}\n")
     rejects = tmp_path / "rejected.csv"
     result = ingest(db, "police_uk", [bad], boundaries=WARDS_FILE, skip_bad_rows=True, rejects_path=rejects)
     assert result.rows_loaded == 2 and result.rows_rejected == 1

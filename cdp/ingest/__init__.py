@@ -1,7 +1,15 @@
-"""Importers: police.uk street CSVs and the partner extract, each run one all-or-nothing transaction."""
+"""Importers: police.uk street CSVs and the partner extract, each run one all-or-nothing transaction.
+
+`ingest` is the one path every import takes (command line, Data page, demo, refresh). Files are
+read as a stream of chunks (cdp.ingest.reader) checked row by row, staged in a temporary table
+inside the import's transaction (cdp.ingest.stage) where the checks across rows and files run,
+then written to the store at once. Memory stays bounded whatever the size of the files; on any
+problem, or any error part-way, the transaction rolls back and the store is exactly as it was.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -10,16 +18,19 @@ import duckdb
 import geopandas as gpd
 import pandas as pd
 
-from .. import geography
-from ..access import current_user
+from .. import access, geography
 from ..store import SYNTHETIC_DEMO, next_import_id, refresh_derived, set_meta, synthetic_note, transaction
 from . import partner, police_uk
-from .common import ImportFailed, Problem, place
+from .common import MAX_PROBLEMS_KEPT, ImportFailed, Limits, Problem, limit_hint, place
+from .files import check_inflated_total
+from .reader import TRAILING_COMMA, CsvFile, Source, read_lines
+from .rejects import RejectsFile, RejectsPathError, check_path, default_path
+from .stage import Stage, bounded_memory
 
 IMPORTERS = {"police_uk": police_uk, "partner": partner}
 Progress = Callable[[str, float], None]
 
-__all__ = ["ImportFailed", "ImportResult", "Problem", "ingest", "IMPORTERS"]
+__all__ = ["ImportFailed", "ImportResult", "Limits", "Problem", "RejectsPathError", "ingest", "IMPORTERS"]
 
 
 @dataclass
@@ -36,6 +47,7 @@ class ImportResult:
     boundaries: str
     boundaries_changed: bool
     demo_removed: int = 0  # synthetic demo incidents this real import replaced
+    notes: list[str] = field(default_factory=list)  # e.g. a month given in two files
 
     def summary(self) -> str:
         text = (f"Loaded {self.rows_loaded:,} {self.dataset} rows from {len(self.files)} file(s) "
@@ -45,19 +57,51 @@ class ImportResult:
             text += f" The {self.demo_removed:,} synthetic demo incidents were removed first."
         if self.rows_rejected:
             text += f" Skipped {self.rows_rejected:,} bad rows, written to {self.rejects_path}."
+        for note in self.notes:
+            text += f" Note: {note}."
         return text
+
+
+class _Problems:
+    """Row problems of an import: the first MAX_PROBLEMS_KEPT kept, all counted."""
+
+    def __init__(self):
+        self.kept: list[tuple[int, Problem]] = []
+        self.total = 0
+
+    def add(self, file_no: int, name: str, lines, reasons) -> None:
+        for line, reason in zip(lines, reasons):
+            self.total += 1
+            if len(self.kept) < MAX_PROBLEMS_KEPT:
+                self.kept.append((file_no, Problem(name, int(line), reason)))
+
+    def drop_file(self, file_no: int, count: int) -> None:
+        self.kept = [(n, p) for n, p in self.kept if n != file_no]
+        self.total -= count
+
+    def sorted(self) -> list[Problem]:
+        return [p for _, p in sorted(self.kept, key=lambda item: (item[0], item[1].line or 0))]
 
 
 def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path], *,
            wards: gpd.GeoDataFrame | None = None, wards_origin: str | None = None,
            boundaries: str | Path | None = None, skip_bad_rows: bool = False,
            rejects_path: str | Path | None = None, synthetic: str | None = None,
-           progress: Progress | None = None) -> ImportResult:
+           progress: Progress | None = None, limits: Limits | None = None,
+           names: dict[Path, str] | None = None, viewer: access.Viewer | None = None,
+           rejects_person_keys: bool = True) -> ImportResult:
     """Load files into the store in one transaction; on any problem raise ImportFailed, loading nothing.
 
     `dataset` is "police_uk" or "partner". Ward boundaries come from `wards` (described by
     `wards_origin`), else `boundaries` (a file), else the store's own set, else the default (see
     geography.resolve_boundaries).
+
+    `limits` bound what is read (cdp.ingest.common.Limits; the defaults unless given). `names` maps
+    a path to the name messages use for it (an upload's own file name). With `skip_bad_rows` the
+    good rows load and the rejected ones go to `rejects_path` (default: rejected-rows-<time>.csv
+    in the current folder), a new private file whose writing is audited for `viewer` when it holds
+    person keys (`rejects_person_keys=False` leaves them out). A rejects path that may not be
+    used raises RejectsPathError before anything is read.
 
     Synthetic demo data never mixes with real data: `synthetic` (a description) marks the rows as
     demo data and replaces whatever demo data the store held; a real import into a store holding
@@ -66,77 +110,136 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
     started = datetime.now()
     report = progress or (lambda message, fraction: None)
     importer = IMPORTERS[dataset]
-    sources = importer.source_files([Path(p) for p in paths])
+    limits = limits or Limits()
+    paths = [Path(p) for p in paths]
+    names = {Path(k): v for k, v in (names or {}).items()}
+    target = None
+    if skip_bad_rows:
+        target = check_path(Path(rejects_path) if rejects_path else default_path(), paths, con)
+    sources = importer.source_files(paths, limits, names)
+    check_inflated_total(sources, limits)
+    headers = _headers(sources, importer)
     if wards is not None:
         origin = wards_origin or "boundaries given by the caller"
     else:
         wards, origin = geography.resolve_boundaries(con, boundaries)
 
-    parsed, file_problems = [], []
-    for i, src in enumerate(sources):
-        report(f"Reading {src.name}", i / max(len(sources), 1) * 0.7)
-        try:
-            parsed.append(importer.parse(src))
-        except ImportFailed as exc:
-            file_problems += exc.problems
-    if file_problems:
-        raise ImportFailed(file_problems)
-
-    rejected = pd.concat([r for p in parsed for r in p.rejected]) if any(p.rejected for p in parsed) else None
-    if rejected is not None and not skip_bad_rows:
-        problems = [Problem(f, int(line), reason) for f, line, reason in
-                    rejected[["_file", "_line", "_reason"]].itertuples(index=False)]
-        raise ImportFailed(sorted(problems, key=lambda p: (p.file, p.line)),
-                           hint="Fix these rows, or load the good rows with --skip-bad-rows.")
-
-    rows = importer.combine(parsed)
-    if rows.empty:
-        raise ImportFailed([Problem(", ".join(s.name for s in sources), None, "no rows could be loaded")])
-    report(f"Placing {len(rows):,} incidents in wards", 0.75)
-    rows = place(rows, wards)
-
-    rejects_file = _write_rejects(rejected, rejects_path) if rejected is not None else None
-    report("Writing to the store", 0.85)
-    with transaction(con):
-        boundaries_changed = geography.save_wards(con, wards, origin)
-        import_id = next_import_id(con)
-        con.register("_replace", importer.replace_keys(rows))
-        demo_removed = 0
-        if synthetic or synthetic_note(con):
-            demo_removed = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
-            con.execute("DELETE FROM incidents")
-            if synthetic:
-                set_meta(con, SYNTHETIC_DEMO, synthetic)
-            else:
-                con.execute("DELETE FROM meta WHERE key = ?", [SYNTHETIC_DEMO])
-        before = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
-        con.execute(importer.REPLACE_SQL)
-        replaced = before - con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
-        con.unregister("_replace")
-        staged = rows.drop(columns=[c for c in rows.columns if c.startswith("_")])
-        staged["import_id"] = import_id
-        con.register("_staged", staged)
-        con.execute("INSERT INTO incidents BY NAME SELECT * FROM _staged")
-        con.unregister("_staged")
-        refresh_derived(con)
-        result = ImportResult(
-            import_id=import_id, dataset=dataset, files=[s.name for s in sources],
-            rows_loaded=len(rows), rows_replaced=replaced,
-            rows_rejected=0 if rejected is None else len(rejected), rejects_path=rejects_file,
-            unlocated=int((rows["location_status"] == "unlocated").sum()),
-            outside_area=int((rows["location_status"] == "outside_area").sum()),
-            boundaries=origin, boundaries_changed=boundaries_changed,
-            demo_removed=0 if synthetic else demo_removed)
-        con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, now(), 'ok', ?)",
-                    [import_id, dataset, "; ".join(result.files), result.rows_loaded, replaced,
-                     result.rows_rejected, started, current_user()])
+    rejects = None
+    if target is not None:
+        columns = list(dict.fromkeys(c for header in headers for c in header))
+        rejects = RejectsFile(target, columns, person_keys=rejects_person_keys)
+    try:
+        with transaction(con), bounded_memory(con):
+            result = _load(con, importer, sources, headers, wards, origin, limits, rejects, synthetic,
+                           report, started)
+    except BaseException:
+        if rejects is not None:
+            rejects.discard()
+        raise
+    if rejects is not None:
+        rejects.finish(viewer or access.current_viewer(), result.files, dataset)
     report("Done", 1.0)
     return result
 
 
-def _write_rejects(rejected: pd.DataFrame, path: str | Path | None) -> Path:
-    path = Path(path) if path else Path.cwd() / f"rejected-rows-{datetime.now():%Y%m%d-%H%M%S}.csv"
-    out = rejected.rename(columns={"_file": "file", "_line": "line", "_reason": "reason"})
-    leading = ["file", "line", "reason"]
-    out[leading + [c for c in out.columns if c not in leading]].to_csv(path, index=False)
-    return path
+def _headers(sources: list[Source], importer) -> list[list[str]]:
+    """Every file's header, checked before any row is read (all wrong headers reported at once)."""
+    headers, problems = [], []
+    for source in sources:
+        try:
+            with CsvFile(source) as file:
+                importer.check_header(source, file.header)
+                headers.append(file.header)
+        except ImportFailed as exc:
+            problems += exc.problems
+    if problems:
+        raise ImportFailed(problems)
+    return headers
+
+
+def _load(con, importer, sources: list[Source], headers, wards, origin, limits: Limits,
+          rejects: RejectsFile | None, synthetic: str | None, report: Progress, started) -> ImportResult:
+    demo_removed = 0
+    if synthetic or synthetic_note(con):
+        demo_removed = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+        con.execute("DELETE FROM incidents")
+        if synthetic:
+            set_meta(con, SYNTHETIC_DEMO, synthetic)
+        else:
+            con.execute("DELETE FROM meta WHERE key = ?", [SYNTHETIC_DEMO])
+
+    stage = Stage(con, importer, len(sources))
+    problems, file_problems = _Problems(), []
+    total_bytes = sum(s.size or 0 for s in sources) or 1
+    done_bytes = 0
+    for file_no, source in enumerate(sources):
+        with CsvFile(source, limits.max_rows_per_file, limit_hint("max_rows_per_file")) as file:
+            for chunk in file.chunks():
+                rows, rejected = importer.parse(chunk.frame)
+                refused = pd.concat([chunk.problems, rejected]) if len(chunk.problems) else rejected
+                if len(refused):
+                    refused = refused.sort_values("_line")
+                    if rejects is not None:
+                        rejects.add(source.name, refused)
+                    problems.add(file_no, source.name, refused["_line"], refused["_reason"])
+                stage.add(place(rows, wards), file_no)
+                report(f"Reading {source.name}: {file.rows_read:,} rows",
+                       0.8 * min((done_bytes + file.bytes_read) / total_bytes, 1.0))
+            if file.rows_read == 0:
+                file_problems.append(Problem(source.name, None, "the file has a header but no rows"))
+            elif file.every_row_has_a_trailing_comma():
+                problems.drop_file(file_no, file.rows_read)
+                file_problems.append(Problem(source.name, 2, f"every row {TRAILING_COMMA} (one field more "
+                                                             f"than the header's {len(file.header)} columns): "
+                                                             "remove the trailing commas and try again"))
+        done_bytes += source.size or 0
+    if file_problems:
+        raise ImportFailed(file_problems + problems.sorted(), total=len(file_problems) + problems.total)
+
+    report("Checking keys across the files", 0.82)
+    duplicates = stage.duplicates() if stage.columns else None
+    if duplicates and duplicates.total:
+        if rejects is None:
+            for file_no, line, reason in duplicates.rows:
+                problems.add(file_no, sources[file_no].name, [line], [reason])
+            problems.total += duplicates.total - len(duplicates.rows)
+        else:
+            _reject_duplicates(stage, sources, headers, rejects)
+            problems.total += duplicates.total
+    if problems.total and rejects is None:
+        raise ImportFailed(problems.sorted(), total=problems.total,
+                           hint="Fix these rows, or load the good rows with --skip-bad-rows.")
+    if stage.empty:
+        raise ImportFailed([Problem(", ".join(s.name for s in sources), None, "no rows could be loaded")])
+
+    report("Writing to the store", 0.85)
+    notes = importer.several_files_notes(stage, [s.name for s in sources])
+    boundaries_changed = geography.save_wards(con, wards, origin)
+    import_id = next_import_id(con)
+    summary = stage.summary()
+    replaced = stage.write(import_id)
+    stage.drop()
+    report("Refreshing derived tables", 0.95)
+    refresh_derived(con)
+    files = [s.name for s in sources]
+    result = ImportResult(
+        import_id=import_id, dataset=importer.DATASET, files=files, rows_loaded=summary["rows"],
+        rows_replaced=replaced,
+        rows_rejected=problems.total if rejects is not None else 0,
+        rejects_path=rejects.path if rejects is not None else None,
+        unlocated=summary["unlocated"], outside_area=summary["outside_area"],
+        boundaries=origin, boundaries_changed=boundaries_changed,
+        demo_removed=0 if synthetic else demo_removed, notes=notes)
+    con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, now(), 'ok', ?)",
+                [import_id, importer.DATASET, "; ".join(files), result.rows_loaded, replaced,
+                 result.rows_rejected, started, access.current_user()])
+    return result
+
+
+def _reject_duplicates(stage: Stage, sources: list[Source], headers, rejects: RejectsFile) -> None:
+    """Write the rows refused for repeating a key to the rejects file, reading their cells again
+    (file by file, in line order, so memory stays bounded however many there are)."""
+    for file_no, refused in itertools.groupby(stage.refuse_duplicates(), key=lambda row: row[0]):
+        wanted = ((line, reason) for _, line, reason in refused)
+        for line, reason, cells in read_lines(sources[file_no], wanted):
+            rejects.add_cells(sources[file_no].name, line, reason, headers[file_no], cells)

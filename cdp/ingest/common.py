@@ -1,8 +1,10 @@
-"""What every importer shares: reading CSV files safely, reporting problems, locating points."""
+"""What every importer shares: problems and their messages, size limits, plausible values, placing
+points in wards."""
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -10,12 +12,18 @@ import pandas as pd
 from .. import geography
 
 MAX_PROBLEMS_SHOWN = 20
+MAX_PROBLEMS_KEPT = 1_000  # problems kept for the message and callers; the rest are counted
+
+EARLIEST_MONTH = pd.Timestamp("1990-01-01")
+# Both coordinate pairs given: they must agree to within this distance (metres). Six-figure grid
+# references are 100 m squares, so a pair rounded that way is up to 71 m from the other.
+COORDINATES_AGREE_M = 150
 
 
 @dataclass(frozen=True)
 class Problem:
     file: str
-    line: int | None  # 1-based line in the file (the header is line 1); None for the whole file
+    line: int | None  # physical line in the file (the header is line 1); None for the whole file
     reason: str
 
     def __str__(self) -> str:
@@ -24,84 +32,142 @@ class Problem:
 
 
 class ImportFailed(Exception):
-    """Input that cannot be loaded. Nothing was written to the store."""
+    """Input that cannot be loaded. Nothing was written to the store.
 
-    def __init__(self, problems: list[Problem], hint: str = ""):
+    `problems` holds up to MAX_PROBLEMS_KEPT of them in file and line order; `total` counts all.
+    """
+
+    def __init__(self, problems: list[Problem], hint: str = "", total: int | None = None):
         self.problems = problems
+        self.total = max(total or 0, len(problems))
         shown = "\n".join(f"  {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-        more = len(problems) - MAX_PROBLEMS_SHOWN
-        text = f"import failed, nothing was loaded ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{shown}"
+        more = self.total - min(len(problems), MAX_PROBLEMS_SHOWN)
+        plural = "s" if self.total != 1 else ""
+        text = f"import failed, nothing was loaded ({self.total:,} problem{plural}):\n{shown}"
         if more > 0:
-            text += f"\n  ... and {more} more"
+            text += f"\n  ... and {more:,} more"
         if hint:
             text += f"\n{hint}"
         super().__init__(text)
 
 
-@dataclass
-class SourceFile:
-    """One CSV's bytes, with the name to show in messages (a path, or zip!member)."""
-    name: str
-    data: bytes
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one import reads, so a small archive cannot swell into an outage.
+
+    The defaults suit any real police.uk archive of one force and any partner extract; the
+    command line can raise them (each message names its option), the Data page cannot.
+    """
+    max_inflated_bytes: int = 1 << 30  # street files inflated from archives, all together
+    max_ratio: float = 100.0           # inflated size / compressed size of an archive member
+    max_members: int = 10_000          # entries in one archive's directory
+    max_rows_per_file: int = 2_000_000
+
+    @classmethod
+    def none(cls) -> "Limits":
+        """No bounds: for files the product writes itself (the demo data)."""
+        return cls(max_inflated_bytes=1 << 62, max_ratio=float("inf"), max_members=1 << 62,
+                   max_rows_per_file=1 << 62)
 
 
-@dataclass
-class Parsed:
-    """Rows ready for the store, plus rejected rows with reasons."""
-    rows: pd.DataFrame
-    rejected: list[pd.DataFrame] = field(default_factory=list)
+# How each limit can be raised from the command line (named in the messages).
+LIMIT_OPTIONS = {"max_inflated_bytes": "--max-inflated-mb", "max_ratio": "--max-zip-ratio",
+                 "max_members": "--max-zip-members", "max_rows_per_file": "--max-rows-per-file"}
 
 
-def concat_rows(parsed: list[Parsed]) -> pd.DataFrame:
-    """Every file's good rows in one frame, in file order (empty if none)."""
-    frames = [p.rows for p in parsed if len(p.rows)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def limit_hint(name: str) -> str:
+    return f" (the limit for one import; the command line can raise it with {LIMIT_OPTIONS[name]})"
 
 
-def read_csv_text(src: SourceFile) -> pd.DataFrame:
-    """All cells as strings (blank = ''), with a `_line` column; raises ImportFailed for the file."""
-    try:
-        text = src.data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = src.data[: exc.start].count(b"\n") + 1
-        raise ImportFailed([Problem(src.name, line, f"not valid UTF-8 (byte {exc.start}); "
-                                                    "save the file as UTF-8 and try again")]) from None
-    if not text.strip():
-        raise ImportFailed([Problem(src.name, None, "the file is empty: no header and no rows")])
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.ParserError as exc:
-        raise ImportFailed([Problem(src.name, None, f"not a readable CSV ({exc})")]) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise ImportFailed([Problem(src.name, None, "the file has a header but no rows")])
-    frame = frame.apply(lambda col: col.str.strip())
-    frame["_line"] = np.arange(2, len(frame) + 2)
-    return frame
+def current_month() -> pd.Timestamp:
+    """The first day of this month in the UK: no incident can be dated later than this month."""
+    today = pd.Timestamp.now(tz=ZoneInfo("Europe/London")).date()
+    return pd.Timestamp(date(today.year, today.month, 1))
 
 
-def problems_frame(frame: pd.DataFrame, mask: pd.Series, reason: str | pd.Series) -> pd.DataFrame:
-    """The rows of `frame` where `mask` holds, with a `_reason` column."""
-    bad = frame.loc[mask].copy()
-    bad["_reason"] = reason if isinstance(reason, str) else reason.loc[mask]
-    return bad
+def no_reason(index: pd.Index) -> pd.Series:
+    return pd.Series("", index=index, dtype=object)
 
 
-def parse_coordinates(x: pd.Series, y: pd.Series, lo_x: tuple[float, float], lo_y: tuple[float, float],
-                      names: tuple[str, str]) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Numbers from two text columns; returns (x, y, reason) with reason '' for good or blank rows."""
-    blank = (x == "") & (y == "")
-    xs = pd.to_numeric(x.where(x != ""), errors="coerce")
-    ys = pd.to_numeric(y.where(y != ""), errors="coerce")
-    reason = pd.Series("", index=x.index, dtype=object)
-    half = ((x == "") ^ (y == ""))
-    reason[half] = f"{names[0]} and {names[1]} must both be given or both blank"
-    not_number = ~blank & ~half & (xs.isna() | ys.isna())
-    reason[not_number] = (f"{names[0]}/{names[1]} are not numbers: '" + x[not_number] + "', '"
-                          + y[not_number] + "'")
-    outside = ~blank & ~half & ~not_number & ~(xs.between(*lo_x) & ys.between(*lo_y))
-    reason[outside] = (f"{names[0]}/{names[1]} ({x[outside]}, {y[outside]}) lie outside Great Britain")
-    return xs, ys, reason
+def say(reason: pd.Series, mask: pd.Series, text) -> None:
+    """Set `text` as the reason where `mask` holds. `text` is a string, or a function of the mask
+    giving one per row (built only when some row needs it: most chunks have no problem)."""
+    if mask.any():
+        reason[mask] = text(mask) if callable(text) else text
+
+
+def implausible_months(months: pd.Series, text: pd.Series, column: str) -> pd.Series:
+    """Reasons for months before 1990 or after the current month ('' where plausible or NaT)."""
+    reason = no_reason(months.index)
+    now = current_month()
+    say(reason, months > now, lambda m: f"{column} '" + text[m] + f"' is in the future (after {now:%B %Y})")
+    say(reason, months < EARLIEST_MONTH,
+        lambda m: f"{column} '" + text[m] + f"' is before {EARLIEST_MONTH:%Y}: not a plausible date for these records")
+    return reason
+
+
+def join_reasons(reasons: list[pd.Series]) -> pd.Series:
+    """Each row's reasons joined with '; ' ('' for a good row)."""
+    given = [r for r in reasons if (r != "").any()]
+    if not given:
+        return reasons[0]
+    joined = given[0]
+    for reason in given[1:]:
+        joined = joined.where(reason == "", joined.where(joined == "", joined + "; ") + reason)
+    return joined
+
+
+def _pair(names: tuple[str, str], x: pd.Series, y: pd.Series):
+    """'name/name (x, y)' for the masked rows, from the values as written."""
+    return lambda m: f"{names[0]}/{names[1]} (" + x[m] + ", " + y[m] + ")"
+
+
+def parse_degrees(x: pd.Series, y: pd.Series, names: tuple[str, str],
+                  grid_columns: bool = False) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Longitude/latitude from two text columns: (lon, lat, reason), reason '' for good or blank.
+
+    Swapped values and grid metres given as degrees are named as such. `grid_columns` says the
+    file also has easting/northing columns, where grid metres belong.
+    """
+    xs, ys, reason, given = _numbers(x, y, names)
+    inside = xs.between(*geography.GB_LON) & ys.between(*geography.GB_LAT)
+    wrong = given & ~inside
+    if wrong.any():
+        pair = _pair(names, x, y)
+        swapped = wrong & xs.between(*geography.GB_LAT) & ys.between(*geography.GB_LON)
+        say(reason, swapped, lambda m: pair(m) + f" look swapped: {names[0].lower()} runs east-west (-9 to 2.5 "
+                                                 f"across Great Britain), {names[1].lower()} north-south (49.5 to 61.5)")
+        metres = (wrong & ~swapped & ((xs.abs() > 180) | (ys.abs() > 90))
+                  & xs.between(*geography.GB_EASTING) & ys.between(*geography.GB_NORTHING))
+        where = ("put them in the easting and northing columns" if grid_columns
+                 else "this file's coordinates must be WGS84 degrees")
+        say(reason, metres, lambda m: pair(m) + f" look like British National Grid metres, not degrees: {where}")
+        say(reason, wrong & ~swapped & ~metres, lambda m: pair(m) + " lie outside Great Britain")
+    return xs.where(reason == ""), ys.where(reason == ""), reason
+
+
+def parse_grid(x: pd.Series, y: pd.Series, names: tuple[str, str]) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """British National Grid easting/northing from two text columns: (east, north, reason)."""
+    xs, ys, reason, given = _numbers(x, y, names)
+    pair = _pair(names, x, y)
+    degrees = given & (xs.abs() <= 180) & (ys.abs() <= 90)
+    say(reason, degrees, lambda m: pair(m) + " look like longitude/latitude in degrees, not grid metres: put "
+                                             "them in the longitude and latitude columns")
+    inside = xs.between(*geography.GB_EASTING) & ys.between(*geography.GB_NORTHING)
+    say(reason, given & ~degrees & ~inside, lambda m: pair(m) + " lie outside Great Britain")
+    return xs.where(reason == ""), ys.where(reason == ""), reason
+
+
+def _numbers(x: pd.Series, y: pd.Series, names: tuple[str, str]):
+    """Both values as numbers; reason for half-given and non-numeric pairs; mask of usable pairs."""
+    xs = pd.to_numeric(x.where(x != ""), errors="coerce").astype(float)
+    ys = pd.to_numeric(y.where(y != ""), errors="coerce").astype(float)
+    reason = no_reason(x.index)
+    say(reason, (x == "") ^ (y == ""), f"{names[0]} and {names[1]} must both be given or both blank")
+    both = (x != "") & (y != "")
+    not_number = both & (xs.isna() | ys.isna() | ~np.isfinite(xs) | ~np.isfinite(ys))
+    say(reason, not_number, lambda m: f"{names[0]}/{names[1]} are not numbers: '" + x[m] + "', '" + y[m] + "'")
+    return xs, ys, reason, both & ~not_number
 
 
 def place(rows: pd.DataFrame, wards) -> pd.DataFrame:

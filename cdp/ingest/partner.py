@@ -5,10 +5,16 @@ from pathlib import Path
 
 import pandas as pd
 
+import numpy as np
+
 from .. import geography
 from ..priorities import partner_flags
-from .common import (ImportFailed, Parsed, Problem, SourceFile, concat_rows, parse_coordinates,
-                     problems_frame, read_csv_text)
+from .common import (COORDINATES_AGREE_M, ImportFailed, Limits, Problem, implausible_months, join_reasons,
+                     no_reason, parse_degrees, parse_grid, say)
+from .files import display_name, file_source, unique
+from .reader import Source
+
+DATASET = "partner"
 
 REQUIRED = ["incident_id", "source", "occurred_at", "category"]
 FLAGS = ["flag_asb", "flag_drugs", "flag_alcohol", "flag_hate_crime", "flag_weapon",
@@ -29,23 +35,24 @@ PASSTHROUGH = ["location", "premises_id", "premises_name", "premises_type", "vic
                "outcome"]
 
 
-def source_files(paths: list[Path]) -> list[SourceFile]:
+def source_files(paths: list[Path], limits: Limits, names: dict[Path, str]) -> list[Source]:
     """Partner extract CSVs from files and folders (every *.csv in a folder, recursively)."""
-    found: list[SourceFile] = []
+    found: list[Source] = []
     for path in paths:
+        name = display_name(path, names)
         if path.is_dir():
             files = sorted(path.rglob("*.csv"))
             if not files:
-                raise ImportFailed([Problem(str(path), None, "the folder holds no CSV files")])
-            found += [SourceFile(str(p), p.read_bytes()) for p in files]
+                raise ImportFailed([Problem(name, None, "the folder holds no CSV files")])
+            found += [file_source(p, str(p)) for p in files]
         elif path.exists():
-            found.append(SourceFile(str(path), path.read_bytes()))
+            found.append(file_source(path, name))
         else:
-            raise ImportFailed([Problem(str(path), None, "no such file or folder")])
-    return found
+            raise ImportFailed([Problem(name, None, "no such file or folder")])
+    return unique(found)
 
 
-def _check_header(src: SourceFile, columns: list[str]) -> None:
+def check_header(src: Source, columns: list[str]) -> None:
     problems = []
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
@@ -85,51 +92,52 @@ def _parse_times(text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _parse_bool(text: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     lowered = text.str.lower()
-    reason = pd.Series("", index=text.index, dtype=object)
-    bad = ~lowered.isin(TRUE | FALSE)
-    reason[bad] = f"{column} must be true or false, not '" + text[bad] + "'"
+    reason = no_reason(text.index)
+    say(reason, ~lowered.isin(TRUE | FALSE), lambda m: f"{column} must be true or false, not '" + text[m] + "'")
     return lowered.isin(TRUE), reason
 
 
 def _check_values(frame: pd.DataFrame, column: str, allowed: set[str], split: bool = False) -> pd.Series:
-    reason = pd.Series("", index=frame.index, dtype=object)
-    if column not in frame:
-        return reason
+    reason = no_reason(frame.index)
     values = frame[column]
+    given = values != ""
+    if not given.any():
+        return reason
     if split:
-        parts = values.str.lower().str.split(";")
-        bad = parts.map(lambda ps: any(p.strip() not in allowed for p in ps)) & (values != "")
+        # Each distinct value once: a column holds a handful of them.
+        distinct = values[given].unique()
+        wrong = {v for v in distinct if any(p.strip() not in allowed for p in v.lower().split(";"))}
+        bad = values.isin(wrong)
     else:
-        bad = ~values.isin(allowed) & (values != "")
-    reason[bad] = (f"{column} '" + values[bad] + f"' is not one of {', '.join(sorted(allowed))}")
+        bad = ~values.isin(allowed) & given
+    say(reason, bad, lambda m: f"{column} '" + values[m] + f"' is not one of {', '.join(sorted(allowed))}")
     return reason
 
 
-def parse(src: SourceFile) -> Parsed:
-    """Validate one partner extract and turn it into store rows (not yet placed in wards)."""
-    frame = read_csv_text(src)
-    _check_header(src, [c for c in frame.columns if c != "_line"])
+def parse(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One chunk of an extract (cells as text, `_line`) as store rows (not yet placed in wards) and
+    the rejected rows (their cells, `_line`, `_reason`)."""
+    given = list(frame.columns)
+    frame = frame.copy()
     for column in COLUMNS:
         if column not in frame:
             frame[column] = ""
 
     reasons: list[pd.Series] = []
     for column in REQUIRED:
-        reason = pd.Series("", index=frame.index, dtype=object)
-        reason[frame[column] == ""] = f"{column} is blank"
-        reasons.append(reason)
+        reasons.append(no_reason(frame.index))
+        say(reasons[-1], frame[column] == "", f"{column} is blank")
     occurred, precision = _parse_times(frame["occurred_at"])
-    reason = pd.Series("", index=frame.index, dtype=object)
-    unreadable = occurred.isna() & (frame["occurred_at"] != "")
-    reason[unreadable] = ("occurred_at '" + frame["occurred_at"][unreadable]
-                          + "' is not a date-time, a date or YYYY-MM")
-    reasons.append(reason)
+    reasons.append(no_reason(frame.index))
+    say(reasons[-1], occurred.isna() & (frame["occurred_at"] != ""),
+        lambda m: "occurred_at '" + frame["occurred_at"][m] + "' is not a date-time, a date or YYYY-MM")
+    month = occurred.dt.to_period("M").dt.to_timestamp()
+    reasons.append(implausible_months(month, frame["occurred_at"], "occurred_at"))
 
-    lon, lat, lonlat_reason = parse_coordinates(frame["longitude"], frame["latitude"], geography.GB_LON,
-                                                geography.GB_LAT, ("longitude", "latitude"))
-    east, north, bng_reason = parse_coordinates(frame["easting"], frame["northing"], geography.GB_EASTING,
-                                                geography.GB_NORTHING, ("easting", "northing"))
-    reasons += [lonlat_reason, bng_reason]
+    lon, lat, lonlat_reason = parse_degrees(frame["longitude"], frame["latitude"], ("longitude", "latitude"),
+                                            grid_columns="easting" in given)
+    east, north, bng_reason = parse_grid(frame["easting"], frame["northing"], ("easting", "northing"))
+    reasons += [lonlat_reason, bng_reason, _disagreement(lon, lat, east, north)]
 
     flags = {}
     for column in FLAGS + ["victim_vulnerable"]:
@@ -141,22 +149,9 @@ def parse(src: SourceFile) -> Parsed:
                 _check_values(frame, "hate_strand", HATE_STRANDS, split=True),
                 _check_values(frame, "weapon_type", WEAPON_TYPES)]
 
-    key = frame["source"] + "\x1f" + frame["incident_id"]
-    repeated = key.duplicated(keep="first") & (frame["incident_id"] != "")
-    reason = pd.Series("", index=frame.index, dtype=object)
-    first_line = frame.groupby(key)["_line"].transform("min")
-    reason[repeated] = ("incident_id '" + frame["incident_id"][repeated] + "' of source '"
-                        + frame["source"][repeated] + "' already appears on line "
-                        + first_line[repeated].astype(str))
-    reasons.append(reason)
-
-    joined = reasons[0]
-    for reason in reasons[1:]:
-        joined = joined.where(reason == "", joined.where(joined == "", joined + "; ") + reason)
-    bad = joined != ""
-    rejected = problems_frame(frame, bad, joined)
-    rejected["_file"] = src.name
-    good = ~bad
+    joined = join_reasons(reasons)
+    good = joined == ""
+    rejected = frame.loc[~good, given].assign(_reason=joined[~good])
 
     ok = frame.loc[good]
     # Where only a grid reference is given, derive longitude/latitude from it.
@@ -171,10 +166,10 @@ def parse(src: SourceFile) -> Parsed:
     derived = partner_flags(ok["category"], {k: v[good] for k, v in flags.items()},
                             ok["hate_strand"], ok["weapon_type"])
     rows = pd.DataFrame({
-        "dataset": "partner",
+        "dataset": DATASET,
         "source": ok["source"],
         "incident_id": ok["incident_id"],
-        "month": occurred[good].dt.to_period("M").dt.to_timestamp(),
+        "month": month[good],
         "occurred_at": occurred[good].where(precision[good] != "month"),
         "time_precision": precision[good],
         "category": ok["category"],
@@ -187,20 +182,38 @@ def parse(src: SourceFile) -> Parsed:
         "easting": east[good],
         "northing": north[good],
         **text,
+        "_line": ok["_line"],
     })
-    rows["_file"] = src.name
-    return Parsed(rows, [rejected] if len(rejected) else [])
+    return rows, rejected
 
 
-def combine(parsed: list[Parsed]) -> pd.DataFrame:
-    """All files' rows; an incident repeated in a later file replaces the earlier one."""
-    return concat_rows(parsed).drop_duplicates(["source", "incident_id"], keep="last")
+def _disagreement(lon: pd.Series, lat: pd.Series, east: pd.Series, north: pd.Series) -> pd.Series:
+    """Rows giving both coordinate pairs that put the incident in two places."""
+    reason = no_reason(lon.index)
+    both = (lon.notna() & east.notna()).to_numpy()
+    if not both.any():
+        return reason
+    e, n = geography.to_bng(lon.to_numpy(dtype=float)[both], lat.to_numpy(dtype=float)[both])
+    apart = np.hypot(e - east.to_numpy(dtype=float)[both], n - north.to_numpy(dtype=float)[both])
+    far = apart > COORDINATES_AGREE_M
+    reason[lon.index[both][far]] = [
+        f"longitude/latitude and easting/northing are {m:,.0f} m apart (more than {COORDINATES_AGREE_M} m): "
+        "give one pair, or correct the wrong one" for m in apart[far]]
+    return reason
 
 
-def replace_keys(rows: pd.DataFrame) -> pd.DataFrame:
-    """The (source, incident_id) pairs this import updates rather than duplicates."""
-    return rows[["source", "incident_id"]]
+# What one import replaces in the store: each incident of each source, whatever the case of the
+# source's name. Unique within one file, too.
+REPLACE_KEY = ["lower(source)", "incident_id"]
+DUPLICATE_KEY = REPLACE_KEY
+DUPLICATE_REASON = ("'incident_id ''' || incident_id || ''' of source ''' || source || ''' already appears on "
+                    "line ' || first_line")
 
 
-REPLACE_SQL = """DELETE FROM incidents WHERE dataset = 'partner'
-                 AND (source, incident_id) IN (SELECT source, incident_id FROM _replace)"""
+def several_files_notes(stage, names: list[str]) -> list[str]:
+    """Said when incidents appear in several files of one import: the last file's version loads."""
+    count = stage.several_files_count()
+    if not count:
+        return []
+    return [f"{count:,} incident{'s' if count != 1 else ''} appear in more than one file; the last "
+            "file's version was loaded"]
