@@ -32,7 +32,7 @@ def _fail(name: str, reason: str) -> ImportFailed:
 
 
 def _mb(n: float) -> str:
-    return f"{n / MiB:,.0f} MB"
+    return f"{n / MiB:,.1f} MB" if n < 10 * MiB else f"{n / MiB:,.0f} MB"
 
 
 class _Inflating:
