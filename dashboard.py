@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import access, context, freshness, sidebar
+from app import access, context, files, freshness, sidebar
 from cdp import config, geography, store
 
 HERE = Path(__file__).parent
@@ -58,6 +58,7 @@ def first_run() -> None:
     st.rerun()
 
 
+files.clean_upload_leftovers()  # once per server: uploads a stopped server left behind
 # Who is looking: without an identity (or with a refused one) every address shows the sign-in
 # page or the reason, and nothing below runs. Pages a role may not open answer "not available".
 viewer = access.gate([key for key, *_ in PAGES])

@@ -79,6 +79,11 @@ def population_path() -> Path | None:
     return _env_path("CDP_POPULATION")
 
 
+def upload_dir() -> Path:
+    """Where uploaded files wait while they are imported (private folders, removed afterwards)."""
+    return _env_path("CDP_UPLOAD_DIR") or DATA_DIR / "uploads"
+
+
 def audit_log_path() -> Path:
     return _env_path("CDP_AUDIT_LOG") or DATA_DIR / "audit.log"
 

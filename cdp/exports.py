@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from . import markup
+from . import access, markup
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d[\d,]*)?(\.\d+)?%?")
@@ -96,3 +96,14 @@ class Export:
 def csv_export(frame: pd.DataFrame, file_name: str, **audit) -> Export:
     """A table as a CSV download (see Export for the audit keywords)."""
     return Export(lambda: csv_bytes(frame), file_name, "text/csv", rows=audit.pop("rows", len(frame)), **audit)
+
+
+def deliver(export: Export, viewer: access.Viewer) -> bytes:
+    """The export's bytes for `viewer`, made now; a person-level export is refused to a viewer who
+    may not see person keys and written to the audit log once made."""
+    if export.person_level and not viewer.sees_person_keys:
+        raise PermissionError(f"the {viewer.role} role may not export person-level rows")
+    data = export.make()
+    if export.person_level:
+        access.log_person_export(viewer, export.what, export.filters, export.rows)
+    return data

@@ -1,17 +1,11 @@
 """Data: what is loaded, where the boundaries come from, and an upload that runs the importers."""
-import tempfile
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
-from app import context, widgets
+from app import context, files, widgets
 from app.freshness import as_text
 from cdp import counting, geography, queries, store
-from cdp.ingest import ImportFailed, ingest
+from cdp.markup import md
 from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
-
-PERSON_KEYS = ("victim_id", "offender_id")
 
 st.title("Data")
 info = context.cached(queries.status)()
@@ -54,7 +48,7 @@ st.subheader("Last imports")
 st.dataframe(info["imports"], hide_index=True, width="stretch")
 
 st.subheader("Ward boundaries")
-st.write(f"{info['wards']} wards from {info['boundary_source']}")
+st.write(f"{info['wards']} wards from {md(info['boundary_source'])}")
 st.caption(f"{geography.ATTRIBUTION} {geography.IMD_ATTRIBUTION}")
 
 st.subheader("Load files")
@@ -66,33 +60,9 @@ uploads = st.file_uploader("Files", type=["csv", "zip"], accept_multiple_files=T
 skip = st.checkbox("Skip bad rows (load the good rows and keep a CSV of the rejected ones)")
 if st.button("Import", type="primary", disabled=not uploads):
     dataset = "police_uk" if kind.startswith("police") else "partner"
-    with tempfile.TemporaryDirectory() as folder, st.spinner("Importing..."):
-        paths = []
-        for upload in uploads:
-            path = Path(folder) / upload.name
-            path.write_bytes(upload.getvalue())
-            paths.append(path)
-        rejects = Path(folder) / "rejected-rows.csv"
-        try:
-            with context.writing() as con:
-                result = store.retrying(lambda: ingest(con, dataset, paths, skip_bad_rows=skip,
-                                                       rejects_path=rejects))
-        except (ImportFailed, geography.BoundaryError) as exc:
-            st.error(str(exc).replace(f"{folder}/", ""))
-        except store.Busy as exc:
-            st.error(f"Nothing was imported: {exc}. Try again when it has finished.")
-        except store.StoreError as exc:
-            st.error(f"Nothing was imported: {exc}")
-        else:
-            st.success(result.summary().replace(f"{folder}/", ""))
-            if result.rows_rejected:
-                # Person keys stay out of this download: the file and line find each row.
-                table = pd.read_csv(rejects, dtype=str, keep_default_na=False)
-                table = table.drop(columns=[c for c in PERSON_KEYS if c in table])
-                table["file"] = table["file"].str.replace(f"{folder}/", "", regex=False)
-                st.download_button("Download the rejected rows (without person keys)",
-                                   table.to_csv(index=False).encode(), file_name="rejected-rows.csv",
-                                   mime="text/csv")
+    with st.spinner("Importing..."):
+        outcome = files.import_uploads(uploads, dataset, skip)
+    files.show_upload_outcome(outcome)
 
 if context.viewer().may_refresh:
     st.subheader("Refresh from police.uk")

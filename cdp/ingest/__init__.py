@@ -49,14 +49,16 @@ class ImportResult:
     demo_removed: int = 0  # synthetic demo incidents this real import replaced
     notes: list[str] = field(default_factory=list)  # e.g. a month given in two files
 
-    def summary(self) -> str:
+    def summary(self, rejects_where: str | None = None) -> str:
+        """One paragraph on what was loaded; `rejects_where` says where the rejected rows went
+        (default: the rejects file's path)."""
         text = (f"Loaded {self.rows_loaded:,} {self.dataset} rows from {len(self.files)} file(s) "
                 f"(replacing {self.rows_replaced:,}); {self.unlocated:,} without a location, "
                 f"{self.outside_area:,} outside the area's wards.")
         if self.demo_removed:
             text += f" The {self.demo_removed:,} synthetic demo incidents were removed first."
         if self.rows_rejected:
-            text += f" Skipped {self.rows_rejected:,} bad rows, written to {self.rejects_path}."
+            text += f" Skipped {self.rows_rejected:,} bad rows, written to {rejects_where or self.rejects_path}."
         for note in self.notes:
             text += f" Note: {note}."
         return text

@@ -1,0 +1,66 @@
+"""The upload in a real browser: a file whose name is a path (../../…, as a hostile page or client
+can send) is imported from the server's private folder, and nothing is written where the name
+points. A file name that looks like a markdown link shows as text."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from test_browser import ARTIFACTS, browser, dashboard, open_page, require_chromium, wait_until_idle  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def upload_server(demo_db, tmp_path_factory):
+    require_chromium()
+    folder = tmp_path_factory.mktemp("browser-upload")
+    store = folder / "cdp.duckdb"
+    shutil.copy(demo_db, store)
+    env = {"CDP_UPLOAD_DIR": str(folder / "uploads"), "CDP_AUDIT_LOG": str(folder / "audit.log"),
+           "CDP_ROLE": "analyst"}
+    with dashboard(store, env) as url:
+        yield url, folder
+
+
+def choose_files(page, files: list[tuple[str, bytes]]) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        [{"name": name, "mimeType": "text/csv", "buffer": data} for name, data in files])
+    page.wait_for_function(f"""() => document.querySelectorAll('[data-testid="stFileChip"]').length
+                                     == {len(files)}""", timeout=30_000)
+
+
+def test_an_upload_named_like_a_path_is_written_only_where_the_server_chooses(upload_server, browser,
+                                                                          police_uk_files):
+    url, folder = upload_server
+    target = folder / "outside" / "2024-01-nottinghamshire-street.csv"
+    name = "../" * 12 + str(target).lstrip("/")
+    page, errors = open_page(browser, f"{url}/data")
+    choose_files(page, [(name, police_uk_files[0].read_bytes())])
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text(re.compile(r"^Loaded [\d,]+ police_uk rows")).wait_for(timeout=120_000)
+    wait_until_idle(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "data-upload.png"), full_page=True)
+    body = page.inner_text("body")
+    assert "police_uk rows from 1 file(s)" in body and "Traceback" not in body
+    assert not target.exists() and not target.parent.exists()
+    assert list((folder / "uploads").iterdir()) == []  # the private folder is gone again
+    assert not errors
+    page.close()
+
+
+def test_a_file_name_like_a_link_shows_as_text(upload_server, browser):
+    url, _ = upload_server
+    page, _ = open_page(browser, f"{url}/data")
+    name = "[click me](http://evil.example).csv"
+    choose_files(page, [(name, b"Crime ID,Month\nx,2024-01\n")])
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("Nothing was loaded").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    page.screenshot(path=str(ARTIFACTS / "data-upload-refused.png"), full_page=True)
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert f"{name} line 1: not a police.uk street file" in page.inner_text("body")
+    page.close()
