@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import access, context, files, freshness, sidebar
 from cdp import config, geography, store
+from cdp.markup import md
 
 HERE = Path(__file__).parent
 # (page key, file, title, icon). Each page is one file in pages/.
@@ -73,7 +74,7 @@ try:
     with context.reading() as con:
         demo_note = store.synthetic_note(con)
     if demo_note:
-        st.warning(f"**{demo_note}.** Every figure on this page comes from synthetic demo data.",
+        st.warning(f"**{md(demo_note)}.** Every figure on this page comes from synthetic demo data.",
                    icon=":material/science:")
     freshness.show_data_age()
     navigation.run()

@@ -9,6 +9,7 @@ import streamlit as st
 from cdp import areas as nat_areas
 from cdp import categories, counting, geography, queries
 from cdp import filters as flt
+from cdp.markup import md
 from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 from cdp.targets import definitions
 
@@ -180,7 +181,7 @@ def render() -> flt.Filters:
     east, north, centre_label, centre_error = _centre(choices)
     radius = int(st.session_state["f_radius"] or 0)
     if radius and east is None:
-        bar.warning(centre_error or "Choose premises or a point for the radius to apply.")
+        bar.warning(md(centre_error) if centre_error else "Choose premises or a point for the radius to apply.")
     state = st.session_state
     f = replace(default, start=start, end=end,
                 priorities=tuple(state["f_priorities"]) or PRIORITY_KEYS,

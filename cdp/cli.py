@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import config, geography, lake, queries, store
+from . import config, exports, geography, lake, queries, store
 from .priorities import PRIORITY_KEYS
 
 
@@ -44,8 +44,9 @@ def _retry_line(conflict: store.Conflict) -> None:
 def _limits(args) -> "Limits":
     from .ingest import Limits
     default = Limits()
+    inflated = int(args.max_inflated_mb * (1 << 20)) if args.max_inflated_mb else default.max_inflated_bytes
     return Limits(
-        max_inflated_bytes=int(args.max_inflated_mb * (1 << 20)) if args.max_inflated_mb else default.max_inflated_bytes,
+        max_inflated_bytes=inflated,
         max_ratio=args.max_zip_ratio or default.max_ratio,
         max_members=args.max_zip_members or default.max_members,
         max_rows_per_file=args.max_rows_per_file or default.max_rows_per_file)
@@ -127,7 +128,7 @@ def cmd_export_ward_counts(args) -> int:
         return 2
     finally:
         con.close()
-    frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+    sys.stdout.write(exports.csv_bytes(frame).decode("utf-8"))  # ward names come from a boundary file
     return 0
 
 

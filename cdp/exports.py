@@ -8,7 +8,7 @@ The one place for the export rules:
 - PDF: values are drawn as plain text (fpdf2 without markdown), in the core fonts' Latin-1.
 
 `Export` describes one download: its bytes (made only when asked for), name, type, and whether it
-holds person-level rows, which the download layer (app.downloads) logs in the audit log.
+holds person-level rows, which the download layer (app.files) refuses or logs in the audit log.
 """
 from __future__ import annotations
 
@@ -82,12 +82,14 @@ def pdf_text(value) -> str:
 @dataclass(frozen=True)
 class Export:
     """One download. `make` builds the bytes when the user asks for the file. `person_level`
-    exports are refused to viewers who may not see person keys and are logged in the audit log
-    with `what`, `filters` and `rows`."""
+    exports (holding person keys) are refused to viewers who may not see person keys; they and
+    other `audited` exports (incident-level records without keys) are logged in the audit log with
+    `what`, `filters` and `rows` when made."""
     make: Callable[[], bytes]
     file_name: str
     mime: str
     person_level: bool = False
+    audited: bool = False
     what: str = ""
     filters: dict = field(default_factory=dict)
     rows: int = 0
@@ -100,10 +102,11 @@ def csv_export(frame: pd.DataFrame, file_name: str, **audit) -> Export:
 
 def deliver(export: Export, viewer: access.Viewer) -> bytes:
     """The export's bytes for `viewer`, made now; a person-level export is refused to a viewer who
-    may not see person keys and written to the audit log once made."""
+    may not see person keys. Person-level and audited exports are written to the audit log once
+    made; when the log cannot be written (audit.AuditUnavailable) the bytes are not handed over."""
     if export.person_level and not viewer.sees_person_keys:
         raise PermissionError(f"the {viewer.role} role may not export person-level rows")
     data = export.make()
-    if export.person_level:
+    if export.person_level or export.audited:
         access.log_person_export(viewer, export.what, export.filters, export.rows)
     return data

@@ -30,6 +30,7 @@ from . import counting, geography, hotspots, places
 from . import filters as flt
 from .areas import Areas, by_area
 from .charts import PALETTE
+from .markup import chart, chart_series
 from .stats import compare_periods, format_p
 from .suppression import WITHHELD, is_small, suppress_change, suppress_count
 
@@ -284,7 +285,7 @@ def hover_text(table: pd.DataFrame, unit: str, show_small: bool = True) -> list[
     """One hover label per ward: name, count, a year earlier and verdict, rate, IMD score."""
     out = []
     for row in table.itertuples(index=False):
-        lines = [f"<b>{row.ward_name}</b>"]
+        lines = [f"<b>{chart(row.ward_name)}</b>"]
         if not row.selected:
             out.append(lines[0] + "<br>not in the ward filter")
             continue
@@ -320,8 +321,11 @@ def ward_centres(geojson: dict) -> pd.DataFrame:
 def ward_features(geojson: dict, codes) -> dict:
     """The part of a ward FeatureCollection a trace draws (so no trace ships every polygon)."""
     wanted = set(codes)
+    # Only the code travels with each shape: names reach the map through escaped hover text.
     return {"type": "FeatureCollection",
-            "features": [ft for ft in geojson.get("features", []) if ft["properties"]["ward_code"] in wanted]}
+            "features": [{"type": "Feature", "geometry": ft["geometry"],
+                          "properties": {"ward_code": ft["properties"]["ward_code"]}}
+                         for ft in geojson.get("features", []) if ft["properties"]["ward_code"] in wanted]}
 
 
 def _blank_geo(fig: go.Figure, height: int) -> go.Figure:
@@ -378,7 +382,8 @@ def ward_choropleth(table: pd.DataFrame, geojson: dict, classes: Classes, colour
                             "line": {"color": "white", "width": 1}},
                     customdata=rows["ward_code"], hoverinfo="skip"))
     if centres is not None and len(centres):
-        fig.add_trace(go.Scattergeo(lon=centres["lon"], lat=centres["lat"], text=centres["ward_name"],
+        fig.add_trace(go.Scattergeo(lon=centres["lon"], lat=centres["lat"],
+                                    text=chart_series(centres["ward_name"]),
                                     mode="text", textposition="bottom center" if mark_changes
                                     else "middle center", textfont={"size": 10, "color": "#222222",
                                                            "shadow": "auto"},
@@ -484,7 +489,8 @@ def deprivation_scatter(table: pd.DataFrame, column: str, label: str, height: in
     if rows.empty:
         return empty_figure("No ward has both a value and an IMD score.")
     fig = go.Figure(go.Scatter(
-        x=rows["imd_score"], y=rows[column].astype(float), mode="markers+text", text=rows["ward_name"],
+        x=rows["imd_score"], y=rows[column].astype(float), mode="markers+text",
+        text=chart_series(rows["ward_name"]),
         textposition="top center", textfont={"size": 10},
         marker={"size": 10, "color": PALETTE["primary"]},
         hovertemplate="%{text}<br>IMD 2019 score %{x:.1f}<br>" + label + " %{y:,.1f}<extra></extra>"))
@@ -549,7 +555,7 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
             x=premises["easting"], y=premises["northing"], mode="markers", name="top premises",
             marker={"symbol": "diamond", "size": 9, "color": PALETTE["primary"],
                     "line": {"color": "white", "width": 1}},
-            text=premises["place"],
+            text=chart_series(premises["place"]),
             customdata=[f"{int(c):,}" if show_small else suppress_count(c) for c in premises["count"]],
             hovertemplate="%{text}: %{customdata}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -749,7 +755,7 @@ def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#555555", "width": 1},
                              hoverinfo="skip", showlegend=False))
     if labels is not None and len(labels):
-        fig.add_trace(go.Scatter(x=labels["x"], y=labels["y"], text=labels["ward_name"], mode="text",
+        fig.add_trace(go.Scatter(x=labels["x"], y=labels["y"], text=chart_series(labels["ward_name"]), mode="text",
                                  textfont={"size": 10, "color": "#222222", "shadow": "auto"},
                                  hoverinfo="skip", showlegend=False))
     fig.update_xaxes(visible=False, constrain="domain")

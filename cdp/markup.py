@@ -1,12 +1,16 @@
-"""Text from data shown as text: the one place that escapes it for each kind of markup.
+r"""Text from data shown as text: the one place that escapes it for each kind of markup.
 
 Locations, premises names, categories, outcomes, ward names, sources and file names come from
 files anyone can write. Wherever such text is put into something that interprets markup it goes
 through one of these:
 - `md`: Streamlit markdown (st.markdown, st.caption, st.info/warning/error/success, st.header,
-  st.subheader, st.metric labels, button and expander labels, help tooltips). Every ASCII
-  punctuation character is backslash-escaped, so no link, image, emphasis, heading, list, table,
-  HTML tag, LaTeX, colour directive or icon can be formed; line breaks become spaces.
+  st.subheader, st.metric labels and values, button and expander labels, help tooltips). The
+  characters that start markup are backslash-escaped (anywhere: \ ` * _ [ ] < > | ~ $ : & ! @ { };
+  at the start of the text: # + - = and a number's . or )), and an invisible word joiner follows
+  "http", "www" and "@" (Streamlit links web and e-mail addresses found in plain text), so no
+  link, autolink, image, emphasis, code, heading, list, quote, table, HTML, LaTeX, colour
+  directive, emoji or icon can be formed; line breaks become spaces. Other text (apostrophes, commas) is left
+  as it is, so the markdown source still reads as the text.
 - `chart`: plotly text (axis labels, hover text, trace names, titles, annotations), which reads a
   subset of HTML (<a href>, <b>, <br>, entities): &, < and > become entities, which plotly shows
   as the characters themselves.
@@ -19,7 +23,12 @@ import re
 
 import pandas as pd
 
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_MD_ANYWHERE = re.compile(r"([\\`*_\[\]<>|~$:&!@{}])")
+_MD_AT_START = re.compile(r"^(\s*)([#+=-]|\d+[.)])")
+# Streamlit (remark-gfm) finds web addresses and e-mail addresses in the text itself, after
+# escapes are read: an invisible word joiner after the scheme, "www" or "@" keeps them plain text.
+_AUTOLINK = re.compile(r"\b(?:https?|ftp|mailto|xmpp)(?=\\?:)|\bwww(?=\\?\.)|@", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 
@@ -31,7 +40,9 @@ def _text(value) -> str:
 
 def md(value) -> str:
     """`value` as literal text inside Streamlit markdown."""
-    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", _text(value)))
+    text = _MD_ANYWHERE.sub(r"\\\1", _LINE_BREAKS.sub(" ", _text(value)))
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
+    return _MD_AT_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), text)
 
 
 def chart(value) -> str:

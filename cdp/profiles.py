@@ -3,15 +3,13 @@
 `build_profile` gathers, for the selected period and priorities, the subject's incidents (a
 timeline), the priorities and categories involved, the victims, offenders and premises linked to
 them (pseudonymised keys only), and the context of the wards they fall in. The profile exports as a
-self-contained HTML file, a PDF and a CSV of the timeline; every export carries person keys, so
-`logged_export` writes the audit log line when the file is generated for the user.
+self-contained HTML file, a PDF and a CSV of the timeline (`export`); every export carries person
+keys, so the download layer writes the audit log line when the file is made for the user.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Callable
 
 import duckdb
 import numpy as np
@@ -20,9 +18,10 @@ import plotly.graph_objects as go
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from . import access, config, geography, places, store
+from . import access, config, exports, geography, markup, places, store
 from . import filters as flt
 from .charts import PALETTE
+from .markup import chart, chart_series
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS
 
 KINDS = {"person": "Person key", "location": "Location", "premises": "Premises",
@@ -384,11 +383,11 @@ def timeline_figure(profile: Profile) -> go.Figure:
         if part.empty:
             continue
         fig.add_trace(go.Scatter(
-            x=part["t"], y=part["category"], mode="markers",
+            x=part["t"], y=chart_series(part["category"]), mode="markers",
             name="Crimes" if kind == "crime" else "ASB incidents",
             marker={"color": colour, "size": 9, "opacity": 0.75,
                     "line": {"width": 0.5, "color": "white"}},
-            customdata=part[["when", "location", "priorities", *keys]].fillna("").to_numpy(),
+            customdata=part[["when", "location", "priorities", *keys]].fillna("").map(chart).to_numpy(),
             hovertemplate=("%{customdata[0]} %{y}<br>%{customdata[1]}<br>%{customdata[2]}"
                            + ("<br>victim %{customdata[3]} offender %{customdata[4]}" if keys else "")
                            + "<extra></extra>")))
@@ -424,8 +423,8 @@ def _file_stem(profile: Profile) -> str:
 
 
 def timeline_csv(profile: Profile) -> bytes:
-    """The timeline's rows as CSV (UTF-8)."""
-    return profile.timeline.to_csv(index=False).encode("utf-8")
+    """The timeline's rows as CSV (UTF-8, formula-looking cells neutralised)."""
+    return exports.csv_bytes(profile.timeline)
 
 
 def _display(table: pd.DataFrame) -> pd.DataFrame:
@@ -487,12 +486,12 @@ dt { font-weight: 600; } dd { margin: 0; } .note { color: #56606b; font-size: 0.
 def _html_table(table: pd.DataFrame) -> str:
     if table.empty:
         return '<p class="note">None.</p>'
-    return _display(table).to_html(index=False, escape=True, border=0)
+    return exports.html_table(_display(table))
 
 
 def profile_html(profile: Profile) -> str:
     """The profile as one self-contained HTML page (plotly.js and CSS inline, no external links)."""
-    e = html.escape
+    e = markup.html
     facts = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in summary_lines(profile))
     title = e("Problem profile: " + profile.subject.title)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -519,31 +518,24 @@ def profile_html(profile: Profile) -> str:
     return "".join(parts)
 
 
-def _latin1(text) -> str:
-    """PDF core fonts are Latin-1: swap the few characters outside it."""
-    text = "" if text is None or (not isinstance(text, str) and pd.isna(text)) else str(text)
-    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2019", "'").replace("\u2018", "'")
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 class _ProfilePDF(FPDF):
     def __init__(self, profile: Profile):
         super().__init__(orientation="landscape", format="A4")
         self.profile = profile
         self.set_auto_page_break(True, margin=14)
-        self.set_title(_latin1("Problem profile: " + profile.subject.title))
+        self.set_title(exports.pdf_text("Problem profile: " + profile.subject.title))
 
     def header(self):
         self.set_font("helvetica", "B", 8)
         self.set_text_color(120, 80, 0)
-        self.cell(0, 5, _latin1(classification(self.profile)), new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, 5, exports.pdf_text(classification(self.profile)), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.ln(1)
 
     def footer(self):
         self.set_y(-10)
         self.set_font("helvetica", "", 7)
-        self.cell(0, 5, _latin1(f"Problem profile - {self.profile.subject.title} - page {self.page_no()}"),
+        self.cell(0, 5, exports.pdf_text(f"Problem profile - {self.profile.subject.title} - page {self.page_no()}"),
                   align="C")
 
 
@@ -551,7 +543,7 @@ def _pdf_heading(pdf: FPDF, text: str) -> None:
     pdf.ln(3)
     pdf.set_font("helvetica", "B", 12)
     pdf.set_text_color(31, 78, 121)
-    pdf.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, exports.pdf_text(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
 
 
@@ -565,9 +557,9 @@ def _pdf_table(pdf: FPDF, table: pd.DataFrame, font_size: float = 8) -> None:
     with pdf.table(headings_style=FontFace(emphasis="BOLD", fill_color=(232, 238, 244)),
                    cell_fill_color=(247, 249, 251), cell_fill_mode="ROWS",
                    line_height=font_size * 0.5, text_align="LEFT", repeat_headings=1) as out:
-        out.row([_latin1(c) for c in shown.columns])
+        out.row([exports.pdf_text(c) for c in shown.columns])
         for values in shown.itertuples(index=False):
-            out.row([_latin1(v) for v in values])
+            out.row([exports.pdf_text(v) for v in values])
 
 
 def _pdf_monthly_chart(pdf: FPDF, profile: Profile, height: float = 40) -> None:
@@ -606,14 +598,14 @@ def profile_pdf(profile: Profile) -> bytes:
     if profile.data_note:
         pdf.set_font("helvetica", "B", 9)
         pdf.set_text_color(192, 80, 77)
-        pdf.cell(0, 6, _latin1(f"{profile.data_note}: every figure here comes from synthetic demo data."),
+        pdf.cell(0, 6, exports.pdf_text(f"{profile.data_note}: every figure here comes from synthetic demo data."),
                  new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
     for label, value in summary_lines(profile):
         pdf.set_font("helvetica", "B", 9)
-        pdf.cell(50, 5, _latin1(label))
+        pdf.cell(50, 5, exports.pdf_text(label))
         pdf.set_font("helvetica", "", 9)
-        pdf.cell(0, 5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, exports.pdf_text(value), new_x="LMARGIN", new_y="NEXT")
     if profile.total_rows:
         _pdf_heading(pdf, "Incidents per month")
         _pdf_monthly_chart(pdf, profile)
@@ -629,7 +621,7 @@ def profile_pdf(profile: Profile) -> bytes:
     _pdf_table(pdf, listed.drop(columns=["source"]), font_size=7)
     pdf.ln(2)
     pdf.set_font("helvetica", "", 7)
-    pdf.multi_cell(0, 4, _latin1("Crimes and ASB incidents are counted separately. Person keys are "
+    pdf.multi_cell(0, 4, exports.pdf_text("Crimes and ASB incidents are counted separately. Person keys are "
                                  f"pseudonymous. Ward boundaries: {geography.ATTRIBUTION}"))
     return bytes(pdf.output())
 
@@ -662,31 +654,10 @@ def export_bytes(profile: Profile, fmt: str) -> bytes:
     return data.encode("utf-8") if isinstance(data, str) else data
 
 
-def logged_export(profile: Profile, fmt: str, viewer: access.Viewer) -> Callable[[], bytes]:
-    """A no-argument function that makes the export and writes its audit log line, for a download
-    button to call only when the user asks for the file. Refuses a viewer who may not see keys."""
-    def make() -> bytes:
-        if has_person_keys(profile) and not viewer.sees_person_keys:
-            raise PermissionError(f"the {viewer.role} role may not export person-level rows")
-        data = export_bytes(profile, fmt)
-        access.log_person_export(viewer, f"problem profile {EXPORTS[fmt][0]}", audit_filters(profile),
-                                 len(profile.timeline))
-        return data
-    return make
-
-
-def table_csv(table: pd.DataFrame) -> bytes:
-    """Any table as CSV (UTF-8)."""
-    return table.to_csv(index=False).encode("utf-8")
-
-
-def logged_table_export(table: pd.DataFrame, what: str, filters: dict,
-                        viewer: access.Viewer) -> Callable[[], bytes]:
-    """Like `logged_export`, for any table of person-level rows exported as CSV."""
-    def make() -> bytes:
-        if not viewer.sees_person_keys:
-            raise PermissionError(f"the {viewer.role} role may not export person-level rows")
-        data = table_csv(table)
-        access.log_person_export(viewer, what, filters, len(table))
-        return data
-    return make
+def export(profile: Profile, fmt: str) -> exports.Export:
+    """The profile in `fmt` ('html', 'pdf' or 'csv') as a download, audited when made; with person
+    keys in it, the download layer refuses it to viewers who may not see them."""
+    return exports.Export(lambda: export_bytes(profile, fmt), export_file_name(profile, fmt), EXPORTS[fmt][1],
+                          person_level=has_person_keys(profile), audited=True,
+                          what=f"problem profile {EXPORTS[fmt][0]}", filters=audit_filters(profile),
+                          rows=len(profile.timeline))

@@ -20,6 +20,7 @@ from statsmodels.stats.proportion import test_proportions_2indep
 from . import counting, places, repeats, stats, targets
 from . import filters as flt
 from .charts import PALETTE
+from .markup import chart, chart_series
 from .priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
 from .queries import data_months, ward_names
 
@@ -392,11 +393,12 @@ def rates_figure(table: pd.DataFrame, title: str) -> go.Figure:
     """Horizontal bars of the repeat victim rate per group, victims in the hover."""
     table = table.iloc[::-1]
     fig = go.Figure(go.Bar(
-        x=table["rate"], y=table["group"], orientation="h", marker_color=PALETTE["primary"],
+        x=table["rate"], y=chart_series(table["group"].astype(str)), orientation="h",
+        marker_color=PALETTE["primary"],
         customdata=np.stack([table["repeat_victims"], table["victims"]], axis=-1),
         hovertemplate="%{y}: %{x:.1%} (%{customdata[0]:,} of %{customdata[1]:,} victims)<extra></extra>"))
     fig.update_layout(height=max(220, 26 * len(table) + 60), margin={"l": 0, "r": 0, "t": 30, "b": 0},
-                      title={"text": title, "font": {"size": 14}},
+                      title={"text": chart(title), "font": {"size": 14}},
                       xaxis={"tickformat": ".0%", "rangemode": "tozero"}, yaxis={"automargin": True})
     return fig
 

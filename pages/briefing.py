@@ -5,8 +5,10 @@ from datetime import date
 
 import streamlit as st
 
-from app import context, reference_files, widgets
+from app import context, files, reference_files, widgets
 from cdp import briefing
+from cdp.exports import Export
+from cdp.markup import md
 
 PRESENTING, SLIDE = "briefing_present", "briefing_slide"
 STATUS_COLOURS = {"on track": "green", "behind": "red", "In control": "green", "Signal": "orange"}
@@ -32,25 +34,25 @@ def badge(status: str) -> str:
 def show_panel(panel: briefing.Panel, large: bool = False) -> None:
     """One priority: headline, comparison, targets, control chart and exceptions."""
     if large:
-        st.header(panel.title)
+        st.header(md(panel.title))
         if panel.coverage != "full":
-            st.caption(panel.coverage_note)
+            st.caption(md(panel.coverage_note))
     else:
-        st.subheader(panel.title)
-        widgets.coverage_badge(panel.coverage, panel.coverage_note)
+        st.subheader(md(panel.title))
+        widgets.coverage_badge(panel.coverage, md(panel.coverage_note))
     if panel.coverage == "unavailable":
         return
     left, right = st.columns([5, 6] if large else [1, 1], gap="large")
     with left:
-        st.metric(panel.headline_label, panel.headline)
-        st.markdown(panel.comparison)
+        st.metric(md(panel.headline_label), panel.headline)
+        st.markdown(md(panel.comparison))
         for line in panel.targets:
-            st.markdown(f"**Target: {line.label}** {badge(line.status)}  \n{line.sentence}")
+            st.markdown(f"**Target: {md(line.label)}** {badge(line.status)}  \n{md(line.sentence)}")
             for detail in line.details:
-                st.caption(detail)
+                st.caption(md(detail))
         st.markdown(f"**Control chart** {badge(panel.chart_status)}")
         for sentence in panel.chart_sentences[:3]:
-            st.markdown(f"- {sentence}.")
+            st.markdown(f"- {md(sentence)}.")
     with right:
         figure = briefing.panel_figure(panel, large=large)
         if figure is not None:
@@ -59,15 +61,15 @@ def show_panel(panel: briefing.Panel, large: bool = False) -> None:
             st.caption("Monthly counts, last 24 months: mean (dashed), control limits (dotted), "
                        "signals in red.")
         else:
-            st.info(panel.chart_note or "No monthly chart for this panel.")
+            st.info(md(panel.chart_note or "No monthly chart for this panel."))
         if panel.exceptions or panel.exceptions_note:
             st.markdown("**Exceptions, latest 3 months**")
             for sentence in panel.exceptions:
-                st.markdown(f"- {sentence}")
+                st.markdown(f"- {md(sentence)}")
             if panel.exceptions_note:
-                st.caption(panel.exceptions_note)
+                st.caption(md(panel.exceptions_note))
     for note in panel.notes:
-        st.caption(note)
+        st.caption(md(note))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -90,7 +92,7 @@ try:
     targets = briefing.load_targets()
 except briefing.BriefingConfigError as exc:
     st.title("Board briefing")
-    st.error(f"The targets file cannot be used. {exc}")
+    st.error(f"The targets file cannot be used. {md(exc)}")
     st.stop()
 data = context.cached(briefing.briefing_data)(f.wards, targets)
 panels = panels_for(data, targets, reference_files.treatment_indicator(), f.priorities)
@@ -114,16 +116,16 @@ if st.session_state.get(PRESENTING):
         st.button("Next", icon=":material/arrow_forward:", shortcut="Right", type="primary",
                   disabled=index == len(panels) - 1, on_click=move, args=(1, len(panels)),
                   key="briefing_next")
-        st.markdown(f"Panel {index + 1} of {len(panels)} · {briefing.ward_caption(data)}")
+        st.markdown(f"Panel {index + 1} of {len(panels)} · {md(briefing.ward_caption(data))}")
         st.button("Exit presentation", icon=":material/close:", shortcut="Esc",
                   on_click=set_presenting, args=(False,), key="briefing_exit")
     with st.container(key="briefing-slide"):
         show_panel(panels[index], large=True)
-    st.caption(f"{briefing.period_caption(data, targets)} Counts of 1-4 show as \"<5\".")
+    st.caption(f"{md(briefing.period_caption(data, targets))} Counts of 1-4 show as \"<5\".")
     st.stop()
 
 st.title("Board briefing")
-st.caption(f"{targets.plan}. {subtitle}")
+st.caption(f"{md(targets.plan)}. {md(subtitle)}")
 if data.not_counted:
     widgets.not_counted(data.not_counted, small_numbers=False)
 st.caption("The briefing follows the sidebar's ward and priority choices. Its period is always "
@@ -136,12 +138,12 @@ with st.container(horizontal=True):
     st.button("Present", icon=":material/slideshow:", type="primary", on_click=set_presenting,
               args=(True,), key="briefing_present_button",
               help="Large type, no sidebar, one panel at a time (arrow keys move, Esc exits).")
-    st.download_button("Download PDF deck", data=lambda: briefing.deck_pdf(deck),
-                       file_name="board-briefing.pdf", mime="application/pdf", on_click="ignore",
-                       icon=":material/picture_as_pdf:", key="briefing_pdf")
-    st.download_button("Download HTML deck", data=lambda: briefing.deck_html(deck),
-                       file_name="board-briefing.html", mime="text/html", on_click="ignore",
-                       icon=":material/slideshow:", key="briefing_html")
+    files.download_button("Download PDF deck", Export(lambda: briefing.deck_pdf(deck), "board-briefing.pdf",
+                                                      "application/pdf"),
+                          icon=":material/picture_as_pdf:", key="briefing_pdf")
+    files.download_button("Download HTML deck", Export(lambda: briefing.deck_html(deck).encode("utf-8"),
+                                                       "board-briefing.html", "text/html"),
+                          icon=":material/slideshow:", key="briefing_html")
 st.caption(briefing.SUPPRESSION_TEXT)
 
 for panel in panels:

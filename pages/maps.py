@@ -3,11 +3,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import context, reference_files, widgets
-from cdp import access, cctv, config, counting, maps, queries, reference
+from app import context, files, reference_files, widgets
+from cdp import access, cctv, config, counting, exports, maps, queries, reference
 from cdp.charts import chart_text
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
+from cdp.markup import md
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
 from cdp.suppression import WITHHELD, is_small, suppress_count
@@ -77,17 +78,17 @@ with c2:
                    "to a CSV of ward_code,population to map rates.")
     per_resident = st.toggle("Per 1,000 residents", key="maps_per_resident",
                              disabled=population is None or measure == "change",
-                             help=why_no_rate if population is None else
+                             help=md(why_no_rate) if population is None else
                              "A change compares a ward with itself, so it reads the same per resident."
                              if measure == "change" else "Counts divided by the ward's residents.")
     if population is None:
-        st.caption(f"Rates are unavailable. {why_no_rate}")
+        st.caption(f"Rates are unavailable. {md(why_no_rate)}")
 with c3:
     layer = st.radio("Colour wards by", ["priority", "imd"], key="maps_layer", horizontal=True,
                      format_func={"priority": PRIORITY_BY_KEY[priority].label,
                                   "imd": "IMD 2019 deprivation"}.get, disabled=imd is None)
     if imd is None:
-        st.caption(f"Deprivation is unavailable. {imd_error}")
+        st.caption(f"Deprivation is unavailable. {md(imd_error)}")
 with c4:
     scheme = st.selectbox("Class breaks", list(maps.SCHEMES), key="maps_scheme",
                           format_func=maps.SCHEMES.get)
@@ -175,12 +176,12 @@ with right:
 
 export = maps.export_table(table, classes, f"Class ({legend})", show_small)
 d1, d2, d3 = st.columns([1, 1, 2])
-d1.download_button("Download the table (CSV)", export.to_csv(index=False).encode("utf-8"),
-                   file_name=f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}.csv",
-                   mime="text/csv", key="maps_csv")
+files.download_button("Download the table (CSV)", exports.csv_export(
+    export, f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}.csv"), key="maps_csv", container=d1)
 if figure is not None:
-    d2.download_button("Download the map (HTML)", lambda: maps.map_html(figure).encode("utf-8"),
-                       file_name=f"cdp-ward-map-{priority}.html", mime="text/html", key="maps_html")
+    files.download_button("Download the map (HTML)", exports.Export(
+        lambda: maps.map_html(figure).encode("utf-8"), f"cdp-ward-map-{priority}.html", "text/html"),
+        key="maps_html", container=d2)
 d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. The HTML file is "
            "the interactive map, self-contained: it opens offline.")
 
@@ -199,11 +200,11 @@ if nat_areas.areas:
 # --- deprivation -------------------------------------------------------------------------------
 st.subheader("Deprivation")
 if imd is None:
-    st.info(f"Deprivation context is unavailable. {imd_error}")
+    st.info(f"Deprivation context is unavailable. {md(imd_error)}")
 else:
     missing, _unknown = reference.unmatched_wards(imd["ward_code"], table["ward_code"])
     if missing:
-        st.caption(f"The IMD file has no score for {len(missing)} ward(s): {', '.join(missing)}.")
+        st.caption(f"The IMD file has no score for {len(missing)} ward(s): {md(', '.join(missing))}.")
     compared = "rate_per_1000" if measure == "rate" else "count"
     label = f"{unit} per 1,000 residents" if compared == "rate_per_1000" else unit
     correlation = maps.deprivation_correlation(table, compared)
@@ -237,8 +238,8 @@ if ward:
     # Residential premises are named only where this viewer may see them (table and map hovers).
     top_premises = access.restrict(premises["table"], viewer, name="place", ward_code=ward)
     total = streets["total"]
-    line = f"**{ward_names[ward]}**: {total:,} {unit}" if show_small else \
-        f"**{ward_names[ward]}**: {suppress_count(total)} {unit}"
+    line = f"**{md(ward_names[ward])}**: {total:,} {unit}" if show_small else \
+        f"**{md(ward_names[ward])}**: {suppress_count(total)} {unit}"
     row = table.set_index("ward_code").loc[ward]
     if compare and row["verdict"] and show_small:
         line += f" (a year earlier {streets['previous_total']:,}; {row['verdict']}, {format_p(row['p_value'])})"
@@ -256,7 +257,7 @@ if ward:
     with dr:
         st.markdown("**Top streets and locations**")
         if streets["table"].empty:
-            st.info(f"No {unit} in {ward_names[ward]} for these filters.")
+            st.info(f"No {unit} in {md(ward_names[ward])} for these filters.")
         else:
             st.dataframe(maps.display_places(streets["table"], show_small), hide_index=True,
                          key="maps_streets")

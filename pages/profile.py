@@ -4,8 +4,9 @@ officers places and premises in their own wards, without person keys. Every prof
 every download is written to the audit log."""
 import streamlit as st
 
-from app import access, context
+from app import access, context, files
 from cdp import audit, profiles, queries
+from cdp.markup import md
 
 f = context.filters()
 viewer = context.viewer()
@@ -102,7 +103,7 @@ else:
         try:
             subject = profiles.point_subject(point, radius)
         except ValueError as problem:
-            st.error(str(problem))
+            st.error(md(problem))
 
 if not subject.ready:
     st.info("Choose a person key, a location, a premises or a point above. The sidebar's named "
@@ -110,8 +111,8 @@ if not subject.ready:
     st.stop()
 
 profile = profiles.for_viewer(context.cached(profiles.build_profile)(f, subject, within_wards=area), viewer)
-st.header(subject.title)
-st.caption(f"{profile.scope}. The sidebar's period and priorities apply; its ward and people filters do "
+st.header(md(subject.title))
+st.caption(f"{md(profile.scope)}. The sidebar's period and priorities apply; its ward and people filters do "
            "not (the subject decides which incidents count).")
 if profile.total_rows == 0:
     st.info("No incidents for this subject in the selected period and priorities"
@@ -184,7 +185,6 @@ st.caption(("Each download contains pseudonymised person keys and is" if profile
             else "Each download is") + " recorded in the audit log (who, when, which subject and "
            "period) when you click it.")
 columns = st.columns(len(profiles.EXPORTS))
-for column, (fmt, (label, mime, _)) in zip(columns, profiles.EXPORTS.items()):
-    column.download_button(f"Download {label}", data=profiles.logged_export(profile, fmt, viewer),
-                           file_name=profiles.export_file_name(profile, fmt), mime=mime,
-                           on_click="ignore", key=f"download-{fmt}", icon=":material/download:")
+for column, (fmt, (label, _, _)) in zip(columns, profiles.EXPORTS.items()):
+    files.download_button(f"Download {label}", profiles.export(profile, fmt), key=f"download-{fmt}",
+                          container=column, viewer=viewer)

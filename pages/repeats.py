@@ -2,9 +2,10 @@
 domestic abuse escalation, and the places and premises that keep coming up. Analysts only."""
 import streamlit as st
 
-from app import access, context, widgets
-from cdp import audit, counting, priorities, profiles, queries
+from app import access, context, files, widgets
+from cdp import audit, counting, exports, priorities, profiles, queries
 from cdp import victimisation as vic
+from cdp.markup import md
 
 f = context.filters()
 viewer = context.viewer()
@@ -174,11 +175,10 @@ else:
             "total_incidents": st.column_config.NumberColumn("All in the span"),
             "latest": st.column_config.DateColumn("Latest incident"),
             "ward": "Ward of the latest", "vulnerable": st.column_config.CheckboxColumn("Vulnerable")})
-        st.download_button("Download the list (CSV)", key="escalation-csv", on_click="ignore",
-                           data=profiles.logged_table_export(escalating, "domestic abuse escalation victims",
-                                                             audit.filters_record(f), viewer),
-                           file_name=f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv", mime="text/csv",
-                           help="Every download of victim keys is recorded in the audit log.")
+        listed = exports.csv_export(escalating, f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv", person_level=True,
+                                    what="domestic abuse escalation victims", filters=audit.filters_record(f))
+        files.download_button("Download the list (CSV)", listed, key="escalation-csv", viewer=viewer,
+                              help="Every download of victim keys is recorded in the audit log.")
 
 # --- repeat places and premises ------------------------------------------------------------------
 st.header("Repeat places and premises")
@@ -221,7 +221,7 @@ for kind in [(shown or "Premises").lower()]:
         rows = picked.selection.rows if picked else []
         if rows:
             place = places.iloc[rows[0]]
-            if st.button(f"Open the problem profile for {place['label']}", key=f"profile-{kind}",
+            if st.button(f"Open the problem profile for {md(place['label'])}", key=f"profile-{kind}",
                          icon=":material/person_search:"):
                 st.session_state["profile_handover"] = profiles.subject_for_place(place["place_key"],
                                                                                   place["label"])

@@ -4,9 +4,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from app import context, widgets
+from app import context, files, widgets
 from cdp import areas as nat
 from cdp import counting, queries, stats, trends
+from cdp.exports import csv_export
+from cdp.markup import md
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 
 f = context.filters()
@@ -50,13 +52,8 @@ def label(key: str) -> str:
     return PRIORITY_BY_KEY[key].label
 
 
-def csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
-
-
 def download(title: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
-    st.download_button(title, csv(frame), file_name=file_name, mime="text/csv", key=key,
-                       on_click="ignore", icon=":material/download:")
+    files.download_button(title, csv_export(frame, file_name), key=key)
 
 
 # --- What changed -------------------------------------------------------------------------------
@@ -85,7 +82,7 @@ if len(untested) < len(keys) and table.empty:
                "for these filters.")
 elif not table.empty:
     shown = trends.board_exceptions(table) if hide_small else table
-    st.markdown("\n".join(f"- {sentence}" for sentence in shown["sentence"].head(5)))
+    st.markdown("\n".join(f"- {md(sentence)}" for sentence in shown["sentence"].head(5)))
     if hide_small:
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
@@ -226,7 +223,7 @@ if area.startswith(NAT):
 points = trends.control_series(counts, chart_key, area, f, first_month, baseline)
 chart_title = f"{trends.series_title(chart_key)}: {trends.area_name(area, names)}"
 if points.empty or not points.any():
-    st.info(f"No {counted_unit(chart_key)} recorded in {trends.area_name(area, names)} for these filters.")
+    st.info(f"No {counted_unit(chart_key)} recorded in {md(trends.area_name(area, names))} for these filters.")
 elif hide_small and trends.has_small_counts(points):
     st.info("This series holds counts of 1 to 4, so its control chart is not shown to this viewer.")
 else:
@@ -244,10 +241,10 @@ else:
         st.subheader("Signals")
         sentences = stats.describe_signals(chart, unit=chart_grain)
         if sentences:
-            st.markdown("\n".join(f"- {s}" for s in sentences[:SIGNALS_LISTED]))
+            st.markdown("\n".join(f"- {md(s)}" for s in sentences[:SIGNALS_LISTED]))
             if len(sentences) > SIGNALS_LISTED:
                 with st.expander(f"{len(sentences) - SIGNALS_LISTED} earlier signals"):
-                    st.markdown("\n".join(f"- {s}" for s in sentences[SIGNALS_LISTED:]))
+                    st.markdown("\n".join(f"- {md(s)}" for s in sentences[SIGNALS_LISTED:]))
         else:
             st.success("No signals: every point is within the limits, with no run of 8 on one side "
                        "of the mean and no 6 rising or falling. The variation looks like chance.")

@@ -64,3 +64,44 @@ def test_a_file_name_like_a_link_shows_as_text(upload_server, browser):
     assert page.locator('a[href*="evil.example"]').count() == 0
     assert f"{name} line 1: not a police.uk street file" in page.inner_text("body")
     page.close()
+
+
+# --- hostile text on the pages ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    from hostile import hostile_store
+    require_chromium()
+    folder = tmp_path_factory.mktemp("browser-hostile")
+    store = hostile_store(folder)
+    with dashboard(store, {"CDP_AUDIT_LOG": str(folder / "audit.log"), "CDP_ROLE": "analyst",
+                           "CDP_UPLOAD_DIR": str(folder / "uploads")}) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path, shows", [
+    ("profile?premises_id=PR1", "The [x](http://evil.example/md)"),
+    ("maps", "Castle"),
+    ("repeats", "Repeat victimisation"),
+    ("trends", "Trends and exceptions"),
+    ("briefing", "Board briefing"),
+])
+def test_text_from_data_is_never_a_link_in_the_browser(hostile_server, browser, path, shows):
+    page, errors = open_page(browser, f"{hostile_server}/{path}")
+    if path == "maps":
+        box = page.locator(".st-key-maps_ward input")
+        box.click()
+        box.press_sequentially("Castle", delay=50)
+        box.press("ArrowDown")
+        box.press("Enter")
+        page.get_by_text("Top streets and locations").wait_for(timeout=120_000)
+        wait_until_idle(page, timeout_ms=120_000)
+    page.screenshot(path=str(ARTIFACTS / f"hostile-{path.split('?')[0]}.png"), full_page=True)
+    body = page.inner_text("body").replace("\u2060", "")  # the word joiners that stop autolinks
+    assert shows in body and "Traceback" not in body
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.locator("a[href^='mailto:']").count() == 0
+    assert page.locator("b:has-text('BOLD9'), strong:has-text('BOLD9')").count() == 0
+    assert page.locator(".js-plotly-plot a").count() == 0  # plotly draws <a href> as svg links
+    assert not errors
+    page.close()

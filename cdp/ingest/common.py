@@ -102,7 +102,8 @@ def implausible_months(months: pd.Series, text: pd.Series, column: str) -> pd.Se
     now = current_month()
     say(reason, months > now, lambda m: f"{column} '" + text[m] + f"' is in the future (after {now:%B %Y})")
     say(reason, months < EARLIEST_MONTH,
-        lambda m: f"{column} '" + text[m] + f"' is before {EARLIEST_MONTH:%Y}: not a plausible date for these records")
+        lambda m: f"{column} '" + text[m] + f"' is before {EARLIEST_MONTH:%Y}: not a plausible date for "
+                  "these records")
     return reason
 
 
@@ -135,8 +136,9 @@ def parse_degrees(x: pd.Series, y: pd.Series, names: tuple[str, str],
     if wrong.any():
         pair = _pair(names, x, y)
         swapped = wrong & xs.between(*geography.GB_LAT) & ys.between(*geography.GB_LON)
-        say(reason, swapped, lambda m: pair(m) + f" look swapped: {names[0].lower()} runs east-west (-9 to 2.5 "
-                                                 f"across Great Britain), {names[1].lower()} north-south (49.5 to 61.5)")
+        say(reason, swapped, lambda m: pair(m) + f" look swapped: {names[0].lower()} runs east-west (-9 to "
+                                                 f"2.5 across Great Britain), {names[1].lower()} north-south "
+                                                 "(49.5 to 61.5)")
         metres = (wrong & ~swapped & ((xs.abs() > 180) | (ys.abs() > 90))
                   & xs.between(*geography.GB_EASTING) & ys.between(*geography.GB_NORTHING))
         where = ("put them in the easting and northing columns" if grid_columns
