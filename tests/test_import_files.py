@@ -322,3 +322,14 @@ def test_the_message_is_one_of_text(db, tmp_path, january):
     message = str(failure(db, "police_uk", [path], boundaries=WARDS_FILE))
     assert "unknown Crime type '[x](http://evil.example)'" in message  # the value as written, for the person
     assert io.StringIO(message).readline().startswith("import failed, nothing was loaded (1 problem)")
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_line_too_long_to_be_a_row_is_refused_with_its_line(db, tmp_path, january, monkeypatch, quoted):
+    monkeypatch.setattr(reader, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 20_000)
+    rows = text_of(january.head(5)).splitlines()
+    junk = ('"' if quoted else "") + "x" * 50_000  # never a row: an open quote or no line break
+    path = write(tmp_path, "2024-01-nottinghamshire-street.csv", "\n".join(rows + [junk]) + "\n")
+    failed = failure(db, "police_uk", [path], boundaries=WARDS_FILE)
+    assert [(p.line, "without a line break" in p.reason) for p in failed.problems] == [(7, True)]

@@ -241,7 +241,10 @@ class CsvFile:
                 block, self.pending = self.pending[:cut], self.pending[cut:]
                 return block
             if len(self.pending) > MAX_LINE_BYTES:
-                return self.pending  # let the careful way name the problem
+                if not len(feeds):
+                    raise self._fail(self.lines_before + 1, _too_long())
+                block, self.pending = self.pending, b""  # line breaks in quotes: the careful way
+                return block                              # names the line the quote opens on
 
     def _fast_chunk(self, block: bytes) -> Chunk | None:
         """The block's rows the fast way, or None when its quoting or line ends need the careful way."""
@@ -324,8 +327,7 @@ class CsvFile:
                 cut = (data.rfind(b"\n") + 1) if not self.eof else len(data)
                 if cut == 0:
                     if len(data) > MAX_LINE_BYTES:
-                        raise self._fail(self.lines_before + 1, f"a line longer than {MAX_LINE_BYTES >> 20} MB "
-                                                                "without a line break: not a CSV file")
+                        raise self._fail(self.lines_before + 1, _too_long())
                     self._read_more()
                     continue
                 block, self.pending = data[:cut], data[cut:]
@@ -373,6 +375,10 @@ class CsvFile:
         """After reading: whether every row had one field too many, all blank (read as one
         file-level problem rather than as a problem on each row)."""
         return self.rows_read > 0 and self.trailing_commas == self.rows_read
+
+
+def _too_long() -> str:
+    return f"a line longer than {MAX_LINE_BYTES / 2**20:g} MB without a line break: not a CSV file"
 
 
 def read_lines(source: Source, wanted: Iterator[tuple[int, T]]) -> Iterator[tuple[int, T, list[str]]]:
