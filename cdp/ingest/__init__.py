@@ -131,7 +131,7 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
         columns = list(dict.fromkeys(c for header in headers for c in header))
         rejects = RejectsFile(target, columns, person_keys=rejects_person_keys)
     try:
-        with transaction(con), bounded_memory(con):
+        with bounded_memory(con), transaction(con):
             result = _load(con, importer, sources, headers, wards, origin, limits, rejects, synthetic,
                            report, started)
     except BaseException:

@@ -9,6 +9,7 @@ The SQL is the subset DuckLake also runs (no constraints, no upserts, no rowid).
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -28,13 +29,12 @@ MEMORY_LIMIT = "512MiB"
 
 def _bytes(setting: str) -> float:
     """A DuckDB memory setting ('18.8 GiB', '512.0 MiB') in bytes."""
-    units = {"bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+    units = {"": 1, "b": 1, "bytes": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
              "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
-    number, _, unit = setting.strip().partition(" ")
-    try:
-        return float(number) * units.get(unit.lower() or "bytes", 1)
-    except ValueError:
+    found = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", setting)
+    if not found or found.group(2).lower() not in units:
         return float("inf")
+    return float(found.group(1)) * units[found.group(2).lower()]
 
 
 @contextmanager
@@ -47,8 +47,10 @@ def bounded_memory(con: duckdb.DuckDBPyConnection, limit: str = MEMORY_LIMIT) ->
     con.execute(f"SET memory_limit = '{limit}'")
     try:
         yield
-    finally:
-        con.execute(f"SET memory_limit = '{old}'")
+    finally:  # the setting reads back rounded ('18.8 GiB'): the default comes back exactly by RESET
+        con.execute("RESET memory_limit")
+        if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != old:
+            con.execute(f"SET memory_limit = '{old}'")
 
 
 @dataclass
