@@ -2,22 +2,14 @@
 source's newest month is older than expected (cdp.freshness decides)."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import streamlit as st
 
 from cdp import freshness
+from cdp.markup import md
 
 from . import context
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
-
-
-def as_text(value: str) -> str:
-    """Text from data (a force or partner source name) made safe to show in markdown: every
-    markdown character escaped, so it is shown as written, never as markup."""
-    return _MARKDOWN.sub(r"\\\1", str(value))
 
 
 def show_data_age() -> None:
@@ -25,7 +17,7 @@ def show_data_age() -> None:
     age = context.cached(freshness.data_age)(date.today())
     if not age.sources:
         return
-    groups = " · ".join(f"{label}: " + "; ".join(f"{', '.join(as_text(n) for n in names)} {period}"
+    groups = " · ".join(f"{label}: " + "; ".join(f"{', '.join(md(n) for n in names)} {period}"
                                                  for names, period in periods)
                         for label, periods in age.covers())
     if age.synthetic:
@@ -34,5 +26,5 @@ def show_data_age() -> None:
                    "Data page (it replaces the demo data).")
     else:
         st.caption(f"Data covers {groups}.")
-    for warning in age.warnings(as_text):
+    for warning in age.warnings(md):
         st.warning(warning, icon=":material/schedule:")

@@ -2,7 +2,6 @@
 import streamlit as st
 
 from app import context, files, widgets
-from app.freshness import as_text
 from cdp import counting, geography, queries, store
 from cdp.markup import md
 from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
@@ -73,13 +72,13 @@ if context.viewer().may_refresh:
     with context.reading() as con:
         checked = last_api_check(con)
     if checked:
-        st.caption(as_text(checked))
+        st.caption(md(checked))
     if st.button("Refresh from police.uk", icon=":material/sync:"):
         bar = st.progress(0.0, text="Starting")
         try:
             with context.writing() as con:
                 result = refresh_from_api(con, progress=lambda message, fraction:
-                                          bar.progress(min(max(fraction, 0.0), 1.0), text=as_text(message)))
+                                          bar.progress(min(max(fraction, 0.0), 1.0), text=md(message)))
         except RefreshFailed as exc:
             st.session_state["refresh_outcome"] = ("error", str(exc))
         except (store.Busy, store.StoreError) as exc:
@@ -89,4 +88,4 @@ if context.viewer().may_refresh:
         st.rerun()  # the figures above now include what was loaded
     outcome = st.session_state.pop("refresh_outcome", None)
     if outcome:
-        (st.error if outcome[0] == "error" else st.success)(as_text(outcome[1]))
+        (st.error if outcome[0] == "error" else st.success)(md(outcome[1]))

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.freshness import as_text
 from cdp import freshness
 from cdp.ingest import ingest
 from cdp.police_uk_format import street_frame, write_street_csv
@@ -87,11 +86,6 @@ def test_synthetic_demo_data_covers_a_fixed_period_and_is_never_stale(demo_db, t
         con.close()
     assert age.synthetic and not age.stale() and not age.warnings()
     assert {(s.first, s.last) for s in age.sources} == {(date(2020, 4, 1), date(2025, 3, 1))}
-
-
-def test_as_text_shows_data_as_written():
-    assert as_text("**Police** [x](http://e) :red[y] <b>") == \
-        r"\*\*Police\*\* \[x\]\(http\:\/\/e\) \:red\[y\] \<b\>".replace(r"\/", "/")
 
 
 def captions(at) -> str:
