@@ -58,7 +58,8 @@ def describe_process(pid: int) -> str:
     return f"PID {pid} ({command})" if command else f"PID {pid}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (perhaps another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -95,7 +96,7 @@ def pending_writer(path: Path) -> int | None:
         pid = int(pid_line)
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) and describe_process(pid) == who else None
+    return pid if process_alive(pid) and describe_process(pid) == who else None
 
 
 def _request(path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import config
+from .embedded import process_alive
 
 KEEP_SECONDS = 24 * 3600
 SUFFIXES = (".csv", ".zip")
@@ -63,16 +64,6 @@ def display_names(names: list[str]) -> list[str]:
     return shown
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_leftovers(now: float | None = None) -> list[Path]:
     """Remove upload folders left by servers that stopped mid-import; returns what was removed."""
     root = config.upload_dir()
@@ -84,7 +75,7 @@ def clean_leftovers(now: float | None = None) -> list[Path]:
         host, _, rest = folder.name.partition("-")
         pid = rest.partition("-")[0]
         stale = now - folder.lstat().st_mtime > KEEP_SECONDS
-        gone = host == _host() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+        gone = host == _host() and pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid))
         if stale or gone:
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder, ignore_errors=True)
