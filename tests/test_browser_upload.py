@@ -8,20 +8,29 @@ import shutil
 
 import pytest
 
-from test_browser import ARTIFACTS, browser, dashboard, open_page, require_chromium, wait_until_idle  # noqa: F401
+from conftest import ROOT
+from servers import chromium, dashboard, need_chromium, open_page, wait_until_idle
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
 def upload_server(demo_db, tmp_path_factory):
-    require_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("browser-upload")
     store = folder / "cdp.duckdb"
     shutil.copy(demo_db, store)
-    env = {"CDP_UPLOAD_DIR": str(folder / "uploads"), "CDP_AUDIT_LOG": str(folder / "audit.log"),
-           "CDP_ROLE": "analyst"}
-    with dashboard(store, env) as url:
+    env = {"CDP_DB": str(store), "CDP_UPLOAD_DIR": str(folder / "uploads"),
+           "CDP_AUDIT_LOG": str(folder / "audit.log"), "CDP_ROLE": "analyst"}
+    with dashboard(env, folder / "server.log") as url:
         yield url, folder
 
 
@@ -71,11 +80,12 @@ def test_a_file_name_like_a_link_shows_as_text(upload_server, browser):
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
     from hostile import hostile_store
-    require_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("browser-hostile")
     store = hostile_store(folder)
-    with dashboard(store, {"CDP_AUDIT_LOG": str(folder / "audit.log"), "CDP_ROLE": "analyst",
-                           "CDP_UPLOAD_DIR": str(folder / "uploads")}) as url:
+    env = {"CDP_DB": str(store), "CDP_AUDIT_LOG": str(folder / "audit.log"), "CDP_ROLE": "analyst",
+           "CDP_UPLOAD_DIR": str(folder / "uploads")}
+    with dashboard(env, folder / "server.log") as url:
         yield url
 
 

@@ -8,11 +8,12 @@ import re
 import shutil
 import stat
 import zipfile
+from contextlib import closing
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cdp import store as stores
 from cdp import uploads
 from conftest import ROOT, store_digest
 
@@ -63,14 +64,14 @@ def test_an_upload_named_like_a_path_writes_nothing_there(upload_page, tmp_path,
     assert everything_under(root) == []
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     # The store records the uploads by their own names, as text.
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         (files,) = con.execute("SELECT files FROM imports ORDER BY import_id DESC LIMIT 1").fetchall()[0]
     assert files == f"{absolute}; {relative}"
 
 
 def test_a_failed_upload_leaves_nothing_behind(upload_page, tmp_path, police_uk_files):
     at, store = upload_page
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         before = store_digest(con)
     bad = police_uk_files[0].read_text().replace("2024-01,Nottinghamshire", "2024-13,Nottinghamshire", 1)
     target = tmp_path / "owned.csv"
@@ -79,7 +80,7 @@ def test_a_failed_upload_leaves_nothing_behind(upload_page, tmp_path, police_uk_
     assert text(at.error[0].value).startswith("Nothing was loaded")
     assert "owned.csv line 2: Month '2024-13' is not YYYY-MM" in at.code[0].value
     assert everything_under(tmp_path / "uploads") == []
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         assert store_digest(con) == before
 
 
@@ -91,7 +92,7 @@ def test_two_uploads_with_one_name_are_two_files(upload_page):
     upload(at, [("extract.csv", first, "text/csv"), ("extract.csv", second, "text/csv")],
            kind="Partner extract (v1)")
     assert "from 2 file(s)" in text(at.success[0].value)
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         ids = con.execute("SELECT incident_id FROM incidents WHERE source = 'housing' ORDER BY 1").fetchall()
         (files,) = con.execute("SELECT files FROM imports ORDER BY import_id DESC LIMIT 1").fetchall()[0]
     assert ids == [("A1",), ("B1",)]
@@ -100,7 +101,7 @@ def test_two_uploads_with_one_name_are_two_files(upload_page):
 
 def test_the_upload_keeps_the_archive_limits(upload_page, tmp_path):
     at, store = upload_page
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         before = store_digest(con)
     archive = tmp_path / "archive.zip"
     row = (",2024-05,Nottinghamshire Police,Nottinghamshire Police,-1.150181,52.953049,On or near Parking Area,"
@@ -111,7 +112,7 @@ def test_the_upload_keeps_the_archive_limits(upload_page, tmp_path):
                    + row * 60_000)
     upload(at, [("archive.zip", archive.read_bytes(), "application/zip")])
     assert "a zip bomb?" in at.code[0].value
-    with duckdb.connect(str(store)) as con:
+    with closing(stores.connect(store, read_only=True)) as con:
         assert store_digest(con) == before
 
 
