@@ -57,7 +57,8 @@ def is_residential(premises_type) -> bool:
 @dataclass(frozen=True)
 class Viewer:
     """Who is looking. `wards`: the ward codes assigned to a neighbourhood officer. `mode`: how
-    they were identified (oidc, proxy or local). `page`: the page being shown, for the audit log."""
+    they were identified (oidc, proxy, local or command line). `page`: the page being shown, for
+    the audit log."""
     user: str
     role: str
     wards: frozenset[str] = frozenset()
@@ -369,6 +370,12 @@ def local_viewer(wards: Mapping[str, str] | None, environ: Mapping[str, str] | N
         listed = [a.strip() for a in environ.get("CDP_ROLE_AREAS", "").split(",") if a.strip()]
         assigned = _assigned_wards(listed, wards, "CDP_ROLE_AREAS")
     return Viewer(user=os_user(), role=role, wards=assigned, mode="local")
+
+
+def command_line_viewer() -> Viewer:
+    """Whoever runs `python -m cdp` (an import writing a rejects file): the operating-system
+    account, which reads the files and the store directly, so an analyst's view."""
+    return Viewer(user=os_user(), role="analyst", mode="command line", page="python -m cdp")
 
 
 def is_loopback(address: str | None) -> bool:

@@ -1,7 +1,7 @@
 """The audit log of person-level data: who saw or exported which rows, in a tamper-evident chain.
 
 One JSON object per line, appended and never rewritten. Each entry holds `seq` (1, 2, ...), `time`
-(UTC), `user`, `role`, `mode` (how the user was identified: oidc, proxy or local), `action` (view or
+(UTC), `user`, `role`, `mode` (how the user was identified: oidc, proxy, local or command line), `action` (view or
 export), `what`, `page`, `filters`, `rows`, `prev` (the previous entry's hash; 64 zeros for the
 first) and `hash`: SHA-256 of the entry's other fields as canonical JSON, so changing, removing or
 reordering any entry breaks the chain from there on. With CDP_AUDIT_KEY set the hash is an

@@ -78,7 +78,8 @@ def test_person_level_exports_are_refused_without_access_and_audited(tmp_path, m
     assert not log.exists()
     assert exports.deliver(export, access.Viewer("a", "analyst")) == b"victim_id\nV1\nV2\n"
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
-    assert (entry["user"], entry["export"], entry["rows"], entry["filter"]) == ("a", "victims", 2, {"ward": "Castle"})
+    assert (entry["user"], entry["action"], entry["what"], entry["rows"], entry["filters"]) == \
+        ("a", "export", "victims", 2, {"ward": "Castle"})
     # Aggregates are no person-level export: nothing to log.
     exports.deliver(exports.csv_export(pd.DataFrame({"n": [1]}), "n.csv"), access.Viewer("b", "board"))
     assert len(log.read_text().splitlines()) == 1

@@ -92,8 +92,9 @@ def test_the_rejects_file_is_private_safe_to_open_and_audited(setup):
     assert table.loc[0, "line"] == "3" and table.loc[0, "victim_id"] == "V2"
     assert table.loc[0, "location"].startswith("'=HYPERLINK(")  # never run by a spreadsheet
     (entry,) = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
-    assert entry["export"] == "rejected rows file" and entry["rows"] == 1
-    assert entry["filter"]["path"] == str(written) and entry["filter"]["files"] == [str(extract)]
+    assert (entry["action"], entry["what"], entry["rows"]) == ("export", "rejected rows file", 1)
+    assert entry["filters"]["path"] == str(written) and entry["filters"]["files"] == [str(extract)]
+    assert (entry["user"], entry["mode"]) == (access.os_user(), "command line")  # run from the CLI
 
 
 def test_a_refused_path_stops_the_import_before_anything_is_read(db, tmp_path):

@@ -139,7 +139,7 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
             rejects.discard()
         raise
     if rejects is not None:
-        rejects.finish(viewer or access.current_viewer(), result.files, dataset)
+        rejects.finish(viewer or access.command_line_viewer(), result.files, dataset)
     report("Done", 1.0)
     return result
 
