@@ -4,6 +4,7 @@ ward name in the boundary file), for the tests that check it all stays text."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,11 @@ LOCATION = f"On or near {HTML} {AUTOLINK} Street"
 CATEGORY = f"Burglary {BOLD} {LINK}"
 WARD = f"Castle {HTML} {LINK}"
 CASTLE = "E05012277"
-# Traces of markup that would mean text from data became markup (the pages make no links).
-RENDERED = ("<a ", "<a>", "<img", "<b>BOLD9", "mailto:")
+# Traces of markup that would mean text from data became markup: a link to the hostile host (the
+# test parser links bare domains, which Streamlit's GFM does not, so the product's own "police.uk"
+# is no trace), an image, bold, an e-mail link.
+RENDERED = ("<img", "<b>BOLD9", "mailto:")
+_LINK_FROM_DATA = re.compile(r"<a\b[^>]*>(?:(?!</a>).)*?evil\.example|<a\b[^>]*evil\.example", re.S)
 _MARKDOWN = MarkdownIt("commonmark", {"linkify": True}).enable(["linkify", "table", "strikethrough"])
 
 
@@ -36,7 +40,7 @@ def rendered_markdown(source: str) -> str:
 
 def markup_from_data(text: str) -> list[str]:
     """The traces of data-made markup in rendered text (empty when it stayed text)."""
-    return [trace for trace in RENDERED if trace in text]
+    return [trace for trace in RENDERED if trace in text] + _LINK_FROM_DATA.findall(text)
 
 
 def hostile_wards(folder: Path) -> Path:
