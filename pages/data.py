@@ -60,7 +60,9 @@ skip = st.checkbox("Skip bad rows (load the good rows and keep a CSV of the reje
 if st.button("Import", type="primary", disabled=not uploads):
     dataset = "police_uk" if kind.startswith("police") else "partner"
     with st.spinner("Importing..."):
-        outcome = files.import_uploads(uploads, dataset, skip)
+        st.session_state["upload_outcome"] = files.import_uploads(uploads, dataset, skip)
+    st.rerun()  # the figures and imports above now include what was loaded
+if outcome := st.session_state.pop("upload_outcome", None):
     files.show_upload_outcome(outcome)
 
 if context.viewer().may_refresh:
