@@ -14,7 +14,6 @@ from cdp.priorities import PRIORITY_BY_KEY, PRIORITY_KEYS
 from cdp.targets import definitions
 
 from . import context
-from .freshness import as_text
 
 CUSTOM = "Custom range"
 
@@ -141,7 +140,7 @@ def render() -> flt.Filters:
                            "config/areas.toml). Pages report for the area's wards.")
         area = areas.get(st.session_state["f_area"] or "")
     elif areas_problem:
-        bar.warning(f"No NAT areas: {as_text(areas_problem)}")
+        bar.warning(f"No NAT areas: {md(areas_problem)}")
     ward_options = [c for c in choices["wards"] if not area or c in area.ward_codes]
     st.session_state["f_wards"] = [w for w in st.session_state.get("f_wards", []) if w in ward_options]
     bar.multiselect("Wards", ward_options, key="f_wards", format_func=lambda c: choices["wards"][c],

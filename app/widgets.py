@@ -10,15 +10,15 @@ from cdp.metrics import Comparison
 from cdp.priorities import PRIORITY_BY_KEY
 from cdp.suppression import suppress_change
 
-from .freshness import as_text
+from cdp.markup import md
 
 _BADGES = {"full": ("Full coverage", "green"), "proxy": ("Proxy only", "orange"),
            "unavailable": ("Unavailable", "gray"), "mixed": ("Mixed coverage", "orange")}
 
 
-def describe(f: Filters, text=as_text) -> str:
+def describe(f: Filters, text=md) -> str:
     """One line saying what the filters select, for markdown; names from data (categories) go
-    through `text` (chart_text for a plotly title)."""
+    through `text` (cdp.markup.chart for a plotly title)."""
     period = (f"{f.start:%b %Y}" if f.start == f.end else f"{f.start:%b %Y} to {f.end:%b %Y}")
     wards = f"{len(f.wards)} ward(s)" if f.wards else "all wards"
     parts = [period, f"{text(f.area)} area ({wards})" if f.area else wards]

@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 
 from . import filters as flt
 from . import geography
-from .charts import chart_text
+from .markup import chart
 from .reference import ReferenceFileError, number, read_rows
 
 ENV = "CDP_CCTV"
@@ -277,7 +277,7 @@ def add_cameras(fig: go.Figure, cameras: pd.DataFrame, discs: bool = True) -> go
             ys += ring[:, 1].tolist() + [None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Camera view",
                                  line={"color": COVERAGE_COLOUR, "width": 1}, hoverinfo="skip"))
-    names = [chart_text(n) for n in cameras["name"]]
+    names = [chart(n) for n in cameras["name"]]
     radius = [f"{r:,.0f}" for r in cameras["view_radius_m"]]
     fig.add_trace(go.Scatter(
         x=cameras["easting"], y=cameras["northing"], mode="markers", name="CCTV camera",

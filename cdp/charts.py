@@ -1,16 +1,8 @@
 """Plotly figure builders shared by pages. Each returns a figure that plain pytest can inspect."""
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
-
-
-def chart_text(value) -> str:
-    """Text from a data file (an area, cohort or camera name) as literal text in a plotly figure,
-    which reads a subset of HTML: &, < and > become entities, shown as the characters."""
-    return html.escape(str(value), quote=False)
 
 
 PALETTE = {"primary": "#1f4e79", "accent": "#c0504d", "muted": "#9aa5b1", "good": "#2e7d32"}

@@ -38,7 +38,7 @@ from scipy.stats import wilcoxon
 
 from . import filters as flt
 from . import repeats, victimisation
-from .charts import chart_text
+from .markup import chart
 from .priorities import PRIORITIES, PRIORITY_KEYS, priority_column
 from .queries import data_months, ward_names
 from .reference import ReferenceFileError, day, read_rows
@@ -302,7 +302,7 @@ def cohort_figure(summary: pd.DataFrame, show_small: bool = True, height: int = 
     rows = summary[summary["compared"] > 0]
     if not show_small:
         rows = rows[~rows[["compared", "before", "after"]].map(is_small).any(axis=1)]
-    names = [chart_text(n) for n in rows["cohort"]]
+    names = [chart(n) for n in rows["cohort"]]
     fig = go.Figure()
     for column, label, colour in (("before_per_member", "Year before entry", "#9aa5b1"),
                                   ("after_per_member", "Year after entry", "#1f4e79")):

@@ -49,7 +49,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import filters as flt
-from .charts import PALETTE, chart_text
+from .charts import PALETTE
+from .markup import chart
 from .reference import ReferenceFileError, month, read_rows, whole_number
 from .stats import compare_proportions, format_p, proportion_interval
 from .suppression import WITHHELD, is_small, suppress_count
@@ -324,7 +325,7 @@ def trend_figure(table: pd.DataFrame, offender_type: str, show_small: bool = Tru
         x = pd.to_datetime(rows["cohort_end"])
         y = rows["proportion"] * 100
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines+markers", name=chart_text(rows["area"].iat[0]),
+            x=x, y=y, mode="lines+markers", name=chart(rows["area"].iat[0]),
             line={"color": PALETTE["primary"], "width": 2},
             error_y={"type": "data", "symmetric": False, "array": rows["ci_high"] * 100 - y,
                      "arrayminus": y - rows["ci_low"] * 100, "color": PALETTE["muted"], "thickness": 1},

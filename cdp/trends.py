@@ -19,7 +19,7 @@ from scipy.stats import binom
 from . import counting, stats, targets
 from . import filters as flt
 from .charts import PALETTE
-from .markup import chart as chart_text
+from . import markup
 from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
 from .queries import data_months, ward_names
 from .suppression import THRESHOLD, hide_small
@@ -506,7 +506,7 @@ def monthly_figure(series: pd.DataFrame, title: str, f: flt.Filters, names: dict
     baseline_label = baseline_label or "Baseline"
     data = []
     for i, (area, rows) in enumerate(series.groupby("area", sort=False)):
-        colour, name = AREA_COLOURS[i % len(AREA_COLOURS)], chart_text(area_name(area, names))
+        colour, name = AREA_COLOURS[i % len(AREA_COLOURS)], markup.chart(area_name(area, names))
         current = rows[rows["in_period"]]
         baseline_total = rows[rows["month"] == pd.Timestamp(baseline_end)]
         data += [
@@ -535,7 +535,7 @@ def monthly_figure(series: pd.DataFrame, title: str, f: flt.Filters, names: dict
                     for text, y in (("Monthly count", 1.0), ("Rolling 12-month total", 0.36))]
     y_axis = {"rangemode": "tozero", "tickformat": ","}
     return go.Figure(data=data, layout={
-        "title": {"text": chart_text(title)}, "height": 480, "hovermode": "x unified",
+        "title": {"text": markup.chart(title)}, "height": 480, "hovermode": "x unified",
         "margin": {"l": 10, "r": 10, "t": 70, "b": 10},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.08},
         "xaxis": {"anchor": "y", "matches": "x2", "showticklabels": False},
@@ -549,13 +549,13 @@ def weekly_figure(series: pd.DataFrame, title: str, names: dict[str, str]) -> go
     """Weekly counts (solid) with the same week 52 weeks earlier (dotted)."""
     data = []
     for i, (area, rows) in enumerate(series.groupby("area", sort=False)):
-        colour, name = AREA_COLOURS[i % len(AREA_COLOURS)], chart_text(area_name(area, names))
+        colour, name = AREA_COLOURS[i % len(AREA_COLOURS)], markup.chart(area_name(area, names))
         data += [_line(rows["week"], rows["count"], name, colour, area, markers=True,
                        hover=f"{name}<br>week of %{{x|%d %b %Y}}: %{{y:,}}<extra></extra>"),
                  _line(rows["week"], rows["same_week_last_year"], f"{name}: same week last year", colour, area,
                        dash="dot", hover=f"{name}, 52 weeks earlier: %{{y:,}}<extra></extra>")]
     return go.Figure(data=data, layout={
-        "title": {"text": chart_text(title)}, "height": 380, "hovermode": "x unified",
+        "title": {"text": markup.chart(title)}, "height": 380, "hovermode": "x unified",
         "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.12},
         "yaxis": {"rangemode": "tozero", "tickformat": ",",
@@ -595,7 +595,7 @@ def control_chart_figure(chart: pd.DataFrame, title: str, unit: str = "month",
                             "Limits set here", PALETTE["good"], 0.10)
         shapes, notes = [shape], [note]
     return go.Figure(data=data, layout={
-        "title": {"text": chart_text(title)}, "height": 420, "hovermode": "x unified",
+        "title": {"text": markup.chart(title)}, "height": 420, "hovermode": "x unified",
         "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.1},
         "yaxis": {"rangemode": "tozero", "tickformat": ","}, "shapes": shapes, "annotations": notes})
@@ -628,7 +628,7 @@ def weekday_hour_figure(grid: pd.DataFrame, title: str) -> go.Figure:
                                hovertemplate="%{y} %{x}:00 to %{x}:59: %{z:,}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="Hour of day", tickmode="linear", dtick=3)
-    fig.update_layout(title=chart_text(title), height=330, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(title=markup.chart(title), height=330, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
 
 

@@ -5,10 +5,9 @@ import streamlit as st
 
 from app import context, files, reference_files, widgets
 from cdp import access, cctv, config, counting, exports, maps, queries, reference
-from cdp.charts import chart_text
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
-from cdp.markup import md
+from cdp.markup import chart, md
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
 from cdp.suppression import WITHHELD, is_small, suppress_count
@@ -156,7 +155,7 @@ with left:
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
                                       missing_label=missing,
-                                      title=f"{legend}, {widgets.describe(f, chart_text)}")
+                                      title=f"{legend}, {widgets.describe(f, chart)}")
         event = st.plotly_chart(
             figure, key="maps_map", on_select="rerun", selection_mode="points",
             config=maps.plotly_config(f"cdp-ward-map-{priority}"))
@@ -301,7 +300,7 @@ if camera_file.source.path is None:
             "README.md, 'CCTV cameras') to show them on the maps, the share of hot spots and incidents "
             "they cover, and the hot spots without a camera.")
 elif camera_file.error:
-    st.error(f"The CCTV camera file cannot be used: {camera_file.error}")
+    st.error(f"The CCTV camera file cannot be used: {md(camera_file.error)}")
 elif summary is None or summary["incidents"] == 0:
     st.info("Coverage is measured against the significant hot spots above: "
             + (gi_unsuitable or f"no {unit} with a location for these filters."))

@@ -4,10 +4,9 @@ offending in the partner extract, the most frequent offenders for integrated off
 import pandas as pd
 import streamlit as st
 
-from app import access, context, widgets
-from app.freshness import as_text
-from app import reference_files
-from cdp import audit, offenders, profiles, reoffending
+from app import access, context, files, reference_files, widgets
+from cdp import audit, exports, offenders, profiles, reoffending
+from cdp.markup import md
 from cdp.suppression import suppress_count
 
 f = context.filters()
@@ -36,7 +35,7 @@ if moj.source.path is None:
             "per cohort, offender type and area, with England and Wales alongside; the format is "
             "in README.md, 'Proven reoffending').")
 elif moj.error:
-    st.error(f"The proven reoffending file cannot be used: {moj.error}")
+    st.error(f"The proven reoffending file cannot be used: {md(moj.error)}")
 else:
     cohorts = reoffending.cohorts(moj.value)
     reference_files.note(moj, "proven reoffending figures")
@@ -136,11 +135,10 @@ elif context.cached(offenders.has_offender_keys)():
                            icon=":material/person_search:"):
                 st.session_state["profile_handover"] = profiles.Subject("person", key)
                 st.switch_page("pages/profile.py")
-        right.download_button("Download the list (CSV)", key="frequent-offenders-csv", on_click="ignore",
-                              data=profiles.logged_table_export(top, "most frequent offenders",
-                                                                audit.filters_record(f), viewer),
-                              file_name=f"frequent-offenders-{f.start:%Y%m}-{f.end:%Y%m}.csv",
-                              mime="text/csv", help="Every download of offender keys is recorded in the audit log.")
+        files.download_button("Download the list (CSV)", exports.csv_export(
+            top, f"frequent-offenders-{f.start:%Y%m}-{f.end:%Y%m}.csv", person_level=True,
+            what="most frequent offenders", filters=audit.filters_record(f)), key="frequent-offenders-csv",
+            container=right, viewer=viewer, help="Every download of offender keys is recorded in the audit log.")
 
 # --- an IOM cohort before and after entry --------------------------------------------------------
 st.header("IOM cohort: offending before and after entry")
@@ -150,7 +148,7 @@ if cohort_file.source.path is None:
             "with the date each joined the cohort (offender_id,start_date[,cohort]; format in "
             "README.md, 'IOM cohort') to compare each member's offences in the year before and after.")
 elif cohort_file.error:
-    st.error(f"The IOM cohort file cannot be used: {cohort_file.error}")
+    st.error(f"The IOM cohort file cannot be used: {md(cohort_file.error)}")
 else:
     reference_files.note(cohort_file, "IOM cohort")
     outcomes = context.cached(offenders.cohort_outcomes)(cohort_file.value)
@@ -160,7 +158,7 @@ else:
     else:
         left, right = st.columns([3, 2])
         for _, row in summary.iterrows():
-            left.markdown(f"- {offenders.cohort_sentence(row, show_small, as_text)}")
+            left.markdown(f"- {offenders.cohort_sentence(row, show_small, md)}")
         right.plotly_chart(offenders.cohort_figure(summary, show_small),
                            key="iom-before-after")
         unknown = int(summary["unknown"].sum())
@@ -179,12 +177,10 @@ else:
                     "after": st.column_config.NumberColumn("Offences, year after"),
                     "complete": st.column_config.CheckboxColumn("Both years in the data"),
                     "known": st.column_config.CheckboxColumn("In the data")})
-                st.download_button("Download the members (CSV)", key="iom-members-csv", on_click="ignore",
-                                   data=profiles.logged_table_export(table, "IOM cohort before and after",
-                                                                     {"cohort_file": cohort_file.source.label},
-                                                                     viewer),
-                                   file_name="iom-cohort-before-after.csv", mime="text/csv",
-                                   help="Every download of offender keys is recorded in the audit log.")
+                files.download_button("Download the members (CSV)", exports.csv_export(
+                    table, "iom-cohort-before-after.csv", person_level=True, what="IOM cohort before and after",
+                    filters={"cohort_file": cohort_file.source.label}), key="iom-members-csv", viewer=viewer,
+                    help="Every download of offender keys is recorded in the audit log.")
     st.caption("Offences: every counted crime naming the member, anywhere in the loaded area (the "
                "sidebar's filters do not apply), in the 365 days before the start date and from the "
                "start date for 365 days. The change is judged by a Wilcoxon signed-rank test on each "

@@ -6,6 +6,7 @@ import streamlit as st
 from app import context, widgets
 from app import reference_files
 from cdp import queries, substance, treatment
+from cdp.markup import md
 from cdp.metrics import Comparison
 from cdp.suppression import hide_small, suppress_count, suppress_table, suppression_note
 
@@ -26,7 +27,7 @@ if file.source.path is None:
             "group; the format is in README.md, 'Substance misuse treatment'). The board's \"maintain "
             "successful completions\" target reads the same file.")
 elif file.error:
-    st.error(f"The treatment file cannot be used: {file.error}")
+    st.error(f"The treatment file cannot be used: {md(file.error)}")
 else:
     reference_files.note(file, "treatment figures")
     table = treatment.rolling(file.value)
