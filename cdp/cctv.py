@@ -38,7 +38,7 @@ from scipy.spatial import cKDTree
 from . import filters as flt
 from . import geography
 from .markup import chart
-from .reference import ReferenceFileError, number, read_rows
+from .reference import ReferenceFileError, first_time, number, read_rows
 
 ENV = "CDP_CCTV"
 DEFAULT_RADIUS_M = 100.0
@@ -78,9 +78,7 @@ def load_cameras(path: str | Path) -> pd.DataFrame:
         key = row["camera_id"]
         if not key:
             raise ReferenceFileError(path, line, "the camera_id is empty")
-        if key in seen:
-            raise ReferenceFileError(path, line, f"camera {key} appears again (first on line {seen[key]})")
-        seen[key] = line
+        first_time(path, line, key, seen, f"camera {key}")
         # (longitude, latitude) read as (x, y) from the columns latitude, longitude.
         lat_lon = _pair(path, line, row, ("latitude", "longitude"), (geography.GB_LAT, geography.GB_LON))
         grid = _pair(path, line, row, ("easting", "northing"), (geography.GB_EASTING, geography.GB_NORTHING))

@@ -111,13 +111,19 @@ def read_rows(path: str | Path, required: tuple[str, ...], what: str = "wards"
     return rows
 
 
+def first_time(path, line: int, key, seen: dict, what: str) -> None:
+    """Refuse a row whose `key` an earlier row of the file held (`seen`: key -> its line);
+    `what` names the row in the message."""
+    if key in seen:
+        raise ReferenceFileError(path, line, f"{what} appears again (first on line {seen[key]})")
+    seen[key] = line
+
+
 def _ward_code(path, line: int, row: dict[str, str], seen: dict[str, int]) -> str:
     code = row["ward_code"]
     if not code:
         raise ReferenceFileError(path, line, "the ward_code is empty")
-    if code in seen:
-        raise ReferenceFileError(path, line, f"ward {code} appears again (first on line {seen[code]})")
-    seen[code] = line
+    first_time(path, line, code, seen, f"ward {code}")
     return code
 
 

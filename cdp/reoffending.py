@@ -51,7 +51,7 @@ import plotly.graph_objects as go
 from . import filters as flt
 from .charts import PALETTE
 from .markup import chart
-from .reference import ReferenceFileError, month, read_rows, whole_number
+from .reference import ReferenceFileError, first_time, month, read_rows, whole_number
 from .stats import compare_proportions, format_p, proportion_interval
 from .suppression import WITHHELD, is_small, suppress_count
 
@@ -159,11 +159,8 @@ def load_reoffending(path: str | Path, area: str | None = None) -> pd.DataFrame:
     seen: dict[tuple, int] = {}
     for r in records:
         key = (r["area"], r["offender_type"], r["cohort_start"], r["cohort_end"])
-        if key in seen:
-            raise ReferenceFileError(path, r["line"], f"the {r['offender_type']} cohort "
-                                     f"{cohort_label(r['cohort_start'], r['cohort_end'])} of {r['area']} "
-                                     f"appears again (first on line {seen[key]})")
-        seen[key] = r["line"]
+        first_time(path, r["line"], key, seen, f"the {r['offender_type']} cohort "
+                   f"{cohort_label(r['cohort_start'], r['cohort_end'])} of {r['area']}")
     frame = pd.DataFrame.from_records(records).sort_values(
         ["national", "area", "offender_type", "cohort_start"], ignore_index=True)
     for _, group in frame.groupby(["area", "offender_type"]):

@@ -46,7 +46,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import filters as flt
-from .reference import ReferenceFileError, month, read_rows, whole_number
+from .reference import ReferenceFileError, first_time, month, read_rows, whole_number
 from .stats import compare_proportions, format_p
 from .suppression import is_small, suppress_count
 
@@ -126,10 +126,8 @@ def load(path: str | Path) -> pd.DataFrame:
                                                  f"{completions:,} successful completions")
         written = row["quarter"] if by_quarter else row["month"]
         key = (start, substance)
-        if key in seen:
-            what = f"{'quarter' if by_quarter else 'month'} {written}" + ("" if substance == ALL else f" {substance}")
-            raise ReferenceFileError(path, line, f"{what} appears again (first on line {seen[key]})")
-        seen[key] = line
+        first_time(path, line, key, seen, f"{'quarter' if by_quarter else 'month'} {written}"
+                   + ("" if substance == ALL else f" {substance}"))
         records.append({"line": line, "period": start, "months": 3 if by_quarter else 1,
                         "substance": substance, "in_treatment": in_treatment,
                         "successful_completions": completions, "re_presentations": again})

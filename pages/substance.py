@@ -3,8 +3,7 @@ by substance group) beside the demand the store shows (drug offences and alcohol
 ASB: trend, wards, premises), so commissioners see services and demand together."""
 import streamlit as st
 
-from app import context, widgets
-from app import reference_files
+from app import context, reference_files, widgets
 from cdp import queries, substance, treatment
 from cdp.markup import md
 from cdp.metrics import Comparison

@@ -135,6 +135,12 @@ def _audit_log_in_tmp(tmp_path, monkeypatch):
     monkeypatch.delenv("CDP_AUDIT_KEY", raising=False)
 
 
+@pytest.fixture
+def audit_log(tmp_path) -> Path:
+    """This test's audit log (the file `_audit_log_in_tmp` points CDP_AUDIT_LOG at)."""
+    return tmp_path / "audit.log"
+
+
 @pytest.fixture(scope="session")
 def demo_people_places(demo_db) -> dict:
     """What must not leak from the demo store: its residential premises (id, name, ward) and every

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -16,13 +15,6 @@ from cdp.filters import Filters
 PAGE = "pages/reoffending.py"
 LAST_12_MONTHS = Filters(start=date(2024, 4, 1), end=date(2025, 3, 1))
 OFFENDER_KEY = re.compile(r"\bO[0-9A-F]{6}\b")
-
-
-@pytest.fixture
-def audit_log(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "audit.log"
-    monkeypatch.setenv("CDP_AUDIT_LOG", str(path))
-    return path
 
 
 @pytest.fixture

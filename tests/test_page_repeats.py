@@ -3,7 +3,6 @@ plus one browser check that a profile download writes its audit log line at the 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,13 +14,6 @@ from conftest import ROOT
 
 CASTLE = "E05012277"
 LAST_12_MONTHS = Filters(start=date(2024, 4, 1), end=date(2025, 3, 1))
-
-
-@pytest.fixture
-def audit_log(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "audit.log"
-    monkeypatch.setenv("CDP_AUDIT_LOG", str(path))
-    return path
 
 
 @pytest.fixture
