@@ -29,7 +29,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from . import areas as nat_areas
-from . import audit, config
+from . import audit, config, disclosure
 
 ROLES = ("board", "neighbourhood", "analyst")   # narrowest first
 ROLE_LABELS = {"board": "Board member", "neighbourhood": "Neighbourhood officer", "analyst": "Analyst"}
@@ -98,6 +98,12 @@ class Viewer:
     def sees_small_numbers(self) -> bool:
         """Counts of 1-4: hidden from the board role everywhere."""
         return self.role != "board"
+
+    @property
+    def figures(self) -> disclosure.TrueValues:
+        """The disclosure layer for every figure this viewer is shown: published figures
+        (cdp.disclosure's rule) for the board, true values for everyone else."""
+        return disclosure.published() if self.role == "board" else disclosure.TrueValues()
 
     @property
     def may_refresh(self) -> bool:
