@@ -189,6 +189,15 @@ class Published(TrueValues):
         low, high = (r - base // 2, r + (base + 1) // 2 - 1) if base > 1 else (r, r)
         return max(low, self.rule.threshold), high
 
+    def total_interval_of(self, shown) -> tuple[int, int]:
+        """The true values a published total allows, knowing the rule: a total is rounded to the
+        nearest multiple or, when that would fix a part, to the other neighbouring one, so it
+        may be one further out than `interval_of` says."""
+        low, high = self.interval_of(shown)
+        if _missing(shown) or shown == 0:
+            return low, high
+        return max(low - 1, 1), high + 1
+
     def total(self, n, parts: Sequence | None = None) -> float | None:
         """A total, published from its true value `n` on its own (NaN: "<5").
 
@@ -214,10 +223,9 @@ class Published(TrueValues):
         base, threshold = max(self.rule.base, 1), self.rule.threshold
         if _missing(shown):
             others = [float(self.count(threshold))]
-        else:
-            down = shown - base
-            others = [down if down >= threshold else math.nan, shown + base]
-            others.sort(key=lambda c: abs((threshold - 1 if _missing(c) else c) - n))
+        else:   # never down to "<5", which must mean 1 to threshold - 1
+            others = [c for c in (shown - base, shown + base) if c >= threshold]
+            others.sort(key=lambda c: abs(c - n))
         for candidate in [shown, *others]:
             if not pins(candidate):
                 return candidate

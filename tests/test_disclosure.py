@@ -104,3 +104,16 @@ def test_no_table_fixes_a_small_count(rule, parts):
         for i in range(parts):
             if shown[i].startswith("<"):
                 assert len({v[i] for v in candidates}) > 1, (shown, candidates)
+
+
+@pytest.mark.parametrize("rule", [Rule(5, 5), Rule(10, 5), Rule(5, 10)], ids=str)
+def test_what_a_figure_allows_always_holds_the_true_value(rule):
+    published = Published(rule)
+    for values in itertools.product(range(rule.threshold + 3 * rule.base), repeat=3):
+        for v in values:
+            low, high = published.interval(v)
+            assert low <= v <= high
+        total = published.total(sum(values), values)
+        if total is not None:
+            low, high = published.total_interval_of(total)
+            assert low <= sum(values) <= high, (values, total)
