@@ -1,7 +1,8 @@
 """Synthetic demo data: deterministic partner-extract incidents for Nottingham's wards.
 
 `generate` builds partner incident extract v1 rows (see DESIGN.md) for April 2020 to March 2025;
-`build_demo` loads them through the real partner importer and marks the store as synthetic.
+`build_demo` records them (cdp.demo_records: the extract's gaps and a police.uk share), loads them
+through the real importers and marks the store as synthetic.
 Nothing here is a real incident, place, premises or person: the points are random points inside
 the real ward polygons, the street names are ward-plausible but not geocoded, the premises are
 generic ("Convenience store, Alfreton Road") and the person keys are random.
@@ -1073,20 +1074,53 @@ class DemoStoreError(ValueError):
     """The store already holds real incidents: demo data must never be mixed with them."""
 
 
+@dataclass(frozen=True)
+class DemoSummary:
+    """What a demo build loaded (see `build_demo`)."""
+    seed: int
+    meta: str
+    rows_generated: int        # partner extract rows
+    rows_loaded: int           # of them, loaded
+    police_uk_rows: int        # police.uk street rows (the force's last months and British Transport Police)
+    superseded: int            # police.uk rows the force's own extract supersedes
+    outside_area: int          # stored, not counted: outside the wards
+    unlocated: int             # stored, not counted: no location
+    rows_replaced: int         # the store's earlier demo incidents
+    reference_files: str
+
+    @property
+    def incidents(self) -> int:
+        """Incidents now stored: the extract's and police.uk's."""
+        return self.rows_loaded + self.police_uk_rows
+
+    def sentence(self, where: str) -> str:
+        from .demo_records import FORCE, TRANSPORT_FORCE
+        return (f"Built synthetic demo data (seed {self.seed}) in {where}: {self.rows_loaded:,} partner "
+                f"extract incidents and {self.police_uk_rows:,} police.uk street rows ({FORCE}'s latest "
+                f"months, {self.superseded:,} of them superseded by its own extract, and "
+                f"{TRANSPORT_FORCE}); {self.outside_area:,} outside the area's wards and "
+                f"{self.unlocated:,} without a location are kept but not counted. "
+                + (f"It replaced the {self.rows_replaced:,} demo incidents the store held. "
+                   if self.rows_replaced else "")
+                + f"Synthetic reference files: {self.reference_files}.")
+
+
 def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: int = 42,
                rows: int | None = None, progress: Callable[[str, float], None] | None = None,
-               wards_origin: str | None = None) -> dict:
-    """Generate demo incidents, load them through the partner importer, mark the store synthetic.
+               wards_origin: str | None = None) -> DemoSummary:
+    """Generate demo incidents, record them (cdp.demo_records: the partner extract with its gaps
+    and a police.uk share), load both through the real importers in one transaction, and mark
+    the store synthetic.
 
     A store that already holds demo data is rebuilt (its incidents are replaced, so another seed
     or size never mixes with the last); a store holding real incidents raises DemoStoreError. The
     first real import into a demo store removes the demo data (see cdp.ingest.ingest).
     `wards_origin` says where the boundaries came from (shown on the Data page and by `status`).
     The demo's synthetic reference files (reoffending, treatment, CCTV, IOM cohort) are written
-    too (cdp.demo_reference). Returns {"reference_files", "rows_generated", "rows_loaded",
-    "rows_replaced", "seed", "meta"}.
+    too (cdp.demo_reference).
     """
-    from cdp.ingest import Limits, ingest
+    from cdp import demo_records
+    from cdp.ingest import ingest_demo
     from cdp.store import incident_count, synthetic_note
 
     existing = incident_count(con)
@@ -1096,22 +1130,28 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
             "demo in a separate store (--db) so synthetic and real incidents never mix")
     if progress:
         progress("Generating synthetic demo incidents", 0.0)
-    frame = generate(wards, seed=seed, rows=rows)
+    frame = demo_records.as_recorded(generate(wards, seed=seed, rows=rows), wards, seed)
+    share = demo_records.police_uk_share(frame, seed, len(frame), DEFAULT_ROWS)
     with tempfile.TemporaryDirectory(prefix="cdp-demo-") as tmp:
         csv_path = Path(tmp) / f"synthetic-demo-seed{seed}.csv"
         if progress:
-            progress(f"Writing {len(frame):,} synthetic incidents", 0.05)
+            progress(f"Writing {len(frame):,} synthetic incidents and {len(share):,} police.uk rows", 0.05)
         write_csv(frame, csv_path)
+        street = demo_records.write_police_uk(share, Path(tmp))
         meta = meta_value(seed)
-        result = ingest(con, "partner", [csv_path], wards=wards, wards_origin=wards_origin,
-                        synthetic=meta, limits=Limits.none(), progress=(
-            (lambda message, fraction: progress(message, 0.1 + 0.85 * fraction))
-            if progress else None))
+        results = ingest_demo(con, {"partner": [csv_path], "police_uk": street}, wards=wards,
+                              wards_origin=wards_origin, synthetic=meta, progress=(
+            (lambda message, fraction: progress(message, 0.1 + 0.85 * fraction)) if progress else None))
     if progress:
         progress("Writing the demo's synthetic reference files", 0.96)
     from cdp import demo_reference
     files = demo_reference.write_all(con)
     if progress:
         progress("Synthetic demo data loaded", 1.0)
-    return {"reference_files": str(files), "rows_generated": len(frame), "rows_loaded": result.rows_loaded,
-            "rows_replaced": existing, "seed": seed, "meta": meta}
+    from cdp.counting import NOT_COUNTED_SQL, NotCounted
+    left_out = NotCounted(*con.execute(f"SELECT {NOT_COUNTED_SQL} FROM incidents").fetchall()[0])
+    partner, police_uk = results
+    return DemoSummary(seed=seed, meta=meta, rows_generated=len(frame), rows_loaded=partner.rows_loaded,
+                       police_uk_rows=police_uk.rows_loaded, superseded=left_out.superseded,
+                       outside_area=left_out.outside_area, unlocated=left_out.unlocated,
+                       rows_replaced=existing, reference_files=str(files))

@@ -128,6 +128,16 @@ def demo_db(tmp_path_factory, wards) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_incidents(demo_db) -> int:
+    """Incidents the demo store holds: its DEMO_ROWS extract rows and its police.uk share."""
+    con = store.connect(demo_db, read_only=True)
+    try:
+        return store.incident_count(con)
+    finally:
+        con.close()
+
+
 @pytest.fixture(autouse=True)
 def _audit_log_in_tmp(tmp_path, monkeypatch):
     """Every test's audit log is its own (never the checkout's data/audit.log)."""

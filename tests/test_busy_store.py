@@ -61,7 +61,7 @@ def no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
 
 
-def test_a_report_waits_while_an_import_writes_then_runs(store_file):
+def test_a_report_waits_while_an_import_writes_then_runs(store_file, demo_incidents):
     with Holder(store_file) as holder:
         status = start_cdp("status", "--db", store_file)
         line = status.stderr.readline()  # waiting its turn, saying what holds the store
@@ -69,7 +69,7 @@ def test_a_report_waits_while_an_import_writes_then_runs(store_file):
         holder.release()
         out, err = status.communicate(timeout=120)
     assert status.returncode == 0, err
-    assert "Incidents stored: 40,000" in out
+    assert f"Incidents stored: {demo_incidents:,}" in out
     assert err == ""  # that one line only
     assert line.startswith(f"waiting: the store {store_file} is being updated by PID {holder.process.pid}")
 
@@ -89,7 +89,7 @@ def test_a_command_that_cannot_wait_says_what_holds_the_store_in_one_line(store_
     assert ingest.returncode == 3 and len(ingest.stderr.splitlines()) == 1
 
 
-def test_readers_share_the_file_and_let_go_when_an_import_asks(store_file, police_uk_files):
+def test_readers_share_the_file_and_let_go_when_an_import_asks(store_file, police_uk_files, demo_incidents):
     """A long-lived reader (as a dashboard server is) and reports at once; an import asks, the
     reader lets go within a moment, the import lands, and the reader then sees the new data."""
     reader = subprocess.Popen([sys.executable, "-c", f"""
@@ -106,7 +106,7 @@ for line in sys.stdin:
     try:
         reader.stdin.write("\n")
         reader.stdin.flush()
-        assert reader.stdout.readline().strip() == "40000"  # the reader now holds the file open
+        assert reader.stdout.readline().strip() == str(demo_incidents)  # the reader now holds the file open
         status = cdp("status", "--db", store_file, "--wait", "0")
         assert status.returncode == 0 and not status.stderr  # readers side by side
         started = time.monotonic()
@@ -139,13 +139,14 @@ def test_a_page_opened_during_an_import_says_the_data_is_being_updated(store_fil
     assert at.title[0].value == "Overview" and at.metric
 
 
-def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_uk_files, tmp_path):
+def test_the_dashboard_and_the_command_line_share_the_store(store_file, police_uk_files, tmp_path,
+                                                            demo_incidents):
     """The real thing: a dashboard server with a page open; `status` and `export` beside it; an
     import that completes and shows on the next rerun; a page opened while a writer holds the
     store says so, then shows the figures by itself once the writer has finished."""
     with chromium() as browser, dashboard({"CDP_DB": store_file}, tmp_path / "server.log") as url:
         page, errors = open_page(browser, f"{url}/data")
-        assert metrics(page)["Incidents stored"] == "40,000"
+        assert metrics(page)["Incidents stored"] == f"{demo_incidents:,}"
         for command in (["status"], ["export", "ward-counts", "--priority", "asb"]):
             result = cdp(*command, "--db", store_file, "--wait", "0")
             assert result.returncode == 0 and not result.stderr, result.stderr

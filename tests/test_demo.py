@@ -1,11 +1,13 @@
 """The synthetic demo data: its format, determinism and the realism the dashboard relies on."""
 from __future__ import annotations
 
+from datetime import date
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from cdp import demo, store
 from cdp.priorities import ASB_CATEGORIES, POLICE_UK_CRIME_TYPES
@@ -325,24 +327,83 @@ def test_hate_crime_spikes_after_euro_2020_final(small):
 
 # --- Loading through the real importer ---------------------------------------------------------
 
-def test_build_demo_loads_through_the_partner_importer(wards, tmp_path):
+def test_build_demo_loads_the_extract_and_a_police_uk_share_through_the_importers(wards, tmp_path):
     pytest.importorskip("cdp.ingest")
+    from cdp import counting, demo_records
     con = store.connect(tmp_path / "demo.duckdb")
     try:
         messages = []
         summary = demo.build_demo(con, wards, seed=5, rows=5_000,
                                   progress=lambda m, f: messages.append((m, f)))
-        assert summary["rows_generated"] == summary["rows_loaded"] == 5_000
-        assert store.incident_count(con) == 5_000
-        assert con.execute("SELECT count(*) FROM incidents WHERE location_status <> 'in_area'"
-                           ).fetchone()[0] == 0
-        assert con.execute("SELECT count(DISTINCT dataset) FROM incidents").fetchone()[0] == 1
-        meta = store.synthetic_note(con)
-        assert meta == "Synthetic demo data (seed 5) - not real incidents"
+        assert summary.rows_generated == summary.rows_loaded == 5_000
+        assert summary.police_uk_rows > 0
+        assert store.incident_count(con) == summary.incidents
+        by_source = dict(con.execute("SELECT source, count(*) FROM incidents WHERE dataset = 'police_uk' "
+                                     "GROUP BY source").fetchall())
+        assert set(by_source) == {demo_records.FORCE, demo_records.TRANSPORT_FORCE}
+        # The force's police.uk months are its extract's: superseded, kept, not counted.
+        assert summary.superseded == by_source[demo_records.FORCE]
+        force_months = con.execute("SELECT DISTINCT month FROM incidents WHERE source = ? ORDER BY 1",
+                                   [demo_records.FORCE]).fetchall()
+        assert [m for (m,) in force_months] == [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
+        # Incidents outside the wards and without a location are kept and stated, never counted.
+        assert summary.outside_area > 0 and summary.unlocated > 0
+        stored = con.execute("SELECT location_status, count(*) FROM incidents WHERE NOT superseded "
+                             "GROUP BY 1").fetchall()
+        assert dict(stored) == {"in_area": summary.incidents - summary.superseded - summary.outside_area
+                                - summary.unlocated, "outside_area": summary.outside_area,
+                                "unlocated": summary.unlocated}
+        # British Transport Police reports every month (no month incomplete for want of it), and
+        # police.uk alongside the extract makes the coverage of the priorities it cannot flag a proxy.
+        months = counting.months(con)
+        every = pd.date_range("2020-04-01", "2025-03-01", freq="MS").date
+        assert not any(demo_records.TRANSPORT_FORCE in " ".join(months.missing(m)) for m in every)
+        assert months.coverage("weapons", date(2024, 4, 1), date(2025, 3, 1)).level == "proxy"
+        assert months.coverage("asb", date(2024, 4, 1), date(2025, 3, 1)).level == "full"
+        precision = dict(con.execute("SELECT time_precision, count(*) FROM incidents "
+                                     "WHERE dataset = 'partner' GROUP BY 1").fetchall())
+        assert set(precision) == {"month", "day", "datetime"}
+        assert store.synthetic_note(con) == "Synthetic demo data (seed 5) - not real incidents"
+        assert summary.sentence("demo.duckdb").startswith(
+            "Built synthetic demo data (seed 5) in demo.duckdb: 5,000 partner extract incidents and ")
         fractions = [f for _, f in messages]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
     finally:
         con.close()
+
+
+def test_recorded_extract_has_the_gaps_of_real_records_and_the_same_seed_gives_the_same(small, wards):
+    from cdp import demo_records
+    recorded = demo_records.as_recorded(small, wards, seed=11)
+    assert recorded.equals(demo_records.as_recorded(small, wards, seed=11))
+    assert len(recorded) == len(small)
+    unlocated = recorded.longitude.isna()
+    assert 0 < unlocated.mean() < 0.02
+    assert set(recorded.source[unlocated]) <= set(demo_records.UNLOCATED_SHARE)
+    located = recorded[~unlocated]
+    outside = ~shapely.contains_xy(wards.to_crs(4326).union_all(), located.longitude, located.latitude)
+    assert 0 < outside.mean() < 0.02
+    assert set(located.source[outside]) <= set(demo_records.OUTSIDE_SHARE)
+    month_only = recorded.occurred_at.str.fullmatch(r"\d{4}-\d{2}")
+    assert set(recorded.source[month_only]) == {"housing"}
+    assert (recorded.occurred_at[~month_only].str[:10] == small.occurred_at[~month_only].str[:10]).all()
+
+
+def test_police_uk_share_is_the_force_s_last_months_and_transport_crimes_every_month(small, wards):
+    from cdp import demo_records
+    from cdp.ingest.police_uk import HEADER
+    recorded = demo_records.as_recorded(small, wards, seed=11)
+    share = demo_records.police_uk_share(recorded, 11, len(recorded), demo.DEFAULT_ROWS)
+    assert list(share.columns) == HEADER
+    force = share[share["Falls within"] == demo_records.FORCE]
+    police = recorded[(recorded.source == "police") & (recorded.occurred_at.str[:7] >= "2025-01")]
+    assert len(force) == len(police)
+    assert sorted(force.Month.unique()) == ["2025-01", "2025-02", "2025-03"]
+    assert (force["Crime ID"] == "").sum() == (~police.category.isin(
+        share["Crime type"].unique()) | (police.category == "Anti-social behaviour")).sum()
+    transport = share[share["Falls within"] == demo_records.TRANSPORT_FORCE]
+    assert transport.Month.nunique() == 60
+    assert transport["Crime ID"].is_unique and (transport.Longitude != "").all()
 
 
 def test_rebuilding_the_demo_replaces_it_and_real_data_is_never_mixed(wards, tmp_path):
@@ -350,10 +411,10 @@ def test_rebuilding_the_demo_replaces_it_and_real_data_is_never_mixed(wards, tmp
     from cdp.ingest import ingest
     con = store.connect(tmp_path / "demo.duckdb")
     try:
-        demo.build_demo(con, wards, seed=1, rows=3_000)
+        first = demo.build_demo(con, wards, seed=1, rows=3_000)
         summary = demo.build_demo(con, wards, seed=2, rows=2_000)
-        assert summary["rows_replaced"] == 3_000
-        assert store.incident_count(con) == 2_000
+        assert summary.rows_replaced == first.incidents
+        assert store.incident_count(con) == summary.incidents and summary.rows_loaded == 2_000
         assert store.synthetic_note(con) == demo.meta_value(2)
     finally:
         con.close()

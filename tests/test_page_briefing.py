@@ -9,6 +9,7 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from cdp import briefing, store
+from cdp.counting import counted_condition
 from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +35,11 @@ def connect(where: str) -> duckdb.DuckDBPyConnection:
 
 
 def count(where: str, condition: str, params=()) -> int:
+    """Counted incidents (in the wards, not superseded: cdp.counting) meeting `condition`."""
     con = connect(where)
     try:
-        return con.execute(f"SELECT count(*) FROM incidents WHERE {condition}", list(params)).fetchall()[0][0]
+        return con.execute(f"SELECT count(*) FROM incidents WHERE {counted_condition()} AND {condition}",
+                           list(params)).fetchall()[0][0]
     finally:
         con.close()
 

@@ -193,11 +193,11 @@ def test_first_run_without_boundaries_says_how_to_supply_them_and_creates_no_sto
     assert not (tmp_path / "fresh.duckdb").exists()
 
 
-def test_data_page_reports_what_is_loaded(app_test):
+def test_data_page_reports_what_is_loaded(app_test, demo_incidents):
     at = app_test("pages/data.py")
     labels = [m.label for m in at.metric]
     assert labels == ["Incidents stored", "Counted", "Crimes / ASB incidents counted"]
-    assert int(at.metric[0].value.replace(",", "")) == 40_000
+    assert int(at.metric[0].value.replace(",", "")) == demo_incidents
     text = " ".join(m.value for m in [*at.markdown, *at.caption])
     assert "Office for National Statistics" in text and "Open Government Licence" in text
     assert "20 wards from" in text

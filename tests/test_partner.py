@@ -87,13 +87,13 @@ def test_real_data_replaces_synthetic_demo_data_in_one_transaction(db, tmp_path,
     from cdp import store
     from cdp.demo import build_demo
     from cdp.ingest import ImportFailed
-    build_demo(db, wards, seed=1, rows=2_000)
+    built = build_demo(db, wards, seed=1, rows=2_000)
     assert store.synthetic_note(db)
     broken = tmp_path / "broken.csv"
     broken.write_text(EXTRACT.replace("2024-03-10", "2024-13-10"))
     with pytest.raises(ImportFailed):
         ingest(db, "partner", [broken])
-    assert store.incident_count(db) == 2_000 and store.synthetic_note(db)  # untouched
+    assert store.incident_count(db) == built.incidents and store.synthetic_note(db)  # untouched
     result = load(db, tmp_path)
-    assert result.demo_removed == 2_000
+    assert result.demo_removed == built.incidents
     assert store.incident_count(db) == 4 and store.synthetic_note(db) is None

@@ -30,7 +30,8 @@ from .stage import Stage, bounded_memory
 IMPORTERS = {"police_uk": police_uk, "partner": partner}
 Progress = Callable[[str, float], None]
 
-__all__ = ["ImportFailed", "ImportResult", "Limits", "Problem", "RejectsPathError", "ingest", "IMPORTERS"]
+__all__ = ["ImportFailed", "ImportResult", "Limits", "Problem", "RejectsPathError", "ingest", "ingest_demo",
+           "IMPORTERS"]
 
 
 @dataclass
@@ -88,7 +89,7 @@ class _Problems:
 def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path], *,
            wards: gpd.GeoDataFrame | None = None, wards_origin: str | None = None,
            boundaries: str | Path | None = None, skip_bad_rows: bool = False,
-           rejects_path: str | Path | None = None, synthetic: str | None = None,
+           rejects_path: str | Path | None = None,
            progress: Progress | None = None, limits: Limits | None = None,
            names: dict[Path, str] | None = None, viewer: access.Viewer | None = None,
            rejects_person_keys: bool = True) -> ImportResult:
@@ -105,9 +106,9 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
     person keys (`rejects_person_keys=False` leaves them out). A rejects path that may not be
     used raises RejectsPathError before anything is read.
 
-    Synthetic demo data never mixes with real data: `synthetic` (a description) marks the rows as
-    demo data and replaces whatever demo data the store held; a real import into a store holding
-    demo data removes the demo data first. Both happen inside the import's transaction.
+    Synthetic demo data never mixes with real data: an import into a store holding demo data
+    removes the demo data first, inside the import's transaction (the demo itself loads through
+    `ingest_demo`).
     """
     started = datetime.now()
     report = progress or (lambda message, fraction: None)
@@ -132,8 +133,8 @@ def ingest(con: duckdb.DuckDBPyConnection, dataset: str, paths: list[str | Path]
         rejects = RejectsFile(target, columns, person_keys=rejects_person_keys)
     try:
         with bounded_memory(con), transaction(con):
-            result = _load(con, importer, sources, headers, wards, origin, limits, rejects, synthetic,
-                           report, started)
+            result = _load(con, importer, sources, headers, wards, origin, limits, rejects, report, started,
+                           demo_removed=_clear_demo(con))
     except BaseException:
         if rejects is not None:
             rejects.discard()
@@ -159,17 +160,52 @@ def _headers(sources: list[Source], importer) -> list[list[str]]:
     return headers
 
 
-def _load(con, importer, sources: list[Source], headers, wards, origin, limits: Limits,
-          rejects: RejectsFile | None, synthetic: str | None, report: Progress, started) -> ImportResult:
-    demo_removed = 0
-    if synthetic or synthetic_note(con):
-        demo_removed = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
-        con.execute("DELETE FROM incidents")
-        if synthetic:
-            set_meta(con, SYNTHETIC_DEMO, synthetic)
-        else:
-            con.execute("DELETE FROM meta WHERE key = ?", [SYNTHETIC_DEMO])
+def ingest_demo(con: duckdb.DuckDBPyConnection, files: dict[str, list[Path]], *, wards: gpd.GeoDataFrame,
+                wards_origin: str | None, synthetic: str, progress: Progress | None = None) -> list[ImportResult]:
+    """The demo's load: each dataset's files (`files`: dataset -> paths, e.g. the partner extract
+    and a police.uk share) through its importer, all in one transaction that first removes the
+    demo data the store held and marks the store as holding `synthetic` demo data. Files are named
+    by their own names (not their temporary folder); no limits apply."""
+    started = datetime.now()
+    report = progress or (lambda message, fraction: None)
+    limits = Limits.none()
+    parts = []
+    for dataset, paths in files.items():
+        importer = IMPORTERS[dataset]
+        paths = [Path(p) for p in paths]
+        sources = importer.source_files(paths, limits, {p: p.name for p in paths})
+        parts.append((importer, sources, _headers(sources, importer)))
+    results = []
+    with bounded_memory(con), transaction(con):
+        _clear_demo(con, synthetic)
+        for n, (importer, sources, headers) in enumerate(parts):
+            results.append(_load(
+                con, importer, sources, headers, wards, wards_origin or "boundaries given by the caller",
+                limits, None, lambda message, fraction, n=n: report(message, (n + fraction) / len(parts)),
+                started, derive=n == len(parts) - 1))
+    report("Done", 1.0)
+    return results
 
+
+def _clear_demo(con: duckdb.DuckDBPyConnection, synthetic: str | None = None) -> int:
+    """Remove the demo data the store holds before an import (a demo build replaces it, a real
+    import never mixes with it); a demo build marks the store `synthetic`. The rows removed."""
+    if not (synthetic or synthetic_note(con)):
+        return 0
+    removed = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+    con.execute("DELETE FROM incidents")
+    if synthetic:
+        set_meta(con, SYNTHETIC_DEMO, synthetic)
+    else:
+        con.execute("DELETE FROM meta WHERE key = ?", [SYNTHETIC_DEMO])
+    return removed
+
+
+def _load(con, importer, sources: list[Source], headers, wards, origin, limits: Limits,
+          rejects: RejectsFile | None, report: Progress, started, demo_removed: int = 0,
+          derive: bool = True) -> ImportResult:
+    """One import's rows into the store (inside its transaction); `derive` False leaves the
+    derived tables to a later import of the same transaction."""
     stage = Stage(con, importer, len(sources))
     problems, file_problems = _Problems(), []
     total_bytes = sum(s.size or 0 for s in sources) or 1
@@ -221,8 +257,9 @@ def _load(con, importer, sources: list[Source], headers, wards, origin, limits: 
     summary = stage.summary()
     replaced = stage.write(import_id)
     stage.drop()
-    report("Refreshing derived tables", 0.95)
-    refresh_derived(con)
+    if derive:
+        report("Refreshing derived tables", 0.95)
+        refresh_derived(con)
     files = [s.name for s in sources]
     result = ImportResult(
         import_id=import_id, dataset=importer.DATASET, files=files, rows_loaded=summary["rows"],
@@ -231,7 +268,7 @@ def _load(con, importer, sources: list[Source], headers, wards, origin, limits: 
         rejects_path=rejects.path if rejects is not None else None,
         unlocated=summary["unlocated"], outside_area=summary["outside_area"],
         boundaries=origin, boundaries_changed=boundaries_changed,
-        demo_removed=0 if synthetic else demo_removed, notes=notes)
+        demo_removed=demo_removed, notes=notes)
     con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, now(), 'ok', ?)",
                 [import_id, importer.DATASET, "; ".join(files), result.rows_loaded, replaced,
                  result.rows_rejected, started, access.current_user()])
