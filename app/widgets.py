@@ -5,7 +5,7 @@ import streamlit as st
 
 from cdp import access, targets
 from cdp.counting import NotCounted
-from cdp.filters import Filters
+from cdp.filters import Filters, in_words
 from cdp.metrics import Comparison
 from cdp.priorities import PRIORITY_BY_KEY
 from cdp.suppression import suppress_change
@@ -27,10 +27,7 @@ def describe(f: Filters, text=md) -> str:
     if f.categories:
         parts.append(", ".join(text(c) for c in f.categories) if len(f.categories) <= 3
                      else f"{len(f.categories)} categories")
-    extra = {k: v for k, v in f.people_places_premises().items() if k != "categories"}
-    if extra:
-        parts.append("filtered by " + ", ".join(name.replace("_", " ") for name in extra))
-    return " · ".join(parts)
+    return " · ".join(parts + in_words(f, text))
 
 
 def coverage_badge(level: str, note: str = "") -> None:

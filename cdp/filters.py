@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import date
+from typing import Callable
 
 import duckdb
 import pandas as pd
@@ -16,6 +17,7 @@ from .targets import definitions
 
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65+")
 SEXES = ("F", "M", "X")
+SEX_WORDS = {"F": "female", "M": "male"}
 
 
 def month_add(month: date, months: int) -> date:
@@ -128,6 +130,32 @@ def where(f: Filters, *, period: bool = True, wards: bool = True, priority: str 
         params += [f.centre_easting, f.centre_easting, f.centre_northing, f.centre_northing,
                    float(f.radius_m) ** 2]
     return (" AND ".join(clauses) or "TRUE"), params
+
+
+def in_words(f: Filters, text: Callable[[str], str] = str) -> list[str]:
+    """The people, places and premises filters switched on, with their values, for a caption:
+    'victims aged 18-24 or 25-34', 'within 500 m of <centre>' (categories are said elsewhere).
+    Text from data or typed by the user (places, premises, the centre) goes through `text`, e.g.
+    cdp.markup.md for markdown or cdp.markup.chart for a plotly title."""
+    out = []
+    if f.age_bands:
+        out.append("victims aged " + " or ".join(f.age_bands))
+    if f.sexes:
+        out.append("victims recorded as " + " or ".join(SEX_WORDS.get(s, text(s)) for s in f.sexes))
+    if f.vulnerable_only:
+        out.append("vulnerable victims only")
+    if f.repeat_only:
+        out.append(f"repeat victims only (two incidents within {definitions().window_days} days)")
+    if f.location_text:
+        out.append(f"locations matching “{text(f.location_text)}”")
+    if f.premises_types:
+        out.append("premises: " + ", ".join(text(t) for t in f.premises_types))
+    if f.premises_id:
+        out.append(f"premises {text(f.premises_id)}")
+    if f.radius_m and f.centre_easting is not None and f.centre_northing is not None:
+        centre = f.centre_label or f"easting {f.centre_easting:.0f}, northing {f.centre_northing:.0f}"
+        out.append(f"within {f.radius_m:,} m of {text(centre)}")
+    return out
 
 
 # --- availability: which filters the loaded data can serve -------------------------------------

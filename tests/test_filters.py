@@ -122,3 +122,22 @@ def test_the_filter_line_shows_category_names_as_text():
     assert describe(f).endswith("all wards · " + md("**Loud** [music](http://x)"))  # escaped as markdown
     assert describe(replace(f, categories=("<b>Noise</b>",)), chart).endswith("&lt;b&gt;Noise&lt;/b&gt;")
     assert describe(replace(f, categories=("A", "B", "C", "D"))).endswith("· 4 categories")
+
+
+def test_captions_say_the_values_of_the_filters_applied_and_escape_text_from_data():
+    from cdp.markup import chart, md
+    f = replace(BASE, age_bands=("18-24", "25-34"), sexes=("F",), vulnerable_only=True,
+                repeat_only=True, location_text="*Market*", premises_types=("shop", "hostel"),
+                premises_id="P0012", radius_m=500, centre_easting=457000.0, centre_northing=340000.0,
+                centre_label="<b>Victoria Centre</b>")
+    words = flt.in_words(f, md)
+    assert len(words) == 8
+    assert words[:4] == ["victims aged 18-24 or 25-34", "victims recorded as female", "vulnerable victims only",
+                         f"repeat victims only (two incidents within {flt.definitions().window_days} days)"]
+    assert words[4] == r"locations matching “\*Market\*”"
+    assert words[5:7] == ["premises: shop, hostel", "premises P0012"]
+    assert flt.in_words(f, chart)[-1] == "within 500 m of &lt;b&gt;Victoria Centre&lt;/b&gt;"
+    assert flt.in_words(replace(f, centre_label=""))[-1] == "within 500 m of easting 457000, northing 340000"
+    # A radius without a centre selects nothing, so it is not said; no filters, no words.
+    assert flt.in_words(replace(f, centre_easting=None, centre_northing=None), md) == words[:7]
+    assert flt.in_words(BASE) == []
