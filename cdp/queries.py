@@ -28,19 +28,21 @@ def ward_counts(con: duckdb.DuckDBPyConnection, *, priority: str | None = None,
     """One row per ward of the loaded boundaries (0 where none): ward_code, ward_name, count.
 
     Counted incidents only (cdp.counting). Months from `start` to `end` inclusive. Exactly one of
-    `priority` or `crime_type`.
+    `priority` or `crime_type` (a police.uk crime type or stored category, in any case).
     """
     if (priority is None) == (crime_type is None):
         raise ValueError("give exactly one of a priority or a crime type")
     if priority is not None:
         condition, params = count_condition(priority, "i"), []
     else:
-        if crime_type not in POLICE_UK_CRIME_TYPES:
-            known = con.execute("SELECT DISTINCT category FROM incidents").fetchall()
-            if crime_type not in {k[0] for k in known}:
-                raise ValueError(f"unknown crime type '{crime_type}'; police.uk types are: "
-                                 + ", ".join(POLICE_UK_CRIME_TYPES[:14]))
-        condition, params = "i.category = ?", [crime_type]
+        # Matched without regard to case: 'burglary' is the police.uk and any partner 'Burglary'.
+        known = {t.lower() for t in POLICE_UK_CRIME_TYPES} | {
+            k.lower() for (k,) in con.execute("SELECT DISTINCT category FROM incidents "
+                                              "WHERE category IS NOT NULL").fetchall()}
+        if crime_type.strip().lower() not in known:
+            raise ValueError(f"unknown crime type '{crime_type}'; police.uk types are: "
+                             + ", ".join(POLICE_UK_CRIME_TYPES[:14]))
+        condition, params = "lower(i.category) = ?", [crime_type.strip().lower()]
     condition += " AND " + counting.counted_condition("i")
     if start:
         condition += " AND i.month >= ?"

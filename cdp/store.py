@@ -315,6 +315,17 @@ class Location:
         return found
 
 
+def exists(where: str | Path | Location | None = None) -> bool:
+    """Whether the store is there already (`connect` would otherwise create it). A PostgreSQL
+    catalog is taken as there: only connecting tells (and a new lake needs CDP_DATA_PATH)."""
+    loc = locate(where)
+    if not loc.is_lake:
+        return loc.path.exists()
+    if loc.catalog.startswith("sqlite:"):
+        return Path(loc.catalog.split(":", 1)[1]).exists()
+    return True
+
+
 LAKE_FORMS = ("ducklake:postgres:<libpq connection string>", "ducklake:sqlite:<catalog file>")
 
 
