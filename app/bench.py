@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-only", action="store_true",
                         help="measure only that import (with --import-rows), not the pages")
     parser.add_argument("--pages", help="comma-separated page names (default: every page)")
+    parser.add_argument("--browser", action="store_true",
+                        help="instead, time each page in headless Chromium as a user feels it: opening "
+                             "it and changing the period, first-time and cached, beside a minimal "
+                             "Streamlit page, with the bytes each sends (see README, Performance)")
     args = parser.parse_args(argv)
     if args.import_only:
         if not args.import_rows:
@@ -347,6 +351,13 @@ def main(argv: list[str] | None = None) -> int:
         shared = store.locate(args.store) if args.store else None
     except store.StoreError as exc:
         parser.error(str(exc))
+    if args.browser:
+        from app import browser_bench
+        embedded = store.locate(db)
+        build = ensure_store(embedded, args.rows)
+        print(browser_bench.report(args.rows, db, build, store_size(embedded), args.repeats,
+                                   args.pages.split(",") if args.pages else None))
+        return 0
     print(report(args.rows, db, args.repeats, args.ingest_rows,
                  args.pages.split(",") if args.pages else None, shared=shared,
                  import_rows=args.import_rows, memory_limit_mb=args.memory_limit))

@@ -1,4 +1,4 @@
-"""A smoke run of the benchmark at 10,000 incidents: every page measured, figures printed."""
+"""Smoke runs of the benchmark on small stores: every page measured, figures printed."""
 from __future__ import annotations
 
 import re
@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from servers import need_chromium
 
 
 def test_bench_smoke_run_prints_figures_for_every_page(tmp_path):
