@@ -35,6 +35,28 @@ RATE_COLUMNS = {"group": st.column_config.TextColumn("Group"),
                                                                         format="localized"),
                 "rate": st.column_config.NumberColumn("Repeat rate", format="percent")}
 
+
+@st.fragment
+def rates_by_group(by: dict) -> None:
+    """Repeat rates by ward, age band, sex and vulnerability: only the open tab is drawn, and
+    choosing another reruns this section alone."""
+    st.subheader("Repeat rates by group")
+    tabs = st.tabs(["Ward", "Age band", "Sex", "Vulnerability"], key="repeat_rates_by", on_change="rerun")
+    for tab, name in zip(tabs, ["ward", "age band", "sex", "vulnerability"]):
+        table = by[name]
+        if not tab.open:
+            continue
+        with tab:
+            if table.empty:
+                st.info(f"No victims to group by {name}.")
+                continue
+            left, right = st.columns([3, 2])
+            left.plotly_chart(vic.rates_figure(table, f"Repeat victim rate by {name}"), key=f"rates-{name}")
+            right.dataframe(table, hide_index=True, column_config=RATE_COLUMNS, key=f"table-{name}")
+            right.caption("A victim counts in each group they had an incident in, so the groups "
+                          "can add up to more than all victims.")
+
+
 # --- repeat victims of one priority -------------------------------------------------------------
 st.header("Repeat victims")
 if not has_victims:
@@ -91,19 +113,7 @@ else:
                      "the data).")
             st.plotly_chart(vic.survival_figure(curve), key="survival")
 
-        st.subheader("Repeat rates by group")
-        tabs = st.tabs(["Ward", "Age band", "Sex", "Vulnerability"])
-        for tab, name in zip(tabs, ["ward", "age band", "sex", "vulnerability"]):
-            table = data["by"][name]
-            with tab:
-                if table.empty:
-                    st.info(f"No victims to group by {name}.")
-                    continue
-                left, right = st.columns([3, 2])
-                left.plotly_chart(vic.rates_figure(table, f"Repeat victim rate by {name}"), key=f"rates-{name}")
-                right.dataframe(table, hide_index=True, column_config=RATE_COLUMNS, key=f"table-{name}")
-                right.caption("A victim counts in each group they had an incident in, so the groups "
-                              "can add up to more than all victims.")
+        rates_by_group(data["by"])
 
 # --- the plan's hate crime target ----------------------------------------------------------------
 st.header("Hate crime repeat victimisation: the plan's target")

@@ -46,7 +46,7 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     assert shown["Repeat victims (2+ in 12 months)"] == pct(expected["repeat_share"])
     assert shown["High-frequency (3+ in 12 months)"] == pct(expected["high_frequency_share"])
     assert shown["Share of crimes suffered by repeat victims"] == pct(expected["repeat_incident_share"])
-    assert len(at.get("plotly_chart")) >= 6  # survival, 4 group charts, target
+    assert len(at.get("plotly_chart")) == 3  # survival, the open tab's group chart, target
     wards = frame_with(at, "repeat_victims")
     assert len(wards) == 20 and wards["group"].str.startswith("E0").sum() == 0  # ward names, not codes
     # The target: baseline, selected period and target, with the definition on the page.
@@ -75,6 +75,20 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     assert len(premises) == 50 and premises["crimes"].add(premises["asb_incidents"]).is_monotonic_decreasing
     assert premises["priorities"].str.len().gt(0).all()
     assert all(len(months) == 12 for months in premises["monthly"])
+
+
+def test_repeat_rates_by_group_draw_the_open_tab_only(app_test, demo):
+    at = app_test("pages/repeats.py")
+    expected = vic.repeat_victimisation(demo, LAST_12_MONTHS, "hate_crime")["by"]
+    for tab, name in [("Ward", "ward"), ("Age band", "age band"), ("Sex", "sex"),
+                      ("Vulnerability", "vulnerability")]:
+        at.session_state["repeat_rates_by"] = tab
+        at.run()
+        shown = frame_with(at, "repeat_victims")
+        assert shown["group"].tolist() == expected[name]["group"].tolist(), tab
+        assert len([d for d in at.dataframe if "repeat_victims" in d.value.columns]) == 1
+        titles = [c.proto.spec for c in at.get("plotly_chart")]
+        assert sum(f"Repeat victim rate by {name}" in t for t in titles) == 1, tab
 
 
 def test_priority_wards_and_period_change_the_figures(app_test, demo):
@@ -149,7 +163,10 @@ def test_profile_prefills_from_the_sidebar_premises(app_test, demo, audit_log):
     premises_id = demo.execute("""SELECT premises_id FROM incidents
         WHERE month >= '2024-04-01' AND premises_id IS NOT NULL
         GROUP BY premises_id ORDER BY count(*) DESC LIMIT 1""").fetchall()[0][0]
-    at.selectbox(key="f_premises").set_value(premises_id).run()
+    at.session_state["f_premises_open"] = True  # the sidebar's Premises section
+    at.run().selectbox(key="f_premises").set_value(premises_id).run()
+    at.session_state["f_premises_open"] = False  # closed again, the choice stays
+    at.run()
     assert at.radio(key="p_kind").value == "premises" and at.selectbox(key="p_premises").value == premises_id
     expected = profiles.build_profile(demo, LAST_12_MONTHS, profiles.Subject("premises", premises_id))
     shown = metrics(at)
