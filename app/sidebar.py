@@ -162,20 +162,30 @@ def render() -> flt.Filters:
                     **({} if available["repeat_only"] else
                        {"help": "Victims with two or more counted incidents within 12 months "
                                 f"({definitions().window_days} days) of each other, in any priority"}))
-    with bar.expander("Places", expanded=False):
+    # The premises lists (every premises with incidents: megabytes at scale) are sent only while
+    # their section is open; the choice made in them stays while it is closed.
+    for key in ("f_centre_premises", "f_premises"):
+        st.session_state[key] = st.session_state.get(key)
+    places = bar.expander("Places", key="f_places_open", on_change="rerun",
+                          expanded=bool(st.session_state["f_centre_premises"]))
+    with places:
         st.text_input("Street or location contains", key="f_location", **why("location_text"))
         st.number_input("Within radius (metres)", min_value=0, max_value=20_000, step=100,
                         key="f_radius", **why("radius_m"))
-        st.selectbox("...of premises", list(choices["premises"]), key="f_centre_premises",
-                     format_func=lambda p: choices["premises"][p][0], index=None,
-                     placeholder="Choose premises", **why("premises_id"))
+        if places.open:
+            st.selectbox("...of premises", list(choices["premises"]), key="f_centre_premises",
+                         format_func=lambda p: choices["premises"][p][0], index=None,
+                         placeholder="Choose premises", **why("premises_id"))
         st.text_input("...or of a point (latitude, longitude)", key="f_centre_point",
                       placeholder="52.9536, -1.1505", **why("radius_m"))
-    with bar.expander("Premises", expanded=False):
+    named = bar.expander("Premises", key="f_premises_open", on_change="rerun",
+                         expanded=bool(st.session_state["f_premises"]))
+    with named:
         st.multiselect("Premises type", choices["premises_types"], key="f_ptypes", **why("premises_types"))
-        st.selectbox("Named premises", list(choices["premises"]), key="f_premises", index=None,
-                     format_func=lambda p: choices["premises"][p][0], placeholder="Any premises",
-                     **why("premises_id"))
+        if named.open:
+            st.selectbox("Named premises", list(choices["premises"]), key="f_premises", index=None,
+                         format_func=lambda p: choices["premises"][p][0], placeholder="Any premises",
+                         **why("premises_id"))
 
     east, north, centre_label, centre_error = _centre(choices)
     radius = int(st.session_state["f_radius"] or 0)
