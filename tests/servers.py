@@ -13,9 +13,10 @@ from typing import Iterator
 
 import pytest
 
-from app.browser_bench import CHROMIUM, CHROMIUM_ARGS  # Debian's Chromium, launched as the benchmark does
-
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def need_chromium() -> None:
