@@ -3,8 +3,9 @@
 Starts the dashboard (`streamlit run dashboard.py`, headless, a free local port) on the benchmark
 store, drives Debian's Chromium through Playwright (never a downloaded browser) and times, per
 page, opening the page and changing a shared filter (the period), from the action to the last
-change on screen: a MutationObserver notes every change to the page, and an action has ended when
-Streamlit's running indicator is gone and nothing has changed for `QUIET_MS`. Each is measured
+change on screen: a MutationObserver notes every change to the page, and an action has ended once the
+server has said its run finished (over the websocket), Streamlit's running indicator is gone and
+nothing has changed for `QUIET_MS`. Each is measured
 first-time (a new server, so nothing of that view is cached: the server is warmed with another
 view first, so Python's imports and the filter choices are not counted) and cached (the same
 action again), beside the floor: a minimal Streamlit page measured the same way in the same run.
