@@ -68,6 +68,12 @@ def open_as(monkeypatch, demo_db, role: str, areas: str = "", page: str | None =
     return at
 
 
+def with_premises_lists(at: AppTest) -> AppTest:
+    """The sidebar's Places and Premises sections open: its premises lists are sent."""
+    at.session_state["f_places_open"] = at.session_state["f_premises_open"] = True
+    return at.run()
+
+
 def test_an_unknown_local_role_is_refused_and_shows_nothing(demo_db, monkeypatch):
     at = open_as(monkeypatch, demo_db, "boards")
     assert at.title[0].value == "Unknown role"
@@ -100,7 +106,7 @@ def test_the_scan_finds_person_keys_where_analysts_see_them(app_test, demo_facts
 
 
 def test_board_pages_carry_no_person_keys_or_residential_names(demo_db, demo_facts, monkeypatch):
-    at = open_as(monkeypatch, demo_db, "board", page="pages/maps.py")
+    at = with_premises_lists(open_as(monkeypatch, demo_db, "board", page="pages/maps.py"))
     at.selectbox(key="maps_ward").set_value(CASTLE).run()
     assert not at.exception
     sent = received(at)
@@ -116,7 +122,8 @@ def test_board_pages_carry_no_person_keys_or_residential_names(demo_db, demo_fac
 
 
 def test_a_neighbourhood_officer_sees_residential_names_in_their_wards_only(demo_db, demo_facts, monkeypatch):
-    at = open_as(monkeypatch, demo_db, "neighbourhood", "Castle, Meadows", page="pages/maps.py")
+    at = with_premises_lists(open_as(monkeypatch, demo_db, "neighbourhood", "Castle, Meadows",
+                                     page="pages/maps.py"))
     mine = residential_names(demo_facts, wards={CASTLE, MEADOWS})
     others = residential_names(demo_facts, outside={CASTLE, MEADOWS})
     sent = received(at)                                   # the sidebar's premises lists
