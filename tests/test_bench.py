@@ -39,3 +39,17 @@ def test_bench_store_puts_the_embedded_store_and_a_lake_side_by_side(tmp_path):
                      r"\d+\.\d\d / \d+\.\d\d", out, re.M), out
     assert re.search(r"import of 3,000 partner rows \(.*CSV\) into an embedded store: \d+ s "
                      r"\([\d,]+ rows/s\), peak memory [\d,]+ MB", out), out
+
+
+def test_bench_browser_times_every_page_in_chromium_beside_the_floor(tmp_path):
+    need_chromium()
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp", "bench", "--browser", "--rows", "5000", "--db",
+         str(tmp_path / "bench.duckdb"), "--repeats", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "Browser benchmark: 5,000 synthetic incidents (built in" in out
+    figures = r"\s+".join([r"\d+\.\d\d / \d+\.\d\d"] * 4 + [r"[\d,]+ KiB"] * 2)
+    for page in ["floor", *(p.stem for p in (ROOT / "pages").glob("*.py"))]:
+        assert re.search(rf"^{page}\s+{figures}$", out, re.M), f"no figures for {page}:\n{out}"
