@@ -260,7 +260,7 @@ def briefing_data(con: duckdb.DuckDBPyConnection, wards: tuple[str, ...],
 @dataclass(frozen=True)
 class TargetLine:
     label: str
-    status: str          # "on track", "behind", "not measurable", "no data" or WITHHELD
+    status: str          # "on track", "behind", "not measurable", "no data", NOT_SUPPLIED or WITHHELD
     sentence: str
     details: tuple[str, ...] = ()
 
@@ -505,17 +505,28 @@ def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
     return TargetLine(target.label, status or WITHHELD, sentence, tuple(details))
 
 
+NOT_SUPPLIED = "not yet supplied"
+NOT_SUPPLIED_TEXT = "The treatment indicator (NDTMS successful completions) is not yet supplied."
+
+
+def treatment_how_to(treatment: TreatmentIndicator) -> str:
+    """For the Data page (never a board slide): the treatment indicator's state and how to supply it."""
+    supply = (f"set {TREATMENT_ENV} to the NDTMS treatment file: a month (or quarter), in_treatment and "
+              "successful_completions, optionally by substance group (format in README.md, "
+              "'Substance misuse treatment'), then restart the dashboard.")
+    if treatment.path is None:
+        return f"Not yet supplied. To show it, {supply}"
+    if treatment.error:
+        return f"The file cannot be used: {treatment.error} To fix it, {supply}"
+    return (f"Read from {treatment.path}" + (" (synthetic demo figures)." if treatment.synthetic else ".")
+            + f" To use another file, {supply}")
+
+
 def _treatment_target(target: Target, treatment: TreatmentIndicator,
                       targets: TargetsConfig) -> TargetLine:
-    if treatment.path is None:
-        return TargetLine(target.label, "no data",
-                          "No treatment indicator file is configured. To show this target, set "
-                          f"{TREATMENT_ENV} to the NDTMS treatment file: a month (or quarter), "
-                          "in_treatment and successful_completions, optionally by substance group "
-                          "(format in README.md, 'Substance misuse treatment').")
-    if treatment.error:
-        return TargetLine(target.label, "no data", f"The treatment indicator file cannot be used: "
-                                                   f"{treatment.error}")
+    if treatment.path is None or treatment.error:  # how to supply it is on the Data page
+        return TargetLine(target.label, NOT_SUPPLIED, NOT_SUPPLIED_TEXT if treatment.path is None
+                          else "The treatment file given cannot be read (the Data page says why).")
     last = treatment_file.last_month(treatment.frame)
     latest_start = flt.month_add(last, -(LATEST_MONTHS - 1))
 
@@ -538,9 +549,8 @@ def _treatment_target(target: Target, treatment: TreatmentIndicator,
         f"{suppress_count(tl)} in treatment ({rate(cl, tl)}).",
         f"Baseline year ({targets.baseline_label}): {suppress_count(cb)} of {suppress_count(tb)} "
         f"({rate(cb, tb)}).",
-        (f"City-wide synthetic figures from the demo's {Path(treatment.path).name}"
-         if treatment.synthetic else f"City-wide figures from {Path(treatment.path).name}")
-        + "; the ward filter does not apply.",
+        ("City-wide synthetic demo figures" if treatment.synthetic
+         else "City-wide figures from the NDTMS treatment file") + "; the ward filter does not apply.",
     )
     subject = "The successful completion rate"
 
@@ -658,7 +668,7 @@ def panel_figure(panel: Panel, large: bool = False) -> go.Figure | None:
     chart = panel.chart
     if chart is None or chart.empty:
         return None
-    size = 22 if large else 13
+    size = 24 if large else 13
     x = pd.to_datetime(chart["period"])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=chart["count"], mode="lines+markers", name=panel.unit,
@@ -690,7 +700,8 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
     chart = panel.chart
     if chart is None or chart.empty:
         return ""
-    pad_left, pad_bottom, pad_top = 70, 34, 10
+    font = 28  # user units: about 24 px where the deck draws the chart at 1920x1080
+    pad_left, pad_bottom, pad_top = 4 * font, font + 14, font // 2
     counts = chart["count"].to_numpy(float)
     top = max(float(counts.max()), float(chart["ucl"].max()), 1.0) * 1.08
     n = len(counts)
@@ -706,7 +717,7 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
              f'aria-label="{html.escape(panel.title)}: monthly counts">',
              f'<line x1="{pad_left}" y1="{y(0):.1f}" x2="{width - 10}" y2="{y(0):.1f}" stroke="#444" stroke-width="1"/>']
     for value in (0, top / 1.08 / 2, top / 1.08):
-        parts.append(f'<text x="{pad_left - 8}" y="{y(value) + 6:.1f}" font-size="18" text-anchor="end" '
+        parts.append(f'<text x="{pad_left - 8}" y="{y(value) + font / 3:.1f}" font-size="{font}" text-anchor="end" '
                      f'fill="#444" font-family="DejaVu Sans, Arial, sans-serif">{value:,.0f}</text>')
     for column, colour, dash in (("centre", PALETTE["muted"], "8 6"), ("ucl", PALETTE["muted"], "3 5"),
                                  ("lcl", PALETTE["muted"], "3 5")):
@@ -720,7 +731,7 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
         parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="{7 if signal else 4}" fill="{colour}"/>')
     periods = pd.to_datetime(chart["period"])
     for i, anchor in ((0, "start"), (n - 1, "end")):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="18" text-anchor="{anchor}" '
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="{font}" text-anchor="{anchor}" '
                      f'fill="#444" font-family="DejaVu Sans, Arial, sans-serif">{periods[i]:%b %Y}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -739,23 +750,27 @@ class Deck:
 _STATUS_COLOURS = {"on track": PALETTE["good"], "behind": PALETTE["accent"], "Signal": PALETTE["accent"],
                    "In control": PALETTE["good"]}
 
+# One unit, --u: 24 px on a 1920x1080 screen, scaled with the viewport's smaller side, so a
+# slide fits the screen (1920x1080, 1280x720) and its smallest text reads from the back of a room.
 _DECK_CSS = """
 *{box-sizing:border-box}
+:root{--u:min(1.25vw,2.222vh)}
 html,body{margin:0;height:100%;background:#f4f6f9;color:#14213d;font-family:"DejaVu Sans",Arial,Helvetica,sans-serif}
-.slide{display:none;min-height:100vh;padding:3.5vh 4.5vw 9vh;background:#fff}
+.slide{display:none;min-height:100vh;padding:3vh 4vw 9vh;background:#fff}
 .slide.current{display:block}
-h1{font-size:clamp(28px,3.6vw,64px);margin:0 0 1.5vh;color:#1f4e79}
-h2{font-size:clamp(20px,1.9vw,34px);margin:2vh 0 .6vh;color:#1f4e79}
-p,li{font-size:clamp(18px,1.6vw,30px);line-height:1.35;margin:.4vh 0}
-.headline{font-size:clamp(40px,5vw,96px);font-weight:bold;color:#14213d;margin:0}
-.headline small{font-size:clamp(18px,1.6vw,30px);font-weight:normal;color:#555;margin-left:1vw}
-.status{display:inline-block;padding:.1em .5em;border-radius:.3em;color:#fff;font-weight:bold}
-.note{color:#555;font-size:clamp(14px,1.15vw,22px)}
-.columns{display:flex;gap:3vw}.columns>div{flex:1}
-svg{width:100%;height:auto;max-height:32vh}
+h1{font-size:calc(2.4*var(--u));margin:0 0 1vh;color:#1f4e79}
+h2{font-size:calc(1.3*var(--u));margin:1.6vh 0 .4vh;color:#1f4e79}
+p,li{font-size:calc(1.15*var(--u));line-height:1.3;margin:.3vh 0}
+ul{margin:.3vh 0;padding-left:1.4em}
+.headline{font-size:calc(3.6*var(--u));font-weight:bold;color:#14213d;margin:0}
+.headline small{font-size:calc(1.15*var(--u));font-weight:normal;color:#555;margin-left:1vw}
+.status{display:inline-block;padding:.05em .4em;border-radius:.3em;color:#fff;font-weight:bold}
+.note{color:#555;font-size:var(--u)}
+.columns{display:flex;gap:3vw}.columns>div{flex:1;min-width:0}
+svg{width:100%;height:auto;max-height:30vh}
 nav{position:fixed;bottom:0;left:0;right:0;display:flex;gap:1em;align-items:center;justify-content:center;
-padding:1.2vh;background:#1f4e79;color:#fff;font-size:clamp(14px,1.2vw,22px)}
-nav button{font-size:inherit;padding:.3em 1em;border:0;border-radius:.3em;background:#fff;color:#1f4e79;cursor:pointer}
+padding:1vh;background:#1f4e79;color:#fff;font-size:var(--u)}
+nav button{font-size:inherit;padding:.2em 1em;border:0;border-radius:.3em;background:#fff;color:#1f4e79;cursor:pointer}
 @media print{nav{display:none}.slide{display:block;page-break-after:always;min-height:auto}}
 """
 

@@ -12,17 +12,35 @@ from cdp.markup import md
 
 PRESENTING, SLIDE = "briefing_present", "briefing_slide"
 STATUS_COLOURS = {"on track": "green", "behind": "red", "In control": "green", "Signal": "orange"}
+# Presentation mode is sized in one unit, --u: 24 px on a 1920x1080 screen, scaled with the
+# viewport's smaller side (16 px at 1280x720), so every slide fits the screen and every text is
+# readable from the back of the room; the chart's box is a share of the screen's height.
 PRESENTATION_CSS = """<style>
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"], header[data-testid="stHeader"] {display: none !important;}
-[data-testid="stMainBlockContainer"] {max-width: 100%; padding: 1rem 3rem 2rem;}
-.st-key-briefing-slide h2 {font-size: 3.2rem !important; line-height: 1.1; padding-bottom: 0.2rem;}
-.st-key-briefing-slide p, .st-key-briefing-slide li {font-size: 1.75rem !important; line-height: 1.3;}
-.st-key-briefing-slide [data-testid="stCaptionContainer"] p {font-size: 1.3rem !important;}
-.st-key-briefing-slide [data-testid="stMetricValue"] p {font-size: 5rem !important; line-height: 1.05;}
-.st-key-briefing-slide [data-testid="stMetricLabel"] p {font-size: 1.5rem !important;}
-.st-key-briefing-slide .stMarkdownBadge {font-size: 1.5rem !important; padding: 0.1rem 0.6rem;}
-.st-key-briefing-nav p, .st-key-briefing-nav button p {font-size: 1.5rem !important;}
+[data-testid="stMain"] {--u: min(1.25vw, 2.222vh);}
+[data-testid="stMainBlockContainer"] {max-width: 100%; padding: 1.2vh 3vw 0 !important;}
+[data-testid="stMain"] [data-testid="stVerticalBlock"] {gap: calc(0.3 * var(--u));}
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] button *,
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p,
+[data-testid="stMain"] [data-testid="stAlert"] p {font-size: var(--u) !important; line-height: 1.25;
+  margin: 0 !important;}
+.st-key-briefing-slide p, .st-key-briefing-slide li {font-size: calc(1.1 * var(--u)) !important;}
+.st-key-briefing-slide [data-testid="stCaptionContainer"] p {font-size: var(--u) !important;}
+[data-testid="stMain"] [data-testid="stAlert"] > div {padding: calc(0.3 * var(--u)) var(--u);}
+[data-testid="stMain"] [data-testid="stIconMaterial"], [data-testid="stMain"] [data-testid="stAlertDynamicIcon"] {font-size: var(--u) !important;}
+[data-testid="stMain"] [data-testid="stMarkdown"], [data-testid="stMain"] [data-testid="stMarkdownContainer"],
+[data-testid="stMain"] [data-testid="stCaptionContainer"] {margin-bottom: 0 !important;}
+[data-testid="stMain"] li {margin: 0 0 0 var(--u) !important; padding: 0 !important;}
+[data-testid="stMain"] ul {margin: 0 !important; padding: 0 !important;}
+[data-testid="stMain"] button {min-height: 0; padding: calc(0.15 * var(--u)) calc(0.6 * var(--u));}
+.st-key-briefing-slide h2 {font-size: calc(2.1 * var(--u)) !important; line-height: 1.1; padding: 0 !important;}
+.st-key-briefing-slide [data-testid="stMetricValue"] {font-size: calc(3.4 * var(--u)) !important;
+  line-height: 1.05; min-height: 0;}
+.st-key-briefing-slide [data-testid="stMetricValue"] * {font-size: inherit !important; line-height: 1.05;}
+.st-key-briefing-slide [data-testid="stMetricLabel"] p {font-size: var(--u) !important;}
+.st-key-briefing-slide .stMarkdownBadge {font-size: var(--u) !important; padding: 0 0.4em;}
+.st-key-briefing-chart, .st-key-briefing-chart [data-testid="stPlotlyChart"] {height: 36vh !important;}
 </style>"""
 
 
@@ -56,8 +74,13 @@ def show_panel(panel: briefing.Panel, large: bool = False) -> None:
     with right:
         figure = briefing.panel_figure(panel, large=large)
         if figure is not None:
-            st.plotly_chart(figure, config={"displayModeBar": False, "staticPlot": large},
-                            theme=None if large else "streamlit", key=f"briefing-chart-{panel.key}-{large}")
+            if large:  # the chart fills a box sized to the screen (PRESENTATION_CSS)
+                with st.container(key="briefing-chart"):
+                    st.plotly_chart(figure.update_layout(height=None), height="stretch", theme=None,
+                                    config={"displayModeBar": False, "staticPlot": True, "responsive": True},
+                                    key=f"briefing-chart-{panel.key}-large")
+            else:
+                st.plotly_chart(figure, config={"displayModeBar": False}, key=f"briefing-chart-{panel.key}")
             st.caption("Monthly counts, last 24 months: mean (dashed), control limits (dotted), "
                        "signals in red.")
         else:

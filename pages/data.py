@@ -1,8 +1,8 @@
 """Data: what is loaded, where the boundaries come from, and an upload that runs the importers."""
 import streamlit as st
 
-from app import context, files, widgets
-from cdp import counting, geography, queries, store
+from app import context, files, reference_files, widgets
+from cdp import briefing, counting, geography, queries, store
 from cdp.markup import md
 from cdp.refresh import RefreshFailed, last_api_check, refresh_from_api
 
@@ -49,6 +49,10 @@ st.dataframe(info["imports"], hide_index=True, width="stretch")
 st.subheader("Ward boundaries")
 st.write(f"{info['wards']} wards from {md(info['boundary_source'])}")
 st.caption(f"{geography.ATTRIBUTION} {geography.IMD_ATTRIBUTION}")
+
+st.subheader("Board briefing indicators")
+st.write("The board slides and decks say only whether an indicator is supplied; how to supply it is here.")
+st.caption(f"Treatment (successful completions): {md(briefing.treatment_how_to(reference_files.treatment_indicator()))}")
 
 st.subheader("Load files")
 st.write("The same importers as `python -m cdp ingest`, with the same checks: a file with a problem "

@@ -186,10 +186,15 @@ def test_treatment_target_maintained_and_not(tmp_path):
     assert line.status == "behind"
 
 
-def test_treatment_target_without_a_file_says_how_to_supply_one(tmp_path):
+def test_treatment_target_without_a_file_reads_not_yet_supplied_and_the_how_to_is_for_the_data_page(tmp_path):
     line = briefing._treatment_target(MAINTAIN, NO_TREATMENT, CONFIG)
-    assert line.status == "no data"
-    assert "No treatment indicator file is configured" in line.sentence and "CDP_TREATMENT" in line.sentence
+    assert line.status == "not yet supplied" and "not yet supplied" in line.sentence
+    assert "CDP_" not in line.sentence + "".join(line.details)
+    assert "set CDP_TREATMENT to the NDTMS treatment file" in briefing.treatment_how_to(NO_TREATMENT)
+    broken = briefing.treatment_indicator(tmp_path / "missing.csv")
+    line = briefing._treatment_target(MAINTAIN, broken, CONFIG)
+    assert line.status == "not yet supplied" and "missing.csv" not in line.sentence
+    assert "missing.csv" in briefing.treatment_how_to(broken) and "does not exist" in briefing.treatment_how_to(broken)
     gap = monthly_rows("2020-04", 11, 30, 1000) + monthly_rows("2024-04", 12, 31, 1000)
     line = briefing._treatment_target(MAINTAIN, briefing.treatment_indicator(treatment_csv(tmp_path, gap)), CONFIG)
     assert line.status == "not measurable" and "March 2021" in line.sentence

@@ -68,7 +68,7 @@ def test_one_panel_per_priority_with_the_latest_12_months(briefing_page, demo_st
     assert "Target: Reduce hate crime repeat victimisation by 10%" in page
     # The demo's synthetic treatment file feeds the target, as it feeds the substance misuse page.
     assert "Target: Maintain successful completions of substance misuse treatment" in page
-    assert "City-wide synthetic figures from the demo's treatment.csv; the ward filter does not apply." in page
+    assert "City-wide synthetic demo figures; the ward filter does not apply." in page
     assert "Exceptions, latest 3 months" in page
     assert at.get("plotly_chart")
 
@@ -145,7 +145,7 @@ def test_presentation_mode_shows_one_panel_and_moves_with_next(briefing_page):
     assert len(at.metric) == 1 and not at.subheader
     css = at.get("html")[0].proto.body
     assert 'section[data-testid="stSidebar"]' in css and "display: none" in css
-    assert "font-size: 5rem" in css                         # large type for the room
+    assert "--u: min(1.25vw, 2.222vh)" in css and "font-size: var(--u)" in css  # type scaled to the room
     assert any("Panel 1 of 7" in m.value for m in at.markdown)
     at.button(key="briefing_next").click().run()
     assert [h.value for h in at.header if h.value != "Filters"] == ["Anti-social behaviour"]
@@ -179,7 +179,7 @@ def test_exports_are_a_pdf_and_a_self_contained_html_deck(briefing_page, monkeyp
     assert "ArrowRight" in page and not PERSON_KEY.search(page)
 
 
-def test_a_treatment_indicator_file_feeds_the_maintain_target(briefing_page, tmp_path, monkeypatch):
+def test_a_treatment_indicator_file_feeds_the_maintain_target(briefing_page, app_test, tmp_path, monkeypatch):
     lines = ["month,successful_completions,in_treatment"]
     lines += [f"2020-{m:02d},30,1000" for m in range(4, 13)] + [f"2021-{m:02d},30,1000" for m in range(1, 4)]
     lines += [f"2024-{m:02d},28,1000" for m in range(4, 13)] + [f"2025-{m:02d},28,1000" for m in range(1, 4)]
@@ -192,7 +192,11 @@ def test_a_treatment_indicator_file_feeds_the_maintain_target(briefing_page, tmp
     assert "336 successful completions of 1,000 in treatment (33.6%)" in page
     path.write_text("month,successful_completions\n2020-04,3\n", encoding="utf-8")
     at = briefing_page()
-    assert "treatment.csv, line 1: no in_treatment column" in " ".join(texts(at))
+    page = " ".join(texts(at))
+    assert "The treatment file given cannot be read (the Data page says why)." in page
+    assert "treatment.csv" not in page and "CDP_TREATMENT" not in page
+    data_page = " ".join(texts(app_test("pages/data.py")))
+    assert "treatment.csv, line 1: no in_treatment column" in data_page and "set CDP_TREATMENT" in data_page
 
 
 def test_a_broken_targets_file_is_reported_with_its_line(briefing_page, tmp_path, monkeypatch):
