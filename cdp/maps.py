@@ -4,7 +4,7 @@ the concentration headline.
 Queries take a DuckDB connection first and hashable arguments (so pages can cache them with
 `context.cached`) and aggregate in DuckDB; row-level pulls are bounded to one ward, one priority
 and one period. Figure builders take those results and return plotly figures that draw offline:
-ward and grid polygons on a blank geo layer, no base-map tiles.
+ward and grid polygons on a blank geo layer; street tiles under the grid maps only through cdp.basemap.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 import shapely
 from scipy import stats as sstats
 
-from . import counting, geography, hotspots, places
+from . import basemap, counting, geography, hotspots, places
 from . import filters as flt
 from .areas import Areas, by_area
 from .charts import PALETTE
@@ -562,7 +562,7 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0},
                       plot_bgcolor="white", legend={"orientation": "h", "y": -0.02})
-    return fig
+    return basemap.add_streets(fig)
 
 
 def top_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str, ward_code: str,
@@ -761,7 +761,7 @@ def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, plot_bgcolor="white")
-    return fig
+    return basemap.add_streets(fig)
 
 
 def ward_labels_bng(centres: pd.DataFrame) -> pd.DataFrame:

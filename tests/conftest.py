@@ -188,6 +188,12 @@ def _apptest_runs_through_dashboard(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_tiles_unless_a_test_serves_them(monkeypatch):
+    """No test reaches a real tile server: base-map tiles are off unless a test sets CDP_TILES."""
+    monkeypatch.setenv("CDP_TILES", "none")
+
+
+@pytest.fixture(autouse=True)
 def _no_store_from_the_environment(monkeypatch):
     """Each test names its store itself (CDP_DB or CDP_STORE), whatever the shell has set."""
     for name in ("CDP_STORE", "CDP_DB", "CDP_DATA_PATH"):
