@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cdp import access, targets
+from cdp import targets
 from cdp.counting import NotCounted
+from cdp.disclosure import TrueValues
 from cdp.filters import Filters, in_words
 from cdp.metrics import Comparison
 from cdp.priorities import PRIORITY_BY_KEY
-from cdp.suppression import suppress_change
 
 from cdp.markup import md
 
@@ -37,28 +37,42 @@ def coverage_badge(level: str, note: str = "") -> None:
         st.caption(note)
 
 
-def not_counted(figures: NotCounted, small_numbers: bool = True) -> None:
-    """The statement of what the figures leave out (outside the area, unlocated, superseded);
-    counts of 1-4 read "<5" unless `small_numbers`."""
-    if figures.total:
-        st.caption(figures.sentence(small_numbers))
+def not_counted(counts: NotCounted, figures: TrueValues) -> None:
+    """The statement of what the figures leave out (outside the area, unlocated, superseded),
+    each count as `figures` publishes it."""
+    if counts.total:
+        st.caption(counts.sentence(figures))
 
 
-def change_line(comparison: Comparison, viewer: access.Viewer) -> None:
-    """One comparison in words: the change and whether it is significant, or why not compared."""
+def change_line(comparison: Comparison, figures: TrueValues, now=None, before=None) -> None:
+    """One comparison in words: the change and whether it is significant, or why not compared.
+
+    For a restricted viewer the counts are published (`now` and `before`: the true counts shown
+    beside each period's total, such as its months on a chart, so the totals never fix one of
+    them), the change is worked out from the published totals and the verdict is shown only when
+    every count behind it is publishable; never the exact test."""
     change = comparison.change
     if change is None:
         st.caption(f"{comparison.title}: {comparison.reason}.")
         return
-    if not viewer.sees_small_numbers:
-        shown = suppress_change(change.count, change.previous)
-        st.caption(f"{comparison.title}: {shown.difference} ({shown.percent}), {change.verdict}.")
+    if not figures.restricted:
+        arrow = "▲" if change.ratio > 1 else "▼" if change.ratio < 1 else "■"
+        pct = "n/a" if change.pct_change is None else f"{change.pct_change:+.0f}%"
+        colour = {"significant rise": "red", "significant fall": "green"}.get(change.verdict, "gray")
+        st.markdown(f"{comparison.title}: {arrow} **{pct}** (was {change.previous:,}) "
+                    f":{colour}[{change.verdict}]", help=change.sentence)
         return
-    arrow = "▲" if change.ratio > 1 else "▼" if change.ratio < 1 else "■"
-    pct = "n/a" if change.pct_change is None else f"{change.pct_change:+.0f}%"
+    current, previous = figures.total(change.count, now), figures.total(change.previous, before)
+    if not figures.publishable(change.count, change.previous) or current is None or previous is None:
+        st.caption(f"{comparison.title}: not shown, as a count behind it is from 1 to "
+                   f"{figures.rule.threshold - 1}.")
+        return
+    rate_now, rate_before = current / change.current_months, previous / change.previous_months
+    arrow = "▲" if rate_now > rate_before else "▼" if rate_now < rate_before else "■"
+    pct = "n/a" if not rate_before else f"{(rate_now / rate_before - 1) * 100:+.0f}%"
     colour = {"significant rise": "red", "significant fall": "green"}.get(change.verdict, "gray")
-    st.markdown(f"{comparison.title}: {arrow} **{pct}** (was {change.previous:,}) :{colour}[{change.verdict}]",
-                help=change.sentence)
+    st.markdown(f"{comparison.title}: {arrow} **{pct}** (was {figures.shown_text(previous)}) "
+                f":{colour}[{change.verdict}]")
 
 
 def plan_targets() -> targets.TargetsConfig:

@@ -28,8 +28,8 @@ from functools import cached_property
 import duckdb
 import pandas as pd
 
+from .disclosure import TrueValues
 from .priorities import PRIORITY_BY_KEY
-from .suppression import suppress_count
 
 FORCE_EXTRACTS_ENV = "CDP_FORCE_EXTRACTS"
 DEFAULT_FORCE_EXTRACT = "police"
@@ -397,11 +397,10 @@ class NotCounted:
     def total(self) -> int:
         return self.outside_area + self.unlocated + self.superseded + self.partial
 
-    def sentence(self, small_numbers: bool = True) -> str:
+    def sentence(self, figures=None) -> str:
         """'Not counted: 12,345 outside the area's wards, 678 without a location.' ('' if none);
-        counts of 1-4 read "<5" unless `small_numbers`."""
-        def n(value: int) -> str:
-            return f"{value:,}" if small_numbers else suppress_count(value)
+        each count as `figures` (cdp.disclosure; default: true values) publishes it."""
+        n = (figures or TrueValues()).text
 
         parts = []
         if self.outside_area:

@@ -96,6 +96,15 @@ class TrueValues:
     def frame(self, df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         return df.copy()
 
+    def table(self, df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+        """`df` for display: unchanged for true values; `columns` as published text ("<5",
+        "1,235") for a restricted viewer."""
+        out = df.copy()
+        if self.restricted:
+            for column in columns:
+                out[column] = self.texts(df[column])
+        return out
+
     def total(self, n, parts: Sequence | None = None) -> float | None:
         return self.count(n)
 

@@ -30,6 +30,12 @@ def monthly_by_priority(con: duckdb.DuckDBPyConnection, f: flt.Filters, start: d
     return frame.set_index("month").reindex(months, fill_value=0).astype(int)
 
 
+def months_of(monthly: pd.Series, start: date, end: date) -> list[int]:
+    """The counts of a monthly series from `start` to `end` that it holds: the parts shown beside
+    a period's total on a chart of the series (cdp.disclosure's `total`)."""
+    return monthly.loc[pd.Timestamp(start):pd.Timestamp(end)].tolist()
+
+
 def period_words(start: date, end: date) -> str:
     """'Mar 2024' or 'Jan 2024 to Mar 2024'."""
     return f"{start:%b %Y}" if start == end else f"{start:%b %Y} to {end:%b %Y}"
@@ -42,6 +48,7 @@ class Comparison:
     title: str
     change: Change | None
     reason: str = ""
+    period: tuple[date, date] | None = None   # the earlier period's first and last month
 
 
 def comparisons(f: flt.Filters) -> list[tuple[str, flt.Filters]]:
@@ -68,6 +75,10 @@ class PriorityPanel:
     comparisons: tuple[Comparison, ...]  # the same months a year earlier first
     trend: pd.Series             # monthly counts, up to 24 months to the period end
 
+    def months(self, start: date, end: date) -> list[int]:
+        """The trend's counts of the months from `start` to `end` (those it shows)."""
+        return months_of(self.trend, start, end)
+
 
 def priority_panels(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[PriorityPanel]:
     """One panel per selected priority: count, changes judged by an exact test (only between
@@ -88,7 +99,8 @@ def priority_panels(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> list[Prio
         for title, other in others:
             reason = months.comparable(key, (f.start, f.end), (other.start, other.end))
             change = None if reason else compare_periods(count, total(key, other), f.months, other.months)
-            compared.append(Comparison(title, change, f"not compared: {reason}" if reason else ""))
+            compared.append(Comparison(title, change, f"not compared: {reason}" if reason else "",
+                                       (other.start, other.end)))
         trend = monthly.loc[pd.Timestamp(flt.month_add(f.end, -23)):, key]
         panels.append(PriorityPanel(key, PRIORITY_BY_KEY[key].label, counted_unit(key), coverage.level,
                                     coverage.note, count if coverage.level != "unavailable" else 0,

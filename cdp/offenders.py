@@ -38,12 +38,12 @@ from scipy.stats import wilcoxon
 
 from . import filters as flt
 from . import repeats, victimisation
+from .disclosure import TrueValues
 from .markup import chart
 from .priorities import PRIORITIES, PRIORITY_KEYS, priority_column
 from .queries import data_months, ward_names
 from .reference import ReferenceFileError, day, read_rows
 from .stats import ALPHA, format_p
-from .suppression import is_small, suppress_count
 
 COHORT_ENV = "CDP_IOM_COHORT"
 DEFAULT_COHORT = "IOM cohort"
@@ -277,37 +277,51 @@ def cohort_outcomes(con: duckdb.DuckDBPyConnection, members: pd.DataFrame) -> di
     return {"members": table, "summary": cohort_summary(table), "data": (data_start, data_end)}
 
 
-def cohort_sentence(row, show_small: bool = True, text=str) -> str:
-    """One cohort's before and after in words, with the test; `text` makes the cohort's name
-    (from the file) safe for where the sentence is shown."""
-    count = (lambda n: f"{n:,}") if show_small else suppress_count
+def per_member(row, figures: TrueValues) -> tuple[float, float] | None:
+    """A cohort's offences per member before and after entry, as `figures` publishes them: for a
+    restricted viewer from the published counts, and None unless every count is publishable."""
+    if not figures.publishable(row["compared"], row["before"], row["after"]) or not row["compared"]:
+        return None
+    if not figures.restricted:
+        return row["before_per_member"], row["after_per_member"]
+    return figures.share(row["before"], row["compared"]), figures.share(row["after"], row["compared"])
+
+
+def cohort_sentence(row, figures: TrueValues | None = None, text=str) -> str:
+    """One cohort's before and after in words, with the test (its verdict alone, and only when
+    every count is publishable, for a restricted viewer: `figures`); `text` makes the cohort's
+    name (from the file) safe for where the sentence is shown."""
+    figures = figures or TrueValues()
+    count = figures.text
     name = text(row["cohort"])
     if not row["compared"]:
         return (f"{name}: none of the {count(row['members'])} members has 12 months before and "
                 "after entry inside the loaded data yet.")
-    small = not show_small and any(is_small(row[c]) for c in ("compared", "before", "after"))
-    per_member = ("per member withheld (small numbers)" if small else
-                  f"{row['before_per_member']:.1f} against {row['after_per_member']:.1f} per member")
+    rates = per_member(row, figures)
+    shown = ("per member withheld (small numbers)" if rates is None else
+             f"{rates[0]:.1f} against {rates[1]:.1f} per member")
     sentence = (f"{name}: {count(row['compared'])} members with 12 months before and after entry "
                 f"committed {count(row['before'])} offences in the year before and "
-                f"{count(row['after'])} in the year after ({per_member})")
+                f"{count(row['after'])} in the year after ({shown})")
     if row["p_value"] is None or pd.isna(row["p_value"]):
         return sentence + ": no member's count changed."
+    if figures.restricted:
+        return sentence + (f": {row['verdict']} (Wilcoxon signed-rank test)." if rates is not None else ".")
     return sentence + f": {row['verdict']} (Wilcoxon signed-rank test, {format_p(row['p_value'])})."
 
 
-def cohort_figure(summary: pd.DataFrame, show_small: bool = True, height: int = 300) -> go.Figure:
-    """Offences per member in the year before and the year after entry, per cohort (cohorts whose
-    figures would show small numbers are left out for viewers who may not see them)."""
-    rows = summary[summary["compared"] > 0]
-    if not show_small:
-        rows = rows[~rows[["compared", "before", "after"]].map(is_small).any(axis=1)]
-    names = [chart(n) for n in rows["cohort"]]
+def cohort_figure(summary: pd.DataFrame, figures: TrueValues | None = None, height: int = 300) -> go.Figure:
+    """Offences per member in the year before and the year after entry, per cohort, as `figures`
+    publishes them (cohorts whose figures are withheld are left out)."""
+    figures = figures or TrueValues()
+    shown = [(row["cohort"], per_member(row, figures)) for _, row in summary.iterrows() if row["compared"] > 0]
+    shown = [(name, rates) for name, rates in shown if rates is not None]
+    names = [chart(name) for name, _ in shown]
     fig = go.Figure()
-    for column, label, colour in (("before_per_member", "Year before entry", "#9aa5b1"),
-                                  ("after_per_member", "Year after entry", "#1f4e79")):
-        fig.add_trace(go.Bar(x=names, y=rows[column], name=label, marker_color=colour,
-                             text=[f"{v:.1f}" for v in rows[column]], textposition="outside",
+    for side, label, colour in ((0, "Year before entry", "#9aa5b1"), (1, "Year after entry", "#1f4e79")):
+        values = [rates[side] for _, rates in shown]
+        fig.add_trace(go.Bar(x=names, y=values, name=label, marker_color=colour,
+                             text=[f"{v:.1f}" for v in values], textposition="outside",
                              hovertemplate="%{x}: %{y:.1f} offences per member<extra>" + label + "</extra>"))
     fig.update_layout(height=height, barmode="group", margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title={"text": "Offences per member", "font": {"size": 14}},

@@ -50,10 +50,10 @@ import plotly.graph_objects as go
 
 from . import filters as flt
 from .charts import PALETTE
+from .disclosure import WITHHELD, TrueValues
 from .markup import chart
 from .reference import ReferenceFileError, first_time, month, read_rows, whole_number
 from .stats import compare_proportions, format_p, proportion_interval
-from .suppression import WITHHELD, is_small, suppress_count
 
 ENV = "CDP_REOFFENDING"
 AREA_ENV = "CDP_REOFFENDING_AREA"
@@ -243,10 +243,36 @@ def cohorts(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _withheld(row) -> bool:
-    """Whether a cohort's proportions would let a small count be worked back (board views)."""
-    return (is_small(row["offenders"]) or is_small(row["reoffenders"])
-            or is_small(row["offenders"] - row["reoffenders"]))
+def published(table: pd.DataFrame, figures: TrueValues) -> pd.DataFrame:
+    """`cohorts` as `figures` publishes its derived figures: for a restricted viewer each cohort's
+    proportion, interval and reoffences per reoffender are worked out from its published counts,
+    and only when they are publishable (missing otherwise); the tests keep their verdict only when
+    every count behind them is publishable, never their p-value, and the rest of England and Wales
+    (the national figures less the true local ones) is left out. The count columns stay true:
+    they are shown through `figures`."""
+    if not figures.restricted:
+        return table
+    out = table.copy()
+    count = figures.count
+    by_key = {(r.offender_type, r.cohort_start): r for r in table.itertuples()}
+    for i, r in zip(table.index, table.itertuples()):
+        shown = figures.publishable(r.offenders, r.reoffenders)
+        x, n = (int(count(r.reoffenders)), int(count(r.offenders))) if shown else (None, None)
+        low, high = proportion_interval(x, n) if shown else (None, None)
+        earlier = by_key.get((r.offender_type, flt.month_add(r.cohort_start, -12)))
+        compared = earlier is not None and shown and figures.publishable(earlier.offenders, earlier.reoffenders)
+        out.loc[i, ["proportion", "ci_low", "ci_high", "reoffences_per_reoffender", "rest_proportion",
+                    "vs_ew_p", "vs_year_p", "year_earlier"]] = [
+            figures.share(r.reoffenders, r.offenders), low, high,
+            figures.share(r.reoffences, r.reoffenders) if shown and figures.publishable(r.reoffences) else None,
+            None, None, None, figures.share(earlier.reoffenders, earlier.offenders) if compared else None]
+        out.loc[i, ["vs_ew", "vs_year"]] = [r.vs_ew if shown else None, r.vs_year if compared else None]
+    return out
+
+
+def _withheld(row, figures: TrueValues) -> bool:
+    """Whether a cohort's figures are withheld from a restricted viewer (a count of 1-4 behind them)."""
+    return figures.restricted and not _known(row["proportion"])
 
 
 def _known(value) -> bool:
@@ -257,63 +283,64 @@ def _pct(share) -> str:
     return f"{share:.1%}" if _known(share) else ""
 
 
-def _count(n, show_small: bool) -> str:
-    return f"{int(n):,}" if show_small else suppress_count(n)
+def _tested(verdict, p) -> str:
+    """'not significantly different (p = 0.41)'; the verdict alone where the p-value is not shown."""
+    return f"{verdict} ({format_p(p)})" if _known(p) else verdict
 
 
-def latest_sentence(table: pd.DataFrame, offender_type: str, show_small: bool = True) -> str | None:
-    """The latest cohort of one offender type in words: its proportion and both tests."""
+def latest_sentence(table: pd.DataFrame, offender_type: str, figures: TrueValues | None = None) -> str | None:
+    """The latest cohort of one offender type in words: its proportion and both tests. `table`
+    as `published` gives it for `figures` (default: true values)."""
+    figures = figures or TrueValues()
     rows = table[table["offender_type"] == offender_type]
     if rows.empty:
         return None
     r = rows.iloc[-1]
     who = TYPE_LABELS[offender_type]
-    if not show_small and _withheld(r):
+    if _withheld(r, figures):
         return f"{who}, {r['cohort']} cohort: withheld (small numbers)."
-    counts = f"{_count(r['reoffenders'], show_small)} of {_count(r['offenders'], show_small)}"
+    counts = f"{figures.text(r['reoffenders'])} of {figures.text(r['offenders'])}"
     text = (f"{who}, {r['cohort']} cohort: {_pct(r['proportion'])} reoffended within a year "
             f"({counts}; 95% interval {_pct(r['ci_low'])} to {_pct(r['ci_high'])}).")
     if _known(r["vs_ew"]):
-        text += (f" Against the rest of England and Wales ({_pct(r['rest_proportion'])}): "
-                 f"{r['vs_ew']} ({format_p(r['vs_ew_p'])}).")
+        rest = f" ({_pct(r['rest_proportion'])})" if _known(r["rest_proportion"]) else ""
+        text += f" Against the rest of England and Wales{rest}: {_tested(r['vs_ew'], r['vs_ew_p'])}."
     else:
         text += " No England and Wales figure for this cohort."
     if _known(r["vs_year"]):
         text += (f" Against the same months a year earlier ({_pct(r['year_earlier'])}): "
-                 f"{r['vs_year']} ({format_p(r['vs_year_p'])}).")
+                 f"{_tested(r['vs_year'], r['vs_year_p'])}.")
     return text
 
 
-def display_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
-    """The cohorts as the page shows them, newest first; counts from 1 to 4, and figures they could
-    be worked back from, withheld for viewers who may not see small numbers."""
+def display_table(table: pd.DataFrame, figures: TrueValues | None = None) -> pd.DataFrame:
+    """The cohorts as the page shows them, newest first, `table` as `published` gives it for
+    `figures` (default: true values): counts through `figures`, figures not shown as WITHHELD."""
+    figures = figures or TrueValues()
     rows = []
     for _, r in table.sort_values("cohort_start", ascending=False).iterrows():
-        hide = not show_small and _withheld(r)
+        hide = _withheld(r, figures)
         per = r["reoffences_per_reoffender"]
         rows.append({
             "Offenders": TYPE_LABELS[r["offender_type"]].split()[0],
             "Cohort": r["cohort"],
-            "In the cohort": _count(r["offenders"], show_small),
-            "Reoffenders": _count(r["reoffenders"], show_small),
-            "Reoffences": _count(r["reoffences"], show_small),
+            "In the cohort": figures.text(r["offenders"]),
+            "Reoffenders": figures.text(r["reoffenders"]),
+            "Reoffences": figures.text(r["reoffences"]),
             "Proportion reoffending": WITHHELD if hide else _pct(r["proportion"]),
-            "Reoffences per reoffender": WITHHELD if hide else f"{per:.2f}" if _known(per) else "",
+            "Reoffences per reoffender": f"{per:.2f}" if _known(per) else WITHHELD if hide else "",
             "England and Wales": _pct(r["ew_proportion"]),
-            "Against the rest of England and Wales": f"{r['vs_ew']} ({format_p(r['vs_ew_p'])})"
-            if _known(r["vs_ew"]) and not hide else "",
-            "Against a year earlier": f"{r['vs_year']} ({format_p(r['vs_year_p'])})"
-            if _known(r["vs_year"]) and not hide else "",
+            "Against the rest of England and Wales": _tested(r["vs_ew"], r["vs_ew_p"]) if _known(r["vs_ew"]) else "",
+            "Against a year earlier": _tested(r["vs_year"], r["vs_year_p"]) if _known(r["vs_year"]) else "",
         })
     return pd.DataFrame(rows)
 
 
-def trend_figure(table: pd.DataFrame, offender_type: str, show_small: bool = True,
-                 height: int = 360) -> go.Figure:
-    """The proportion reoffending per cohort (with its 95% interval) against England and Wales."""
-    rows = table[table["offender_type"] == offender_type].copy()
-    if not show_small:
-        rows = rows[~rows.apply(_withheld, axis=1)]
+def trend_figure(table: pd.DataFrame, offender_type: str, height: int = 360) -> go.Figure:
+    """The proportion reoffending per cohort (with its 95% interval) against England and Wales;
+    `table` as `published` gives it (a cohort whose proportion is not shown is not drawn)."""
+    rows = table[table["offender_type"] == offender_type]
+    rows = rows.dropna(subset=["proportion"])
     fig = go.Figure()
     if rows.empty:
         fig.add_annotation(text="No cohorts to show", showarrow=False, x=0.5, y=0.5,

@@ -16,12 +16,12 @@ import plotly.graph_objects as go
 
 from . import counting
 from . import filters as flt
-from .areas import Areas, by_area as sum_by_area
+from .areas import NO_AREA, Areas, by_area as sum_by_area
 from .charts import PALETTE
+from .disclosure import TrueValues
 from .priorities import PRIORITY_KEYS
 from .queries import loaded_datasets, ward_names
 from .stats import compare_periods
-from .suppression import WITHHELD, is_small, suppress_table
 
 CHART_MONTHS = 24
 
@@ -116,18 +116,19 @@ def by_ward(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> pd.DataFrame:
     return table.sort_values(["drug_offences", "ward_name"], ascending=[False, True], ignore_index=True)
 
 
-def by_area(wards: pd.DataFrame, areas: Areas, columns: list[str], show_small: bool = True) -> pd.DataFrame:
-    """`by_ward` summed per NAT area (column area; wards in no area under areas.NO_AREA). For
-    viewers who may not see small numbers the counts are display strings ("<5"), and an area
-    with a ward whose count is 1-4 is withheld in that column: its total would give it away."""
+def by_area(wards: pd.DataFrame, areas: Areas, columns: list[str], figures: TrueValues | None = None) -> pd.DataFrame:
+    """`by_ward` summed per NAT area (column area; wards in no area under areas.NO_AREA). For a
+    restricted viewer (`figures`) each area's count is a total rounded on its own from its true
+    value, with its wards' counts as its parts (withheld, "*", where any rounding would fix one)."""
     summed = sum_by_area(wards, areas, sums=columns).rename(columns={"ward_code": "area"})
-    if show_small:
+    if figures is None or not figures.restricted:
         return summed
-    small = sum_by_area(wards.assign(**{c: wards[c].map(is_small).astype(int) for c in columns}),
-                        areas, sums=columns)
-    shown = suppress_table(summed, columns)
+    owner = {code: area.name for area in areas.areas for code in area.ward_codes}
+    members = wards.assign(area=wards["ward_code"].map(owner).fillna(NO_AREA))
+    shown = summed.copy()
     for column in columns:
-        shown[column] = shown[column].where(small[column].to_numpy() == 0, WITHHELD)
+        parts = members.groupby("area")[column].agg(list)
+        shown[column] = [figures.total_text(n, parts.get(area)) for area, n in zip(summed["area"], summed[column])]
     return shown
 
 
@@ -164,15 +165,18 @@ def top_premises(con: duckdb.DuckDBPyConnection, f: flt.Filters, measure: str, l
     return table[["premises", "premises_type", "ward", "count"]]
 
 
-def trend_figure(counts: pd.DataFrame, unit: str, period_start: date, height: int = 320) -> go.Figure:
-    """Monthly lines of the measures counting `unit` (crimes or ASB incidents, never both); the
-    selected period shaded."""
+def trend_figure(counts: pd.DataFrame, unit: str, period_start: date, figures: TrueValues | None = None,
+                 height: int = 320) -> go.Figure:
+    """Monthly lines of the measures counting `unit` (crimes or ASB incidents, never both), as
+    `figures` publishes them (default: true values); the selected period shaded."""
+    figures = figures or TrueValues()
     colours = [PALETTE["primary"], PALETTE["accent"], PALETTE["good"]]
     fig = go.Figure()
     for colour, m in zip(colours, [m for m in MEASURES if m.unit == unit and m.key in counts]):
-        fig.add_trace(go.Scatter(x=counts.index, y=counts[m.key], mode="lines+markers", name=m.label,
+        fig.add_trace(go.Scatter(x=counts.index, y=figures.counts(counts[m.key]).to_numpy(),
+                                 mode="lines+markers", name=m.label, customdata=figures.texts(counts[m.key]),
                                  line={"color": colour, "width": 2}, marker={"size": 4},
-                                 hovertemplate="%{x|%b %Y}: %{y:,}<extra>" + m.label + "</extra>"))
+                                 hovertemplate="%{x|%b %Y}: %{customdata}<extra>" + m.label + "</extra>"))
     if len(counts):
         fig.add_vrect(x0=pd.Timestamp(period_start) - pd.Timedelta(days=15),
                       x1=counts.index.max() + pd.Timedelta(days=15),

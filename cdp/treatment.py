@@ -46,9 +46,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import filters as flt
+from .disclosure import TrueValues
 from .reference import ReferenceFileError, first_time, month, read_rows, whole_number
 from .stats import compare_proportions, format_p
-from .suppression import is_small, suppress_count
 
 ENV = "CDP_TREATMENT"
 COUNTS = ("in_treatment", "successful_completions")
@@ -248,14 +248,17 @@ def rolling(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def hide_small(table: pd.DataFrame) -> pd.DataFrame:
-    """`rolling` for viewers who may not see small numbers: a rate worked out from a count of 1-4
-    (or that leaves one) is not drawn, nor are counts of 1-4."""
-    out = table.copy()
-    small = lambda part, whole: part.map(is_small) | (whole - part).map(is_small)  # noqa: E731
-    out.loc[small(out["completions_12m"], out["in_treatment"]), "completion_rate"] = float("nan")
-    out.loc[small(out["re_presentations_12m"], out["completions_12m"]), "re_presentation_rate"] = float("nan")
-    out.loc[out["in_treatment"].map(is_small), "in_treatment"] = float("nan")
+def published(table: pd.DataFrame, figures: TrueValues) -> pd.DataFrame:
+    """`rolling` as `figures` publishes it: for a restricted viewer the counts published and each
+    rate worked out from the published counts, only where both are publishable."""
+    if not figures.restricted:
+        return table
+    out = figures.frame(table, ["in_treatment", "successful_completions", "completions_12m",
+                                "re_presentations_12m"])
+    for rate, part, whole in (("completion_rate", "completions_12m", "in_treatment"),
+                              ("re_presentation_rate", "re_presentations_12m", "completions_12m")):
+        shares = [figures.share(p, w) for p, w in zip(table[part], table[whole])]
+        out[rate] = pd.Series(shares, index=table.index, dtype=float)
     return out
 
 
@@ -287,25 +290,36 @@ def latest_comparison(table: pd.DataFrame) -> pd.DataFrame:
                                        int(e["completions_12m"]), int(e["in_treatment"]))
             if test is not None:
                 record.update(previous_rate=e["completion_rate"], p_value=test.p_value,
+                              previous_completions=int(e["completions_12m"]),
+                              previous_in_treatment=int(e["in_treatment"]),
                               verdict=test.verdict("significant rise", "significant fall",
                                                    "no significant change"))
         out.append(record)
     return pd.DataFrame(out)
 
 
-def comparison_sentence(row, show_small: bool = True) -> str:
+def comparison_sentence(row, figures: TrueValues | None = None) -> str:
     """'Opiate: 5.1% of 1,290 in treatment completed successfully in the 12 months to March 2025
-    (66 completions); a year earlier 5.6%: no significant change (p = 0.62).'"""
-    count = (lambda n: f"{n:,}") if show_small else suppress_count
-    if not show_small and (is_small(row["completions_12m"])
-                           or is_small(row["in_treatment"] - row["completions_12m"])):
+    (66 completions); a year earlier 5.6%: no significant change (p = 0.62).'
+
+    For a restricted viewer (`figures`) the counts are published, the rates worked out from them
+    and the test given as its verdict alone, each only when every count behind it is publishable."""
+    figures = figures or TrueValues()
+    completions, people = row["completions_12m"], row["in_treatment"]
+    if not figures.publishable(completions, people):
         return f"{row['label']}: withheld (small numbers)."
-    text = (f"{row['label']}: {row['completion_rate']:.1%} of {count(row['in_treatment'])} in treatment "
+    rate = figures.share(completions, people)
+    text = (f"{row['label']}: {rate:.1%} of {figures.text(people)} in treatment "
             f"completed successfully in the 12 months to {row['period_end']:%B %Y} "
-            f"({count(row['completions_12m'])} completions)")
-    if pd.notna(row["verdict"]):
-        text += f"; a year earlier {row['previous_rate']:.1%}: {row['verdict']} ({format_p(row['p_value'])})"
-    return text + "."
+            f"({figures.text(completions)} completions)")
+    if pd.isna(row["verdict"]):
+        return text + "."
+    if not figures.restricted:
+        return text + f"; a year earlier {row['previous_rate']:.1%}: {row['verdict']} ({format_p(row['p_value'])})."
+    before = (row["previous_completions"], row["previous_in_treatment"])
+    if not figures.publishable(*before):
+        return text + "; a year earlier: withheld (small numbers)."
+    return text + f"; a year earlier {figures.share(*before):.1%}: {row['verdict']}."
 
 
 def rates_figure(table: pd.DataFrame, column: str = "completion_rate", title: str = "",

@@ -17,12 +17,12 @@ import plotly.graph_objects as go
 from scipy.stats import binom
 
 from . import counting, stats, targets
+from .disclosure import TrueValues
 from . import filters as flt
 from .charts import PALETTE
 from . import markup
 from .priorities import PRIORITY_BY_KEY, count_condition, counted_unit
 from .queries import data_months, ward_names
-from .suppression import THRESHOLD, hide_small
 
 ALL_AREA = "all"          # the series of every counted incident the filters select, wards summed
 WEEKS_A_YEAR = 52         # "the same week last year" is 52 weeks earlier, so weekdays line up
@@ -298,18 +298,20 @@ def exceptions_table(con: duckdb.DuckDBPyConnection, f: flt.Filters, window: str
 
 # --- shaping series ------------------------------------------------------------------------------
 
-def rolling_total(counts: pd.Series, months: int = 12, hide_small_counts: bool = False,
-                  threshold: int = THRESHOLD) -> pd.Series:
+def rolling_total(counts: pd.Series, months: int = 12, figures: TrueValues | None = None) -> pd.Series:
     """Sum of the last `months` values at each point; missing until `months` values exist.
 
-    With `hide_small_counts`, a total whose window holds a count from 1 to threshold - 1 is missing
-    too: two neighbouring totals would otherwise give the hidden count away.
+    As `figures` publishes them (default: true values): each total rounded on its own from its
+    true value, with the months it sums as its parts (so it never fixes a "<5" month; withheld,
+    missing, when every rounding would).
     """
     totals = counts.astype(float).rolling(months, min_periods=months).sum()
-    if hide_small_counts:
-        small = ((counts >= 1) & (counts < threshold)).astype(float)
-        totals = totals.mask(small.rolling(months, min_periods=1).max() > 0)
-    return totals
+    if figures is None or not figures.restricted:
+        return totals
+    values = counts.to_numpy()
+    shown = [np.nan if pd.isna(t) else figures.total(t, values[max(i - months + 1, 0):i + 1])
+             for i, t in enumerate(totals)]
+    return pd.Series([np.nan if v is None else v for v in shown], index=counts.index, dtype=float)
 
 
 def area_series(counts: pd.DataFrame, key: str, areas: list[str] | None) -> dict[str, pd.Series]:
@@ -324,6 +326,23 @@ def area_series(counts: pd.DataFrame, key: str, areas: list[str] | None) -> dict
             for area in areas}
 
 
+def published_series(counts: pd.DataFrame, key: str, areas: list[str] | None,
+                     figures: TrueValues | None = None) -> dict[str, pd.Series]:
+    """`area_series` as `figures` publishes it (default: true values, as floats): each ward's
+    counts published; the whole area's, totals of the wards, rounded on their own with the
+    wards' counts as their parts."""
+    figures = figures or TrueValues()
+    series = area_series(counts, key, areas)
+    if areas is not None or not figures.restricted:
+        return {area: figures.counts(values) for area, values in series.items()}
+    period = "month" if "month" in counts.columns else "week"
+    rows = counts[counts["priority"] == key]
+    parts = rows.groupby(period)["count"].agg(list)
+    whole = series[ALL_AREA]
+    shown = [figures.total(n, parts.get(p)) for p, n in whole.items()]
+    return {ALL_AREA: pd.Series([np.nan if v is None else v for v in shown], index=whole.index, dtype=float)}
+
+
 def chart_start(f: flt.Filters, first: date, baseline: Baseline | None = None) -> date:
     """Where the monthly charts begin: early enough to show the plan's baseline year (the
     targets file's) and at least 12 months before the selected period, but not before the data."""
@@ -331,12 +350,13 @@ def chart_start(f: flt.Filters, first: date, baseline: Baseline | None = None) -
 
 
 def monthly_series(counts: pd.DataFrame, key: str, f: flt.Filters, areas: list[str] | None = None,
-                   hide_small_counts: bool = False, baseline: Baseline | None = None) -> pd.DataFrame:
+                   figures: TrueValues | None = None, baseline: Baseline | None = None) -> pd.DataFrame:
     """The monthly series the trend chart draws for priority `key`, one block of rows per area.
 
     Columns: area, month, count, same_month_last_year, rolling_12_months, in_period. Months run from
     `chart_start` to `f.end`; the same month last year and the rolling total are missing where the
-    data does not reach back far enough. `counts` is `monthly_counts`' output.
+    data does not reach back far enough. `counts` is `monthly_counts`' output. Every figure is as
+    `figures` publishes it (default: true values).
     """
     columns = ["area", "month", "count", "same_month_last_year", "rolling_12_months", "in_period"]
     if counts.empty:
@@ -344,12 +364,13 @@ def monthly_series(counts: pd.DataFrame, key: str, f: flt.Filters, areas: list[s
     frames = []
     first = counts["month"].min().date()
     show_from = pd.Timestamp(chart_start(f, first, baseline))
+    published = published_series(counts, key, areas, figures)
     for area, series in area_series(counts, key, areas).items():
-        shown = hide_small(series) if hide_small_counts else series.astype(float)
+        shown = published[area]
         frame = pd.DataFrame({
             "area": area, "month": series.index, "count": shown.to_numpy(),
             "same_month_last_year": shown.shift(12).to_numpy(),
-            "rolling_12_months": rolling_total(series, 12, hide_small_counts).to_numpy()})
+            "rolling_12_months": rolling_total(series, 12, figures).to_numpy()})
         frames.append(frame[frame["month"] >= show_from])
     out = pd.concat(frames, ignore_index=True)
     out["in_period"] = out["month"].between(pd.Timestamp(f.start), pd.Timestamp(f.end))
@@ -357,17 +378,17 @@ def monthly_series(counts: pd.DataFrame, key: str, f: flt.Filters, areas: list[s
 
 
 def weekly_series(counts: pd.DataFrame, key: str, f: flt.Filters, first_month: date,
-                  areas: list[str] | None = None, hide_small_counts: bool = False) -> pd.DataFrame:
+                  areas: list[str] | None = None, figures: TrueValues | None = None) -> pd.DataFrame:
     """Whole weeks of the selected period for priority `key` with the same week 52 weeks earlier
-    (missing where that week starts before the data, `first_month`). Columns: area, week, count,
-    same_week_last_year."""
+    (missing where that week starts before the data, `first_month`), as `figures` publishes them.
+    Columns: area, week, count, same_week_last_year."""
     columns = ["area", "week", "count", "same_week_last_year"]
     weeks = full_weeks(f)
     if counts.empty or weeks is None:
         return pd.DataFrame(columns=columns)
     frames = []
-    for area, series in area_series(counts, key, areas).items():
-        shown = hide_small(series) if hide_small_counts else series.astype(float)
+    for area, shown in published_series(counts, key, areas, figures).items():
+        series = shown
         last_year = shown.shift(WEEKS_A_YEAR)
         last_year[last_year.index - pd.Timedelta(weeks=WEEKS_A_YEAR) < pd.Timestamp(first_month)] = np.nan
         frames.append(pd.DataFrame({"area": area, "week": series.index, "count": shown.to_numpy(),
@@ -406,9 +427,11 @@ def limits_baseline(basis: str, periods: pd.DatetimeIndex, f: flt.Filters,
     return slice(inside.min(), inside.max())
 
 
-def month_of_year(counts: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+def month_of_year(counts: pd.DataFrame, keys: tuple[str, ...], figures: TrueValues | None = None) -> pd.DataFrame:
     """Seasonal profile per priority over all months in `counts` (whole area): the average count
-    in each calendar month and it as an index (the priority's average month = 100).
+    in each calendar month and it as an index (the priority's average month = 100). For a
+    restricted viewer (`figures`) the averages are of the published monthly totals, and a
+    priority with a month that is not publishable is left out.
 
     Columns: priority, month_number, month_name, months (how many of that calendar month are
     averaged), average, index.
@@ -417,6 +440,15 @@ def month_of_year(counts: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
     rows = counts[counts["priority"].isin(keys)]
     if rows.empty:
         return pd.DataFrame(columns=columns)
+    if figures is not None and figures.restricted:
+        published = []
+        for key in keys:
+            shown = published_series(rows, key, None, figures)[ALL_AREA]
+            if len(shown) and figures.publishable(*shown):
+                published.append(pd.DataFrame({"priority": key, "month": shown.index, "count": shown.to_numpy()}))
+        rows = pd.concat(published, ignore_index=True) if published else rows.iloc[0:0]
+        if rows.empty:
+            return pd.DataFrame(columns=columns)
     whole = rows.groupby(["priority", "month"], sort=False)["count"].sum().reset_index()
     whole["month_number"] = whole["month"].dt.month
     profile = (whole.groupby(["priority", "month_number"], sort=False)["count"]
@@ -430,22 +462,17 @@ def month_of_year(counts: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
     return profile[columns]
 
 
-def has_small_counts(counts: pd.Series, threshold: int = THRESHOLD) -> bool:
-    """Whether a series holds a count from 1 to threshold - 1."""
-    return bool(((counts >= 1) & (counts < threshold)).any())
-
-
-def board_exceptions(table: pd.DataFrame, threshold: int = THRESHOLD) -> pd.DataFrame:
-    """The exceptions table for viewers who may not see small numbers.
-
-    Observed counts from 1 to threshold - 1 show as '<5'. The expected count, the ratio and the
-    exact p-value are left out for every row, since each is worked out from monthly counts that
-    may themselves be small. Columns: priority_label, ward, period_label, observed, direction,
-    significance, sentence.
+def board_exceptions(table: pd.DataFrame, figures: TrueValues) -> pd.DataFrame:
+    """The exceptions table for a restricted viewer (`figures`): only the rows whose counts (the
+    period's and the earlier years') are all publishable, with the count published and the test
+    as a verdict; the expected count, the ratio and the exact p-value are left out. Columns:
+    priority_label, ward, period_label, observed, direction, significance, sentence.
     """
     rows = []
     for row in table.itertuples():
-        shown = f"<{threshold}" if 1 <= row.observed < threshold else f"{row.observed:,}"
+        if not figures.publishable(row.observed, row.baseline):
+            continue
+        shown = figures.text(row.observed)
         significance = (f"significant (p < {stats.ALPHA})" if row.p_value < stats.ALPHA
                         else "not significant")
         sentence = (f"{row.priority_label}, {row.ward}: {shown} in {row.period_label}, "
@@ -621,11 +648,15 @@ def month_of_year_figure(profile: pd.DataFrame) -> go.Figure:
                     "line": {"color": "#555", "width": 1, "dash": "dot"}}]})
 
 
-def weekday_hour_figure(grid: pd.DataFrame, title: str) -> go.Figure:
-    """Day of week × hour of day heatmap of counts."""
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(dtype=float), x=list(grid.columns), y=list(grid.index),
-                               colorscale="Blues", colorbar={"title": "Count"},
-                               hovertemplate="%{y} %{x}:00 to %{x}:59: %{z:,}<extra></extra>"))
+def weekday_hour_figure(grid: pd.DataFrame, title: str, figures: TrueValues | None = None) -> go.Figure:
+    """Day of week × hour of day heatmap of counts as `figures` publishes them (the colours from
+    the published values; a "<5" cell is blank and says so on hover)."""
+    figures = figures or TrueValues()
+    shown = figures.frame(grid, grid.columns)
+    text = [[figures.text(v) for v in row] for row in grid.to_numpy()]
+    fig = go.Figure(go.Heatmap(z=shown.to_numpy(dtype=float), x=list(grid.columns), y=list(grid.index),
+                               text=text, colorscale="Blues", colorbar={"title": "Count"},
+                               hovertemplate="%{y} %{x}:00 to %{x}:59: %{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="Hour of day", tickmode="linear", dtick=3)
     fig.update_layout(title=markup.chart(title), height=330, margin={"l": 10, "r": 10, "t": 60, "b": 10})

@@ -18,7 +18,7 @@ middle.metric("Counted", f"{info['counted']:,}",
               help="Inside the loaded wards, each real incident once: the figures on every page.")
 right.metric("Crimes / ASB incidents counted", f"{info['crimes']:,} / {info['asb_incidents']:,}",
              help="Crimes and ASB incidents are never added together in any view.")
-widgets.not_counted(info["not_counted"], context.viewer().sees_small_numbers)
+widgets.not_counted(info["not_counted"], context.viewer().figures)
 if info["first_month"] is not None:
     st.caption(f"Months held: {info['first_month']:%B %Y} to {info['last_month']:%B %Y}")
 st.caption("Police records: " + ("; ".join(r.describe() for r in info["force_extracts"])

@@ -123,7 +123,7 @@ else:
               help=f"{summary['hot_km2']:.2f} km² holding "
                    + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None
                       else "none") + ". See the Gi* map below.")
-widgets.not_counted(placed["not_counted"], show_small)
+widgets.not_counted(placed["not_counted"], viewer.figures)
 if concentration["share"] is not None:
     st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
                 f"happened at the top {maps.TOP_SHARE:.0%} of places "

@@ -7,24 +7,25 @@ import streamlit as st
 from app import access, context, files, reference_files, widgets
 from cdp import audit, exports, offenders, profiles, reoffending
 from cdp.markup import md
-from cdp.suppression import suppress_count
 
 f = context.filters()
 viewer = context.viewer()
-show_small = viewer.sees_small_numbers
+figures = viewer.figures
 st.title("Reoffending")
 st.caption(widgets.describe(f) + " · Reducing reoffending is one of the partnership's four "
            "statutory aims (Partnership Plan 2021-24, 1.4); its performance management is a "
            "thematic focus (1.7).")
 
 
-def count(n) -> str:
-    return f"{int(n):,}" if show_small else suppress_count(n)
+count = figures.text
 
 
 def pct(share) -> str:
     return "n/a" if share is None or pd.isna(share) else f"{share:.1%}"
 
+
+if figures.restricted:
+    st.caption(figures.statement)
 
 # --- proven reoffending (Ministry of Justice) ----------------------------------------------------
 st.header("Proven reoffending")
@@ -37,20 +38,20 @@ if moj.source.path is None:
 elif moj.error:
     st.error(f"The proven reoffending file cannot be used: {md(moj.error)}")
 else:
-    cohorts = reoffending.cohorts(moj.value)
+    cohorts = reoffending.published(reoffending.cohorts(moj.value), figures)
     reference_files.note(moj, "proven reoffending figures")
     columns = st.columns(2)
     for column, kind in zip(columns, reoffending.OFFENDER_TYPES):
         with column.container(border=True):
             st.subheader(reoffending.TYPE_LABELS[kind])
-            sentence = reoffending.latest_sentence(cohorts, kind, show_small)
+            sentence = reoffending.latest_sentence(cohorts, kind, figures)
             if sentence is None:
                 st.info(f"The file has no {kind} cohorts.")
                 continue
             st.write(sentence)
-            st.plotly_chart(reoffending.trend_figure(cohorts, kind, show_small), key=f"reoffending-{kind}")
+            st.plotly_chart(reoffending.trend_figure(cohorts, kind), key=f"reoffending-{kind}")
     with st.expander("Every cohort"):
-        st.dataframe(reoffending.display_table(cohorts, show_small), hide_index=True,
+        st.dataframe(reoffending.display_table(cohorts, figures), hide_index=True,
                      key="reoffending-table")
     st.caption("A cohort is the offenders released from custody, convicted or cautioned in its "
                "months; a proven reoffence is one committed within a year that leads to a conviction "
@@ -74,12 +75,14 @@ else:
         a, b, c, d = st.columns(4)
         a.metric("Offenders", count(data["offenders"]),
                  help="Distinct offender keys with a crime in the period")
-        b.metric("Repeat offenders (2+ in 12 months)", pct(data["repeat_share"]),
+        b.metric("Repeat offenders (2+ in 12 months)",
+                 pct(figures.share(data["repeat_offenders"], data["offenders"])),
                  f"{count(data['repeat_offenders'])} offenders", delta_color="off", delta_arrow="off")
-        c.metric("Their share of the offences", pct(data["offence_share"]),
+        c.metric("Their share of the offences", pct(figures.share(data["offences_by_repeat"], data["offences"])),
                  f"{count(data['offences_by_repeat'])} of {count(data['offences'])}",
                  delta_color="off", delta_arrow="off")
-        d.metric("Crimes with an offender recorded", pct(coverage["share"]),
+        d.metric("Crimes with an offender recorded",
+                 pct(figures.share(coverage["with_offender"], coverage["crimes"])),
                  f"{count(coverage['with_offender'])} of {count(coverage['crimes'])}",
                  delta_color="off", delta_arrow="off",
                  help="Most crimes have no identified offender: these measures cover only those that do.")
@@ -90,13 +93,16 @@ else:
         within = data["within"]
         if data["curve"].empty:
             st.info("No offender committed a further offence after one in this period.")
+        elif figures.restricted:
+            st.info("The time to the next offence is estimated from each offender's own dates, not "
+                    "from counts that can be rounded, so it is shown to analysts and neighbourhood "
+                    "officers only.")
         else:
             st.write(f"Of the offences in the period with an offender recorded, **{pct(within[28])}** "
                      f"were followed by another by the same offender within 28 days, "
                      f"**{pct(within[90])}** within 90 days and **{pct(within[365])}** within a year "
                      f"(Kaplan-Meier estimate, following each to {data['data_end']:%d %B %Y}).")
-            if show_small:
-                st.plotly_chart(offenders.survival_figure(data["curve"]), key="reoffending-survival")
+            st.plotly_chart(offenders.survival_figure(data["curve"]), key="reoffending-survival")
         st.caption("Offences are the crimes (never ASB incidents) that match every sidebar filter and "
                    "name a pseudonymised offender; a repeat offender has two or more within 365 days, "
                    "one of them in the period (earlier ones up to 12 months before it count).")
@@ -158,8 +164,8 @@ else:
     else:
         left, right = st.columns([3, 2])
         for _, row in summary.iterrows():
-            left.markdown(f"- {offenders.cohort_sentence(row, show_small, md)}")
-        right.plotly_chart(offenders.cohort_figure(summary, show_small),
+            left.markdown(f"- {offenders.cohort_sentence(row, figures, md)}")
+        right.plotly_chart(offenders.cohort_figure(summary, figures),
                            key="iom-before-after")
         unknown = int(summary["unknown"].sum())
         if unknown:

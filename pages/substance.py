@@ -6,12 +6,11 @@ import streamlit as st
 from app import context, reference_files, widgets
 from cdp import queries, substance, treatment
 from cdp.markup import md
-from cdp.metrics import Comparison
-from cdp.suppression import hide_small, suppress_count, suppress_table, suppression_note
+from cdp.metrics import Comparison, months_of
 
 f = context.filters()
 viewer = context.viewer()
-show_small = viewer.sees_small_numbers
+figures = viewer.figures
 st.title("Substance misuse")
 st.caption(widgets.describe(f) + " · Reducing substance misuse is one of the partnership's four "
            "statutory aims (Partnership Plan 2021-24, 1.4); monitoring its trends to assess commissioned "
@@ -30,9 +29,9 @@ elif file.error:
 else:
     reference_files.note(file, "treatment figures")
     table = treatment.rolling(file.value)
-    shown = table if show_small else treatment.hide_small(table)
+    shown = treatment.published(table, figures)
     for _, row in treatment.latest_comparison(table).iterrows():
-        st.markdown(f"- {treatment.comparison_sentence(row, show_small)}")
+        st.markdown(f"- {treatment.comparison_sentence(row, figures)}")
     left, right = st.columns(2)
     left.plotly_chart(treatment.rates_figure(shown, "completion_rate",
                                              "Successful completions in 12 months, share of those in treatment"),
@@ -58,6 +57,9 @@ st.caption("From the store, under every sidebar filter but the priorities (on th
 why_not = context.cached(substance.unavailable)()
 datasets = context.cached(queries.loaded_datasets)()
 counted = context.cached(substance.period_counts)(f)
+monthly = context.cached(substance.monthly)(f)
+available = [m.key for m in substance.MEASURES if not why_not[m.key]]
+monthly = monthly[available]
 columns = st.columns(len(substance.MEASURES))
 for column, m in zip(columns, substance.MEASURES):
     with column.container(border=True):
@@ -65,34 +67,29 @@ for column, m in zip(columns, substance.MEASURES):
         if why_not[m.key]:
             widgets.coverage_badge("unavailable", why_not[m.key])
             continue
-        n = counted["counts"][m.key]
-        st.metric(f"{m.unit[0].upper()}{m.unit[1:]} in the period", f"{n:,}" if show_small else suppress_count(n))
+        n, earlier = counted["counts"][m.key], f.year_earlier()
+        months = months_of(monthly[m.key], f.start, f.end)   # beside it on the chart
+        st.metric(f"{m.unit[0].upper()}{m.unit[1:]} in the period", figures.total_text(n, months))
         widgets.change_line(Comparison("Against the same months a year earlier", counted["changes"][m.key],
-                                       f"not compared: {counted['reason']}"), viewer)
+                                       f"not compared: {counted['reason']}"), figures, months,
+                            months_of(monthly[m.key], earlier.start, earlier.end))
 
-monthly = context.cached(substance.monthly)(f)
-available = [m.key for m in substance.MEASURES if not why_not[m.key]]
-monthly = monthly[available]
-if not show_small:
-    monthly = monthly.apply(hide_small)
 left, right = st.columns(2)
-left.plotly_chart(substance.trend_figure(monthly, "crimes", f.start), key="substance-crimes")
+left.plotly_chart(substance.trend_figure(monthly, "crimes", f.start, figures), key="substance-crimes")
 if any(substance.BY_KEY[k].unit == "ASB incidents" for k in available):
-    right.plotly_chart(substance.trend_figure(monthly, "ASB incidents", f.start), key="substance-asb")
+    right.plotly_chart(substance.trend_figure(monthly, "ASB incidents", f.start, figures), key="substance-asb")
 else:
     right.info("ASB incidents linked to drugs or alcohol need a partner extract's flags.")
 
 labels = {m.key: m.label for m in substance.MEASURES}
 st.subheader("By ward")
-wards = context.cached(substance.by_ward)(f)[["ward_name", *available]]
-if not show_small:
-    wards = suppress_table(wards, available)
+wards = figures.table(context.cached(substance.by_ward)(f)[["ward_name", *available]], available)
 st.dataframe(wards.rename(columns={"ward_name": "Ward", **labels}), hide_index=True, key="substance-wards")
 
 nat_areas, _ = context.areas()
 if nat_areas.areas:
     st.subheader("By NAT area")
-    summed = substance.by_area(context.cached(substance.by_ward)(f), nat_areas, available, show_small)
+    summed = substance.by_area(context.cached(substance.by_ward)(f), nat_areas, available, figures)
     st.dataframe(summed.rename(columns={"area": "NAT area", **labels}), hide_index=True,
                  key="substance-areas")
     st.caption("The wards of each Neighbourhood Action Team area summed (CDP_AREAS, else "
@@ -100,9 +97,7 @@ if nat_areas.areas:
 
 st.subheader("By premises")
 left, right = st.columns([2, 3])
-kinds = context.cached(substance.by_premises_type)(f)[["premises_type", *available]]
-if not show_small:
-    kinds = suppress_table(kinds, available)
+kinds = figures.table(context.cached(substance.by_premises_type)(f)[["premises_type", *available]], available)
 left.dataframe(kinds.rename(columns={"premises_type": "Premises type", **labels}), hide_index=True,
                key="substance-premises-types")
 with right:
@@ -113,10 +108,9 @@ with right:
         st.info("No incidents at recorded premises for these filters"
                 + (" (police.uk data records no premises)." if datasets == {"police_uk"} else "."))
     else:
-        if not show_small:
-            top = top.assign(count=[suppress_count(n) for n in top["count"]])
+        top = figures.table(top, ["count"])
         st.dataframe(top.rename(columns={"premises": "Premises", "premises_type": "Type", "ward": "Ward",
                                          "count": labels[measure]}),
                      hide_index=True, key="substance-top-premises")
-if not show_small:
-    st.caption(suppression_note())
+if figures.restricted:
+    st.caption(figures.statement)

@@ -12,13 +12,15 @@ from cdp.markup import md
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 
 f = context.filters()
-viewer = context.viewer()
-hide_small = not viewer.sees_small_numbers
+figures = context.viewer().figures
+restricted = figures.restricted
 plan = widgets.plan_targets()
 baseline = (plan.baseline_start, plan.baseline_end)
 st.title("Trends and exceptions")
 st.caption(widgets.describe(f))
-widgets.not_counted(context.cached(counting.not_counted)(f), viewer.sees_small_numbers)
+widgets.not_counted(context.cached(counting.not_counted)(f), figures)
+if restricted:
+    st.caption(figures.statement)
 
 months = context.cached(counting.months)()
 ward_names = context.cached(trends.ward_names)()
@@ -81,9 +83,9 @@ if len(untested) < len(keys) and table.empty:
     st.success(f"Nothing in {latest} to {f.end:%B %Y} is significantly above or below expectation "
                "for these filters.")
 elif not table.empty:
-    shown = trends.board_exceptions(table) if hide_small else table
+    shown = trends.board_exceptions(table, figures) if restricted else table
     st.markdown("\n".join(f"- {md(sentence)}" for sentence in shown["sentence"].head(5)))
-    if hide_small:
+    if restricted:
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "priority_label": "Priority", "ward": "Ward", "period_label": "Period",
             "observed": "Count", "direction": "Against usual", "significance": "Rate-ratio test",
@@ -116,11 +118,12 @@ if not exact:
     st.caption("Weekly series need exact dates: none of the incidents selected in the period has one "
                "(police.uk data gives the month only).")
 elif precision["month"]:
-    st.caption(f"{precision['month']:,} of {precision['total']:,} incidents selected in the period "
-               f"({precision['month'] / precision['total']:.0%}) have only a month, not an exact date: "
-               "they are in the monthly series but not the weekly ones.")
+    share = figures.share(precision["month"], precision["total"])
+    st.caption(f"{figures.text(precision['month'])} of {figures.total_text(precision['total'])} incidents "
+               "selected in the period" + ("" if share is None else f" ({share:.0%})") + " have only a "
+               "month, not an exact date: they are in the monthly series but not the weekly ones.")
 else:
-    st.caption(f"All {precision['total']:,} incidents selected in the period have exact dates.")
+    st.caption(f"All {figures.total_text(precision['total'])} incidents selected in the period have exact dates.")
 
 split = "wards"
 if nat_areas.areas:
@@ -155,10 +158,10 @@ columns = st.columns(2)
 for i, key in enumerate(keys):
     with columns[i % 2].container(border=True):
         if grain == "month":
-            series = trends.monthly_series(series_monthly, key, f, areas, hide_small, baseline)
+            series = trends.monthly_series(series_monthly, key, f, areas, figures, baseline)
         else:
-            series = trends.weekly_series(series_weekly, key, f, first_month, areas, hide_small)
-        hidden = series["count"].isna()  # counts of 1 to 4, for viewers who may not see them
+            series = trends.weekly_series(series_weekly, key, f, first_month, areas, figures)
+        hidden = series["count"].isna()  # "<5", for a restricted viewer
         if series.empty or not (series["count"].fillna(0).any() or hidden.any()):
             st.subheader(label(key))
             st.info(f"No {counted_unit(key)} recorded for these filters.")
@@ -189,8 +192,6 @@ if grain == "month":
                    "those months are not complete and are not compared.")
 else:
     st.caption("Whole weeks (Monday to Sunday) in the selected period; dotted: the same week 52 weeks earlier.")
-if hide_small:
-    st.caption("Counts of 1 to 4 are not shown, nor any total they are part of.")
 if exports:
     download(f"Download these {grain}ly series (CSV)", pd.concat(exports, ignore_index=True)
              [["priority", "area", *[c for c in exports[0].columns if c not in ("priority", "area")]]],
@@ -224,9 +225,10 @@ points = trends.control_series(counts, chart_key, area, f, first_month, baseline
 chart_title = f"{trends.series_title(chart_key)}: {trends.area_name(area, names)}"
 if points.empty or not points.any():
     st.info(f"No {counted_unit(chart_key)} recorded in {md(trends.area_name(area, names))} for these filters.")
-elif hide_small and trends.has_small_counts(points):
+elif restricted and not figures.publishable(*points):
     st.info("This series holds counts of 1 to 4, so its control chart is not shown to this viewer.")
 else:
+    points = figures.counts(points)   # the centre and limits from the published counts
     try:
         limits = trends.limits_baseline(basis, points.index, f, baseline)
     except ValueError as problem:
@@ -261,13 +263,10 @@ else:
 st.header("Rhythm")
 season, clock = st.columns(2)
 with season:
-    profile = trends.month_of_year(monthly, keys)
-    if hide_small:
-        withheld = [k for k in keys
-                    if trends.has_small_counts(trends.area_series(monthly, k, None)[trends.ALL_AREA])]
-        profile = profile[~profile["priority"].isin(withheld)]
-        if withheld:
-            st.caption("Not shown (counts of 1 to 4): " + ", ".join(label(k) for k in withheld) + ".")
+    profile = trends.month_of_year(monthly, keys, figures)
+    withheld = [k for k in keys if k not in set(profile["priority"])] if restricted else []
+    if withheld:
+        st.caption("Not shown (counts of 1 to 4): " + ", ".join(label(k) for k in withheld) + ".")
     if profile.empty or profile["index"].isna().all():
         st.info("No incidents for these filters to make a month-of-year profile.")
     else:
@@ -285,12 +284,12 @@ with clock:
                 "(police.uk and date-only records have none), so there is no day-and-hour pattern to show.")
     else:
         grid = context.cached(trends.weekday_hour)(f, heat_key)
-        if hide_small:
-            grid = grid.apply(trends.hide_small)
-        st.plotly_chart(trends.weekday_hour_figure(grid, f"{trends.series_title(heat_key)} by day and hour"),
-                        key="weekday-hour", config={"displayModeBar": False})
+        st.plotly_chart(trends.weekday_hour_figure(grid, f"{trends.series_title(heat_key)} by day and hour",
+                                                   figures), key="weekday-hour", config={"displayModeBar": False})
         untimed = timing["total"] - timing["datetime"]
-        st.caption(f"{timing['datetime']:,} incidents with a time of day in the selected period"
-                   + (f"; {untimed:,} with only a date or month are left out." if untimed else "."))
-        download("Download the day-and-hour counts (CSV)", grid.reset_index(), f"day-hour-{heat_key}.csv",
-                 "dl_heatmap")
+        cells = grid.to_numpy().ravel()   # beside the total: it never fixes a "<5" cell
+        st.caption(f"{figures.total_text(timing['datetime'], cells)} incidents with a time of day in the "
+                   "selected period" + (f"; {figures.text(untimed)} with only a date or month are left out."
+                                        if untimed else "."))
+        download("Download the day-and-hour counts (CSV)", figures.frame(grid, grid.columns).reset_index(),
+                 f"day-hour-{heat_key}.csv", "dl_heatmap")

@@ -16,7 +16,7 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from cdp import counting, geography, maps, metrics, places, queries, stats, store, trends
+from cdp import counting, disclosure, geography, maps, metrics, places, queries, stats, store, trends
 from cdp import filters as flt
 from cdp import victimisation as vic
 from cdp.filters import Filters
@@ -144,7 +144,9 @@ def test_every_page_shows_the_in_area_counts(force_wide, monkeypatch):
     assert crime.label == "Crimes, latest 12 months" and asb_panel.label == "ASB incidents, latest 12 months"
     assert int(crime.value.replace(",", "")) == expected(rows, *latest, crimes=True)
     assert int(asb_panel.value.replace(",", "")) == expected(rows, *latest, "Anti-social behaviour")
-    assert statement in page_text(at)
+    # The briefing is marked for publication: the same statement, its counts published.
+    published = counting.NotCounted(outside, unlocated, 0).sentence(disclosure.published())
+    assert published != statement and published in page_text(at)
 
     at.switch_page("pages/data.py").run()
     assert not at.exception
@@ -530,6 +532,8 @@ def test_no_exception_across_a_change_of_coverage(db, county, tmp_path):
 def test_board_views_see_no_small_numbers_in_what_is_not_counted():
     stated = counting.NotCounted(outside_area=12_345, unlocated=3, superseded=0, partial=0)
     assert stated.sentence() == "Not counted: 12,345 outside the area's wards, 3 without a location."
-    assert stated.sentence(small_numbers=False) == ("Not counted: 12,345 outside the area's wards, "
-                                                   "<5 without a location.")
+    assert stated.sentence(disclosure.published()) == ("Not counted: 12,345 outside the area's wards, "
+                                                       "<5 without a location.")
+    assert counting.NotCounted(12_344, 7, 0).sentence(disclosure.published()) == (
+        "Not counted: 12,345 outside the area's wards, 5 without a location.")
     assert counting.NotCounted(0, 0, 0).sentence() == ""

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cdp import offenders
+from cdp.disclosure import Published, Rule
 from cdp.filters import Filters
 from cdp.ingest import ingest
 from cdp.reference import ReferenceFileError
@@ -103,11 +104,18 @@ def test_the_change_is_judged_by_a_signed_rank_test():
     assert offenders.cohort_sentence(six).endswith("significant fall (Wilcoxon signed-rank test, p = 0.03).")
     same = summary([2, 3], [2, 3])
     assert same["p_value"] is None and offenders.cohort_sentence(same).endswith("no member's count changed.")
-    assert "withheld" in offenders.cohort_sentence(summary([3, 1], [1, 1]), show_small=False)
+    P = Published(Rule(5, 5))
+    assert "withheld" in offenders.cohort_sentence(summary([3, 1], [1, 1]), P)
+    # Six members (published 5), 51 offences before (50) and 30 after (30): per member from the
+    # published counts, the test's verdict without its p-value.
+    assert offenders.cohort_sentence(six, P) == (
+        "IOM: 5 members with 12 months before and after entry committed 50 offences in the year before "
+        "and 30 in the year after (10.0 against 6.0 per member): significant fall (Wilcoxon signed-rank test).")
     table = pd.concat([six.to_frame().T.assign(cohort="<b>Fixed</b>"), summary([3, 1], [1, 1]).to_frame().T])
     figure = offenders.cohort_figure(table)
     assert list(figure.data[0].x) == ["&lt;b&gt;Fixed&lt;/b&gt;", "IOM"] and list(figure.data[1].y) == [5.0, 1.0]
-    assert list(offenders.cohort_figure(table, show_small=False).data[0].x) == ["&lt;b&gt;Fixed&lt;/b&gt;"]
+    board = offenders.cohort_figure(table, P)
+    assert list(board.data[0].x) == ["&lt;b&gt;Fixed&lt;/b&gt;"] and list(board.data[0].y) == [10.0]
 
 
 def test_cohort_outcomes_from_the_store(loaded, tmp_path):

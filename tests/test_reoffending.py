@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cdp import reoffending
+from cdp.disclosure import Published, Rule
 from cdp.reference import ReferenceFileError
 
 HEADER = ("cohort_start,cohort_end,area,offender_type,offenders,reoffenders,reoffences,"
@@ -65,12 +66,22 @@ def test_latest_sentence_and_board_view(tmp_path):
     assert "Against the same months a year earlier (30.0%): no significant change" in sentence
     small = reoffending.cohorts(reoffending.load_reoffending(write(tmp_path, [
         "2023-01,2023-03,Nottingham,juvenile,12,3,5,25.0,1.67"])))
-    assert reoffending.latest_sentence(small, "juvenile", show_small=False).endswith("withheld (small numbers).")
-    shown = reoffending.display_table(small, show_small=False).iloc[0]
+    board, P = reoffending.published(small, Published(Rule(5, 5))), Published(Rule(5, 5))
+    assert reoffending.latest_sentence(board, "juvenile", P).endswith("withheld (small numbers).")
+    shown = reoffending.display_table(board, P).iloc[0]
     assert shown["Reoffenders"] == "<5" and shown["Proportion reoffending"] == "*"
+    assert shown["In the cohort"] == "10" and shown["Reoffences"] == "5"
     assert reoffending.display_table(small).iloc[0]["Proportion reoffending"] == "25.0%"
-    figure = reoffending.trend_figure(small, "juvenile", show_small=False)
+    figure = reoffending.trend_figure(board, "juvenile")
     assert not any(len(trace.x or ()) for trace in figure.data)  # the withheld cohort is not drawn
+    # Publishable cohorts: the proportion from the published counts (20 of 100; 30 of 100 a year
+    # earlier), the tests as verdicts without p-values, no "rest of England and Wales".
+    adult = reoffending.published(table, P)
+    latest = reoffending.latest_sentence(adult, "adult", P)
+    assert latest.startswith("Adult offenders, Jan to Mar 2023 cohort: 20.0% reoffended within a year (20 of 100")
+    assert "p =" not in latest and "p <" not in latest
+    assert "Against the same months a year earlier (30.0%): no significant change." in latest
+    assert "Against the rest of England and Wales: not significantly different." in latest
 
 
 def test_several_local_authorities_need_one_chosen(tmp_path):

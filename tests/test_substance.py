@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from cdp import areas, store, substance
+from cdp.disclosure import Published, Rule
 from cdp.filters import Filters
 from cdp.ingest import ingest
 from conftest import WARDS_FILE
@@ -64,14 +66,19 @@ def test_the_sidebar_filters_apply_but_not_the_priorities(loaded):
     assert substance.by_ward(loaded, bulwell)["ward_name"].tolist() == ["Bulwell"]
 
 
-def test_by_nat_area_sums_the_wards_and_withholds_what_would_give_a_small_count_away(loaded):
+def test_by_nat_area_sums_the_wards_and_rounds_each_area_on_its_own(loaded):
     nat = areas.Areas((areas.Area("Centre", ("E05012277",)), areas.Area("North", ("E05012275", "E05012276"))))
     columns = ["drug_offences", "alcohol_crimes", "drug_asb"]
     summed = substance.by_area(substance.by_ward(loaded, MARCH), nat, columns)
     assert summed.to_dict("list") == {"area": ["Centre", "North", areas.NO_AREA], "drug_offences": [1, 1, 0],
                                       "alcohol_crimes": [2, 0, 0], "drug_asb": [1, 1, 0]}
-    board = substance.by_area(substance.by_ward(loaded, MARCH), nat, columns, show_small=False)
-    assert board["drug_offences"].tolist() == ["*", "*", "0"]
+    board = substance.by_area(substance.by_ward(loaded, MARCH), nat, columns, Published(Rule(5, 5)))
+    # Each area's total says 1 to 4, as its one ward with a count does: nothing is fixed.
+    assert board["drug_offences"].tolist() == ["<5", "<5", "0"]
+    # Four wards of 1 in an area of 4: a total of "<5" would say each is 1; it reads 5.
+    four = pd.DataFrame({"ward_code": list("ABCD"), "n": [1, 1, 1, 1]})
+    square = areas.Areas((areas.Area("Square", tuple("ABCD")),))
+    assert substance.by_area(four, square, ["n"], Published(Rule(5, 5)))["n"].tolist() == ["5"]
 
 
 def test_premises_types_and_the_top_premises(loaded):

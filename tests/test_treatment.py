@@ -9,6 +9,7 @@ import pytest
 
 from cdp import briefing, treatment
 from cdp.briefing import Target, TargetsConfig
+from cdp.disclosure import Published, Rule, TrueValues
 from cdp.reference import ReferenceFileError
 
 MAINTAIN = Target("Maintain successful completions", "treatment", "maintain", 0, "drugs_alcohol")
@@ -75,11 +76,15 @@ def test_rolling_rates_on_hand_checkable_figures(tmp_path):
     latest = treatment.latest_comparison(table)
     assert latest.set_index("substance").loc["alcohol", "completion_rate"] == pytest.approx(240 / 600)
     assert latest["verdict"].isna().all()  # no year earlier in 13 months
-    hidden = treatment.hide_small(table)
-    # 12 opiate re-presentations of 60 completions are shown; 3 (a count of 1-4) would be withheld.
-    assert hidden[hidden["substance"] == "opiate"]["re_presentation_rate"].notna().any()
+    board = treatment.published(table, Published(Rule(5, 5)))
+    # 12 opiate re-presentations (published 10) of 60 completions: 10 / 60; 3 (a count of 1-4)
+    # would be withheld. 1,000 in treatment, 60 completions: published as they are.
+    opiate = board[board["substance"] == "opiate"].dropna(subset=["re_presentation_rate"])
+    assert opiate["re_presentation_rate"].iat[-1] == pytest.approx(10 / 60)
+    assert opiate["completion_rate"].iat[-1] == pytest.approx(0.06)
     few = table.assign(re_presentations_12m=3.0)
-    assert treatment.hide_small(few)["re_presentation_rate"].isna().all()
+    assert treatment.published(few, Published(Rule(5, 5)))["re_presentation_rate"].isna().all()
+    assert treatment.published(table, TrueValues()) is table
 
 
 def test_a_year_against_the_year_before(tmp_path):
@@ -92,6 +97,12 @@ def test_a_year_against_the_year_before(tmp_path):
     sentence = treatment.comparison_sentence(latest.iloc[0])
     assert sentence.startswith("Alcohol only: 60.0% of 600 in treatment completed successfully in the 12 months "
                                "to March 2025 (360 completions); a year earlier 40.0%: significant rise")
+    board = treatment.comparison_sentence(latest.iloc[0], Published(Rule(5, 5)))
+    assert board == ("Alcohol only: 60.0% of 600 in treatment completed successfully in the 12 months "
+                     "to March 2025 (360 completions); a year earlier 40.0%: significant rise.")   # no p-value
+    small = latest.iloc[0].copy()
+    small["previous_completions"] = 3
+    assert treatment.comparison_sentence(small, Published(Rule(5, 5))).endswith("a year earlier: withheld (small numbers).")
 
 
 def test_the_board_target_reads_substance_groups_and_quarters(tmp_path):

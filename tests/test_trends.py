@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 
 from cdp import stats, store, trends
+from cdp.disclosure import Published, Rule
 from cdp.filters import Filters
 from cdp.ingest import ingest
 from conftest import WARDS_FILE
+
+P = Published(Rule(5, 5))
 
 CASTLE, BULWELL = "E05012277", "E05012275"
 CASTLE_XY = (-1.1505, 52.9510)
@@ -60,21 +63,15 @@ def test_rolling_total_needs_a_full_window():
     assert totals.iloc[11:].tolist() == [78, 90, 102]
 
 
-def test_rolling_total_hides_every_window_holding_a_small_count():
-    # Month 12 (index 11) is 3: the totals whose 12 months include it (indexes 11 to 22) are hidden;
-    # the total at index 23 covers indexes 12..23, all 6s: 72.
+def test_rolling_totals_for_the_board_are_rounded_on_their_own():
+    # Month 12 (index 11) is 3: the total of its 12 months, 58, reads 60; it is not hidden, as
+    # 60 says 58 to 62 and the eleven "5"s each 5 to 7, which leaves the "<5" anything from 1 to 4.
     counts = months([5] * 11 + [3] + [6] * 12)
-    hidden = trends.rolling_total(counts, 12, hide_small_counts=True)
-    assert hidden.iloc[:23].isna().all() and hidden.iloc[23] == 72
-    assert trends.rolling_total(counts, 12).iloc[11] == 58  # 5 * 11 + 3, when small counts may show
-
-
-def test_hide_small_keeps_zero_and_five():
-    hidden = trends.hide_small(pd.Series([0, 1, 4, 5, 12]))
-    assert hidden.isna().tolist() == [False, True, True, False, False]
-    assert hidden.dropna().tolist() == [0, 5, 12]
-    assert trends.has_small_counts(pd.Series([0, 5, 9])) is False
-    assert trends.has_small_counts(pd.Series([0, 2, 9])) is True
+    shown = trends.rolling_total(counts, 12, P)
+    assert shown.iloc[:11].isna().all() and shown.iloc[11] == 60 and shown.iloc[23] == 70
+    assert trends.rolling_total(counts, 12).iloc[11] == 58  # 5 * 11 + 3, for analysts
+    # Eleven 0s and a 4: the total reads "<5" (missing), as its one month does.
+    assert math.isnan(trends.rolling_total(months([0] * 11 + [4]), 12, P).iloc[11])
 
 
 def long_counts(values_by_ward: dict, key="asb", start="2023-01-01") -> pd.DataFrame:
@@ -322,11 +319,16 @@ def test_board_exceptions_hide_small_counts_and_what_gives_them_away():
         "strength": [2.7, 4.0],
         "sentence": ["Hate crime, Castle: 3 in ...", "Anti-social behaviour, Bulwell: 40 in ..."],
         "p": ["p = 0.002", "p < 0.001"]})
-    board = trends.board_exceptions(table)
-    assert board["observed"].tolist() == ["<5", "40"]
+    table["baseline"] = [1, 60]
+    board = trends.board_exceptions(table, P)
+    # Hate crime's test rests on counts of 1-4 (3 against 1): no verdict, so no row.
+    assert board["observed"].tolist() == ["40"]
     assert "expected" not in board and "ratio" not in board and "p_value" not in board
-    assert board["sentence"].iat[0] == ("Hate crime, Castle: <5 in January 2025, above the same months "
-                                        "of the 3 years before (significant (p < 0.05)).")
+    assert board["sentence"].iat[0] == ("Anti-social behaviour, Bulwell: 40 in January 2025, above the "
+                                        "same months a year earlier (significant (p < 0.05)).")
+    table["baseline"] = [5, 60]
+    table["observed"] = [7, 40]
+    assert trends.board_exceptions(table, P)["observed"].tolist() == ["5", "40"]
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -364,3 +366,7 @@ def test_weekday_hour_figure():
     grid = pd.DataFrame(np.arange(168).reshape(7, 24), index=trends.WEEKDAYS, columns=range(24))
     fig = trends.weekday_hour_figure(grid, "t")
     assert fig.data[0].z.shape == (7, 24) and list(fig.data[0].y)[0] == "Monday"
+    assert fig.data[0].text[0][3] == "3"
+    board = trends.weekday_hour_figure(grid, "t", P)   # the colours and hovers from published counts
+    assert np.isnan(board.data[0].z[0][3]) and board.data[0].z[0][7] == 5 and board.data[0].z[0][0] == 0
+    assert board.data[0].text[0][3] == "<5" and board.data[0].text[0][7] == "5"
