@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Mapping
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from cdp.disclosure import Published, WITHHELD
@@ -77,41 +78,61 @@ class Observations:
                        if len(cells) == 1 and kind == "cell" and _is_small_text(shown)}
         return {c for c in shown_small if 1 <= truth.get(c, 0) < threshold}
 
-    def range_of(self, cell: Cell, cells: list, constraints) -> tuple[float, float]:
-        """The least and greatest value of `cell` consistent with every constraint."""
+    @staticmethod
+    def program(cells: list, constraints) -> tuple[dict, dict]:
+        """The integer program of `constraints` over `cells`: its column of each cell and the
+        arguments milp takes besides the objective."""
         index = {c: i for i, c in enumerate(cells)}
-        a = np.zeros((len(constraints), len(cells)))
-        low, high = np.zeros(len(constraints)), np.zeros(len(constraints))
-        for row, (group, (lo, hi)) in enumerate(constraints):
-            for c in group:
-                a[row, index[c]] = 1
-            low[row], high[row] = lo, hi
+        rows, columns = [], []
+        for row, (group, _) in enumerate(constraints):
+            rows += [row] * len(group)
+            columns += [index[c] for c in group]
+        a = sparse.csr_array((np.ones(len(rows)), (rows, columns)), shape=(len(constraints), len(cells)))
+        low = np.array([lo for _, (lo, _) in constraints], dtype=float)
+        high = np.array([hi for _, (_, hi) in constraints], dtype=float)
         # A cell no observation bounds above can be as large as the sum of everything allows.
-        upper = sum(hi for _, (_, hi) in constraints) + 1
-        bounds = Bounds(np.zeros(len(cells)), np.full(len(cells), upper))
-        integrality = np.ones(len(cells))
-        lc = LinearConstraint(a, low, high)
-        result = []
-        for sign in (1, -1):
-            c = np.zeros(len(cells))
-            c[index[cell]] = sign
-            solved = milp(c, constraints=[lc], integrality=integrality, bounds=bounds)
-            if not solved.success:
-                raise AssertionError(f"the observations are inconsistent ({solved.message}): "
-                                     "a figure was shown that the rule cannot produce")
-            result.append(round(sign * solved.fun))
-        return result[0], result[1]
+        upper = float(high.sum()) + 1
+        return index, {"constraints": [LinearConstraint(a, low, high)], "integrality": np.ones(len(cells)),
+                       "bounds": Bounds(np.zeros(len(cells)), np.full(len(cells), upper))}
+
+    @staticmethod
+    def bound(cell: Cell, program: tuple[dict, dict], sign: int) -> int:
+        """The least (`sign` 1) or greatest (-1) value of `cell` in `program`."""
+        index, arguments = program
+        objective = np.zeros(len(index))
+        objective[index[cell]] = sign
+        solved = milp(objective, **arguments)
+        if not solved.success:
+            raise AssertionError(f"the observations are inconsistent ({solved.message}): "
+                                 "a figure was shown that the rule cannot produce")
+        return round(sign * solved.fun)
 
     def pinned(self, truth: Mapping[Cell, int]) -> dict:
-        """The suppressed cells whose value every observation together fixes: {cell: value}."""
+        """The suppressed cells whose value every observation together fixes: {cell: value}.
+
+        Each cell is solved within the observations connected to it (cells linked through
+        shared figures); the true counts are one solution, so a cell is fixed only when its least
+        value is its true one and so is its greatest."""
         constraints = self.constraints()
-        cells = sorted({c for group, _ in constraints for c in group}, key=repr)
+        component = _components(constraints)
+        targets: dict = {}
+        for cell in self.suppressed(truth):
+            targets.setdefault(component[cell], []).append(cell)
         out = {}
-        for cell in sorted(self.suppressed(truth), key=repr):
-            low, high = self.range_of(cell, cells, constraints)
-            if low == high:
-                out[cell] = low
+        for root, cells_to_solve in targets.items():
+            mine = [c for c in constraints if component[next(iter(c[0]))] == root]
+            program = self.program(sorted({c for group, _ in mine for c in group}, key=repr), mine)
+            for cell in sorted(cells_to_solve, key=repr):
+                low = self.bound(cell, program, 1)
+                if low == truth[cell] and self.bound(cell, program, -1) == low:
+                    out[cell] = low
         return out
+
+    def range_of(self, cell: Cell) -> tuple[int, int]:
+        """The least and greatest value of `cell` consistent with every observation."""
+        constraints = self.constraints()
+        program = self.program(sorted({c for group, _ in constraints for c in group}, key=repr), constraints)
+        return self.bound(cell, program, 1), self.bound(cell, program, -1)
 
     def check_consistent(self, truth: Mapping[Cell, int]) -> list:
         """Observations the true counts do not satisfy (a mapping from figures to cells is wrong)."""
@@ -121,6 +142,23 @@ class Observations:
             if not bounds[0] <= value <= bounds[1]:
                 wrong.append((sorted(cells, key=repr), value, bounds))
         return wrong
+
+
+def _components(constraints) -> dict:
+    """Each cell's connected component: cells are linked when one observation covers both."""
+    parent: dict = {}
+
+    def root(c):
+        while parent.setdefault(c, c) != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for group, _ in constraints:
+        first = root(next(iter(group)))
+        for c in group:
+            parent[root(c)] = first
+    return {c: root(c) for c in parent}
 
 
 def _is_small_text(shown) -> bool:

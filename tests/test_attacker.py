@@ -64,3 +64,9 @@ def test_inconsistent_observations_are_reported():
     seen.add({"A"}, "20")
     with pytest.raises(AssertionError, match="inconsistent"):
         seen.pinned({"A": 3})
+def test_range():
+    seen = Observations(P)
+    seen.add({"A"}, "<5")
+    seen.add({"A", "B"}, "10")
+    seen.add({"B"}, "10")
+    assert seen.range_of("A") == (1, 4)
