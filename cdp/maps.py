@@ -26,13 +26,13 @@ import plotly.graph_objects as go
 import shapely
 from scipy import stats as sstats
 
-from . import basemap, counting, geography, hotspots, places
+from . import basemap, counting, disclosure, geography, hotspots, places
 from . import filters as flt
-from .areas import Areas, by_area
+from .areas import NO_AREA, Areas, by_area
 from .charts import PALETTE
+from .disclosure import WITHHELD, TrueValues
 from .markup import chart, chart_series
 from .stats import compare_periods, format_p
-from .suppression import WITHHELD, is_small, suppress_change, suppress_count
 
 CELL_SIZE_M = 250
 TOP_SHARE = 0.05
@@ -152,31 +152,90 @@ def area_table(table: pd.DataFrame, areas: Areas, months: int, compare: bool = T
     """`ward_table` summed by NAT area over the selected wards, with each area's change on the
     previous period (the same test as a ward's) and its rate per 1,000 residents when every one of
     its wards has a population. The area's name is in ward_code and ward_name, so `display_table`
-    reads it; wards in no area are summed under areas.NO_AREA."""
+    reads it; wards in no area are summed under areas.NO_AREA. `wards` holds each area's ward
+    codes (the parts its totals are published beside, `publish`)."""
     rows = table[table["selected"]]
     summed = by_area(rows, areas, sums=("count", "previous"))
-    known = rows.assign(missing=rows["population"].isna().astype(int),
-                        small_wards=(rows["count"].map(is_small) | rows["previous"].map(is_small)).astype(int))
-    people = by_area(known, areas, sums=("population", "missing", "small_wards"))
+    known = rows.assign(missing=rows["population"].isna().astype(int))
+    people = by_area(known, areas, sums=("population", "missing"))
     summed = add_changes(summed.assign(ward_name=summed["ward_code"], selected=True), months, compare)
     population = people.set_index("ward_code")
     summed["population"] = population["population"].where(population["missing"] == 0).reindex(
         summed["ward_code"]).to_numpy(dtype=float)
     summed["rate_per_1000"] = summed["count"].astype(float).to_numpy() / summed["population"] * 1000
     summed["imd_score"] = np.nan  # a ward average score does not add up over wards
-    summed["small_wards"] = population["small_wards"].reindex(summed["ward_code"]).to_numpy()
+    owner = {code: area.name for area in areas.areas for code in area.ward_codes}
+    members = rows["ward_code"].map(owner).fillna(NO_AREA)
+    summed["wards"] = [tuple(rows.loc[members == name, "ward_code"]) for name in summed["ward_code"]]
     return summed
 
 
-def display_area_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
-    """`display_table` of an `area_table`, headed "NAT area". For viewers who may not see small
-    numbers, an area with a ward whose count is 1-4 shows its figures as withheld: its total
-    beside the ward table would give that ward's count away."""
-    out = display_table(table, show_small).rename(columns={"Ward": "NAT area"})
-    if not show_small:
-        hidden = table["small_wards"].to_numpy() > 0
-        for column in out.columns[1:]:  # every figure of the area
-            out[column] = out[column].astype(object).where(~hidden, WITHHELD)
+def display_area_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`display_table` of a published `area_table`, headed "NAT area"."""
+    return display_table(table).rename(columns={"Ward": "NAT area"})
+
+
+# --- disclosure control: the tables as a viewer is shown them ----------------------------------
+
+def _publishable(shown) -> bool:
+    """A published figure that derived figures may be worked out from (not "<5", not withheld)."""
+    return shown is not None and not pd.isna(shown)
+
+
+def _shown(figures, shown) -> str:
+    if shown is None:
+        return WITHHELD
+    return figures.shown_text(shown) if figures.restricted else figures.text(shown)
+
+
+def _change_text(pct) -> str:
+    return "n/a" if pct is None or pd.isna(pct) else f"{pct:+.0f}%" if round(pct) else "0%"
+
+
+def publish(table: pd.DataFrame, figures: TrueValues, months: int,
+            wards: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A ward table (or, with `wards`, the ward table its rows are totals of, an `area_table`) as
+    `figures` shows it, made before any chart, table or export is built from it.
+
+    Adds count_text, previous_text and change_text (as shown). For restricted figures
+    (cdp.disclosure) count and previous are replaced by their published values (NaN for "<5"; an
+    area's totals rounded on their own beside its wards' counts), and the change, verdict and rate
+    are worked out from those published values, only when both are publishable; the p-value and
+    rate ratio are dropped. True figures are left as they are."""
+    out = table.copy()
+    selected = out["selected"].to_numpy(bool)
+    if not figures.restricted:
+        out["count_text"] = [figures.text(v) if s else "" for v, s in zip(out["count"], selected)]
+        out["previous_text"] = [figures.text(v) if s else "" for v, s in zip(out["previous"], selected)]
+        out["change_text"] = [_change_text(p) for p in out["pct_change"]]
+        return out
+    if wards is None:
+        count = [figures.count(v) if s else math.nan for v, s in zip(table["count"], selected)]
+        previous = [figures.count(v) if s else math.nan for v, s in zip(table["previous"], selected)]
+    else:
+        parts = wards.set_index("ward_code")
+        count = [figures.total(v, list(parts.loc[list(codes), "count"]))
+                 for v, codes in zip(table["count"], table["wards"])]
+        previous = [None if pd.isna(v) else figures.total(v, list(parts.loc[list(codes), "previous"]))
+                    for v, codes in zip(table["previous"], table["wards"])]
+    out["count_text"] = [_shown(figures, c) if s else "" for c, s in zip(count, selected)]
+    out["previous_text"] = [_shown(figures, p) if s and not pd.isna(t) else ""
+                            for p, s, t in zip(previous, selected, table["previous"])]
+    compared = table["verdict"].notna().to_numpy()
+    changes = [compare_periods(int(c), int(p), months, months)
+               if was and _publishable(c) and _publishable(p) else None
+               for c, p, was in zip(count, previous, compared)]
+    out["count"] = pd.array([np.nan if c is None else c for c in count], dtype="Float64")
+    out["previous"] = pd.array([np.nan if p is None else p for p in previous], dtype="Float64")
+    out["pct_change"] = [np.nan if ch is None or ch.pct_change is None else ch.pct_change for ch in changes]
+    out["verdict"] = [ch.verdict if ch else None for ch in changes]
+    out["rate_ratio"], out["p_value"] = np.nan, np.nan
+    out["change_text"] = [_change_text(ch.pct_change) if ch else WITHHELD if was else "n/a"
+                          for ch, was in zip(changes, compared)]
+    rate = TrueValues().rate
+    out["rate_per_1000"] = [rate(c, n) if _publishable(c) else None
+                            for c, n in zip(count, out["population"])]
+    out["rate_per_1000"] = out["rate_per_1000"].astype(float)
     return out
 
 
@@ -212,13 +271,16 @@ def _range_label(low: float, high: float, kind: str) -> str:
     return f"{low_text}–{high_text}" if kind == "count" else f"{low_text} to {high_text}"
 
 
-def classify(values, scheme: str = "natural_breaks", k: int = 5, kind: str = "count") -> Classes:
+def classify(values, scheme: str = "natural_breaks", k: int = 5, kind: str = "count",
+             step: int = 1) -> Classes:
     """Class breaks with mapclassify: Fisher-Jenks natural breaks or quantiles.
 
     Missing values are left out (class -1). With fewer distinct values than `k`, there are as many
     classes as distinct values; classes left empty (quantiles with ties) are dropped. `kind`
     ("count", "rate", "percent", "score") decides how labels read: counts are whole numbers, so a
-    class (12, 25] reads "13–25".
+    class (12, 25] reads "13–25"; published counts (multiples of `step`, cdp.disclosure) read in
+    steps, so (10, 25] reads "15–25". Breaks are found from the values given: a restricted view
+    gives its published values, so no break or legend entry rests on a count shown as "<5".
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown class scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
@@ -248,10 +310,10 @@ def classify(values, scheme: str = "natural_breaks", k: int = 5, kind: str = "co
         if position == 0:
             low = float(members.min())
         elif kind == "count":
-            low = math.floor(bins[i - 1]) + 1.0
+            low = (math.floor(bins[i - 1] / step) + 1.0) * step
         else:
             low = float(bins[i - 1])
-        high = float(math.floor(bins[i])) if kind == "count" else float(bins[i])
+        high = float(math.floor(bins[i] / step) * step) if kind == "count" else float(bins[i])
         lower.append(low)
         upper.append(high)
         labels.append(_range_label(low, high, kind))
@@ -275,31 +337,32 @@ def class_colours(classes: Classes, colorscale: str = "YlOrRd", diverging: bool 
 
 # --- the ward map ----------------------------------------------------------------------------
 
-def _count_text(n, show_small: bool) -> str:
-    if n is None or pd.isna(n):
-        return "n/a"
-    return f"{int(n):,}" if show_small else suppress_count(int(n))
+def verdict_text(verdict, p_value) -> str:
+    """'significant rise, p = 0.012' (the p-value only where the table has one: true figures)."""
+    if not isinstance(verdict, str):
+        return ""
+    return verdict if pd.isna(p_value) else f"{verdict}, {format_p(p_value)}"
 
 
-def hover_text(table: pd.DataFrame, unit: str, show_small: bool = True) -> list[str]:
-    """One hover label per ward: name, count, a year earlier and verdict, rate, IMD score."""
+def class_step(figures: TrueValues) -> int:
+    """The step of the counts `figures` shows (its rounding base; 1 for true values)."""
+    return figures.rule.base if figures.restricted else 1
+
+
+def hover_text(table: pd.DataFrame, unit: str) -> list[str]:
+    """One hover label per ward of a published table (`publish`): name, count, a year earlier,
+    change and verdict (with its p-value only for true figures), rate, IMD score."""
     out = []
     for row in table.itertuples(index=False):
         lines = [f"<b>{chart(row.ward_name)}</b>"]
         if not row.selected:
             out.append(lines[0] + "<br>not in the ward filter")
             continue
-        lines.append(f"{unit[0].upper()}{unit[1:]}: {_count_text(row.count, show_small)}")
-        if row.verdict is not None:
-            if show_small:
-                pct = ("n/a" if pd.isna(row.pct_change) else
-                       f"{row.pct_change:+.0f}%" if round(row.pct_change) else "no change")
-                lines.append(f"A year earlier: {int(row.previous):,} ({pct})")
-                lines.append(f"{row.verdict} ({format_p(row.p_value)})")
-            else:
-                shown = suppress_change(int(row.count), int(row.previous))
-                lines.append(f"A year earlier: {_count_text(row.previous, False)} ({shown.percent})")
-                lines.append(row.verdict)
+        lines.append(f"{unit[0].upper()}{unit[1:]}: {row.count_text or 'n/a'}")
+        if row.previous_text:
+            lines.append(f"A year earlier: {row.previous_text} ({row.change_text})")
+            if isinstance(row.verdict, str):
+                lines.append(row.verdict if pd.isna(row.p_value) else f"{row.verdict} ({format_p(row.p_value)})")
         if not pd.isna(row.rate_per_1000):
             lines.append(f"{row.rate_per_1000:,.1f} per 1,000 residents")
         if not pd.isna(row.imd_score):
@@ -419,9 +482,10 @@ def selected_ward(selection, wards_shown) -> str | None:
 
 
 def export_table(table: pd.DataFrame, classes: Classes, class_title: str = "class",
-                 show_small: bool = True) -> pd.DataFrame:
-    """The table behind the map, one row per ward in the filter, with each ward's class (under
-    `class_title`); small counts read "<5" when not `show_small`."""
+                 figures: TrueValues = TrueValues()) -> pd.DataFrame:
+    """The table behind the map as `figures` published it (`publish`), one row per ward in the
+    filter, with each ward's class (under `class_title`). Restricted figures give counts as shown
+    ("<5", rounded) and no p-value."""
     columns = ["ward_code", "ward_name", "count", "previous", "pct_change", "verdict", "p_value",
                "population", "rate_per_1000", "imd_score"]
     out = table.loc[table["selected"], columns].copy()
@@ -430,30 +494,25 @@ def export_table(table: pd.DataFrame, classes: Classes, class_title: str = "clas
     out.insert(2, class_title, labels[position][table["selected"].to_numpy()])
     out["pct_change"] = out["pct_change"].round(1)
     out["rate_per_1000"] = out["rate_per_1000"].round(2)
-    if not show_small:
-        changes = [suppress_change(int(c), int(p)) if not pd.isna(p) else None
-                   for c, p in zip(out["count"], out["previous"])]
-        out["pct_change"] = [c.percent if c else "" for c in changes]
-        out["count"] = [suppress_count(v) for v in out["count"]]
-        out["previous"] = [suppress_count(v) for v in out["previous"]]
-        out = out.drop(columns=["rate_per_1000"]) if out["count"].eq("<5").any() else out
+    if figures.restricted:
+        rows = table.loc[table["selected"]]
+        out["count"] = rows["count_text"].to_numpy()
+        out["previous"] = rows["previous_text"].to_numpy()
+        out["pct_change"] = [t if t in (WITHHELD, "n/a") else v for t, v in
+                             zip(rows["change_text"], out["pct_change"])]
+        out = out.drop(columns=["p_value"])
     return out.reset_index(drop=True)
 
 
-def display_table(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
-    """The ward table beside the map: selected wards, counts, change and verdict, rate, IMD
-    (columns without any value are left out; small counts read "<5" when not `show_small`)."""
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The ward table beside the map, from a published table (`publish`): selected wards, counts,
+    change and verdict, rate, IMD (columns without any value are left out)."""
     rows = table[table["selected"]]
     out = pd.DataFrame({"Ward": rows["ward_name"].to_numpy()})
-    out["Count"] = [_count_text(v, show_small) for v in rows["count"]]
-    if rows["verdict"].notna().any():
-        out["A year earlier"] = [_count_text(v, show_small) for v in rows["previous"]]
-        if show_small:
-            out["Change"] = ["n/a" if pd.isna(p) else f"{p:+.0f}%" if round(p) else "0%"
-                             for p in rows["pct_change"]]
-        else:
-            out["Change"] = [suppress_change(int(c), int(p)).percent
-                             for c, p in zip(rows["count"], rows["previous"])]
+    out["Count"] = rows["count_text"].to_numpy()
+    if (rows["previous_text"] != "").any():
+        out["A year earlier"] = rows["previous_text"].to_numpy()
+        out["Change"] = rows["change_text"].to_numpy()
         out["Verdict"] = rows["verdict"].map(SHORT_VERDICTS).to_numpy()
     if rows["rate_per_1000"].notna().any():
         out["Per 1,000"] = rows["rate_per_1000"].round(1).to_numpy()
@@ -530,23 +589,43 @@ def ward_outline(geojson: dict, ward_code: str | None = None) -> tuple[list, lis
             [None if g else v for g, v in zip(gap, north.tolist())])
 
 
+def density_cells(points: pd.DataFrame, figures: TrueValues = TrueValues(),
+                  size: float = DENSITY_CELL_M) -> pd.DataFrame:
+    """`ward_points` binned into `size` m squares (aligned to multiples of `size`) over the
+    points' extent, empty squares 0: x, y (square centres), count as `figures` publishes it and
+    text (as shown). Restricted figures draw a square of 1-4 as empty, with no text: beside the
+    ward's total, squares shown as "<5" could be worked out."""
+    col = np.floor(points["easting"].to_numpy(float) / size).astype(np.int64)
+    row = np.floor(points["northing"].to_numpy(float) / size).astype(np.int64)
+    counts = pd.Series(points["count"].to_numpy(), index=pd.MultiIndex.from_arrays([col, row])) \
+        .groupby(level=[0, 1]).sum()
+    cols, rows = np.arange(col.min(), col.max() + 1), np.arange(row.min(), row.max() + 1)
+    grid = pd.MultiIndex.from_product([cols, rows])
+    true = counts.reindex(grid, fill_value=0)
+    shown = figures.counts(true).fillna(0) if figures.restricted else true.astype(float)
+    return pd.DataFrame({"x": (grid.get_level_values(0) + 0.5) * size,
+                         "y": (grid.get_level_values(1) + 0.5) * size,
+                         "count": shown.to_numpy(),
+                         "text": [figures.text(v) if v else "0" for v in shown]})
+
+
 def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: pd.DataFrame | None = None,
-                   height: int = 520, show_small: bool = True) -> go.Figure:
-    """A density surface of incidents within a ward (from 100 m bins) with the ward outline and,
-    optionally, the top premises marked. Axes are British National Grid metres at equal scale.
-    Without `show_small` the surface shows no counts on hover (a square's count may be 1-4)."""
+                   height: int = 520, figures: TrueValues = TrueValues()) -> go.Figure:
+    """A density surface of incidents within a ward (from 100 m squares, `density_cells`, as
+    `figures` publishes them) with the ward outline and, optionally, the top premises marked (a
+    published places table, `publish_places`). Axes are British National Grid metres at equal
+    scale."""
     if points.empty:
         return empty_figure("No incidents with a location in this ward for these filters.")
     size = DENSITY_CELL_M
-    fig = go.Figure(go.Histogram2dContour(
-        x=points["easting"], y=points["northing"], z=points["count"], histfunc="sum",
-        xbins={"size": size}, ybins={"size": size}, ncontours=12,
+    cells = density_cells(points, figures, size)
+    fig = go.Figure(go.Contour(
+        x=cells["x"], y=cells["y"], z=cells["count"], text=cells["text"], ncontours=12,
         contours={"coloring": "heatmap", "showlines": False},
         colorscale=[[0, "rgba(255,255,255,0)"], [0.08, "rgba(255,237,160,0.6)"],
                     [0.4, "rgb(254,178,76)"], [0.7, "rgb(240,59,32)"], [1, "rgb(128,0,38)"]],
         colorbar={"title": {"text": f"per {size} m<br>square"}, "thickness": 12},
-        hovertemplate=("%{z:,} in this 100 m square<extra></extra>" if show_small else
-                       "<extra></extra>"), hoverinfo=None if show_small else "skip", name="density"))
+        hovertemplate=f"%{{text}} in this {size} m square<extra></extra>", name="density"))
     xs, ys = outline
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#333333", "width": 2},
                              hoverinfo="skip", name="ward boundary", showlegend=False))
@@ -555,8 +634,7 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
             x=premises["easting"], y=premises["northing"], mode="markers", name="top premises",
             marker={"symbol": "diamond", "size": 9, "color": PALETTE["primary"],
                     "line": {"color": "white", "width": 1}},
-            text=chart_series(premises["place"]),
-            customdata=[f"{int(c):,}" if show_small else suppress_count(c) for c in premises["count"]],
+            text=chart_series(premises["place"]), customdata=list(premises["count_text"]),
             hovertemplate="%{text}: %{customdata}<extra></extra>"))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
@@ -619,28 +697,44 @@ def top_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str, wa
     return {"table": frame, "total": int(total), "previous_total": int(previous_total) if compare else None}
 
 
-def display_places(table: pd.DataFrame, show_small: bool = True) -> pd.DataFrame:
-    """A top-places table ready for the page: counts (suppressed for board viewers), share as a
-    percentage, change and verdict. Names the viewer may not see are withheld before this
-    (cdp.access.restrict)."""
+def publish_places(table: pd.DataFrame, total: int, figures: TrueValues, months: int) -> pd.DataFrame:
+    """A top-places table (`top_places`) as `figures` shows it, made before the table and the
+    map markers: count_text, share (of the ward's `total`), change_text and verdict. Restricted
+    figures list only places with a publishable count (a place of 1-4 beside the ward's total and
+    the other places could be worked out) and work the share, change and verdict out from the
+    published counts, when they are publishable."""
+    out = table.copy()
+    if not figures.restricted:
+        out["count_text"] = figures.texts(out["count"])
+        out["change_text"] = ["new" if pd.isna(p) and c else _change_text(p)
+                              for p, c in zip(out["pct_change"], out["count"])]
+        return out
+    out = out[[figures.publishable(c) for c in out["count"]]].copy()
+    out["count_text"] = figures.texts(out["count"])
+    out["share"] = [figures.share(c, total) for c in out["count"]]
+    compared = out["verdict"].notna().to_numpy()
+    changes = [compare_periods(int(figures.count(c)), int(figures.count(p)), months, months)
+               if was and figures.publishable(c, p) else None
+               for c, p, was in zip(out["count"], out["previous"], compared)]
+    out["change_text"] = [("new" if ch.pct_change is None else _change_text(ch.pct_change)) if ch
+                          else WITHHELD if was else "n/a" for ch, was in zip(changes, compared)]
+    out["verdict"] = [ch.verdict if ch else None for ch in changes]
+    return out.drop(columns=["count", "previous", "pct_change"])
+
+
+def display_places(table: pd.DataFrame) -> pd.DataFrame:
+    """A published top-places table (`publish_places`) ready for the page: count, share as a
+    percentage, change and verdict (a year earlier too, for true figures). Names the viewer may
+    not see are withheld before this (cdp.access.restrict)."""
     out = pd.DataFrame({"Place": table["place"]})
     if "premises_type" in table:
         out["Type"] = table["premises_type"].fillna("")
-    out["Count"] = [f"{int(v):,}" if show_small else suppress_count(v) for v in table["count"]]
-    # A share beside a suppressed count and the ward total would give the count away.
-    out["Share of ward"] = [f"{v:.1%}" if show_small or not is_small(c) else "<5"
-                            for v, c in zip(table["share"], table["count"])]
-    has_previous = table["previous"].notna().any() if len(table) else False
-    if has_previous:
-        out["A year earlier"] = [f"{int(v):,}" if show_small else suppress_count(v)
-                                  for v in table["previous"]]
-        if show_small:
-            out["Change"] = ["new" if pd.isna(p) and c else "n/a" if pd.isna(p) else
-                             (f"{p:+.0f}%" if round(p) else "0%")
-                             for p, c in zip(table["pct_change"], table["count"])]
-        else:
-            out["Change"] = [suppress_change(int(c), int(p)).percent
-                             for c, p in zip(table["count"], table["previous"])]
+    out["Count"] = table["count_text"]
+    out["Share of ward"] = ["" if v is None or pd.isna(v) else f"{v:.1%}" for v in table["share"]]
+    if len(table) and table["change_text"].ne("n/a").any():
+        if "previous" in table:
+            out["A year earlier"] = [f"{int(v):,}" for v in table["previous"]]
+        out["Change"] = table["change_text"]
         out["Verdict"] = table["verdict"].map(SHORT_VERDICTS)
     return out
 
@@ -697,36 +791,55 @@ def gi_star_unsuitable(f: flt.Filters) -> str | None:
 
 def gi_star(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: str,
             cell_size_m: float = CELL_SIZE_M, alpha: float = ALPHA,
-            permutations: int = PERMUTATIONS) -> pd.DataFrame:
+            permutations: int = PERMUTATIONS, rule: disclosure.Rule | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* over the grid of the filtered wards: cell_id, col, row, count, z, p, hotspot.
 
-    Counts per cell come from DuckDB (`cell_counts`); the test is `hotspots.getis_ord`.
+    Counts per cell come from DuckDB (`cell_counts`); the test is `hotspots.getis_ord`. With a
+    disclosure `rule` (a restricted view) the test runs on the cells' published counts, a "<5"
+    standing at the middle of what it allows, so its hot and cold spots say nothing the
+    published counts do not; `count` stays the true count, for totals rounded on their own.
     """
     cells = analysis_grid(con, tuple(f.wards), cell_size_m)
     counts = cell_counts(con, f, priority, cell_size_m).set_index(["col", "row"])["count"]
     keys = pd.MultiIndex.from_arrays([cells["col"].astype("int64"), cells["row"].astype("int64")])
     frame = cells[["cell_id", "col", "row", "geometry"]].copy()
     frame["count"] = counts.reindex(keys, fill_value=0).to_numpy()
-    result = hotspots.getis_ord(frame, "count", alpha=alpha, permutations=permutations)
-    return pd.DataFrame(result.drop(columns="geometry"))
+    column = "count"
+    if rule is not None:
+        figures = disclosure.published(rule)
+        frame["tested"] = figures.counts(frame["count"]).fillna(sum(figures.interval_of(None)) / 2)
+        column = "tested"
+    result = hotspots.getis_ord(frame, column, alpha=alpha, permutations=permutations)
+    return pd.DataFrame(result.drop(columns=["geometry", "tested"], errors="ignore"))
 
 
-def hotspot_summary(cells: pd.DataFrame, cell_size_m: float = CELL_SIZE_M) -> dict:
-    """How many hot and cold cells, their area and the share of incidents in hot cells."""
+def hotspot_summary(cells: pd.DataFrame, cell_size_m: float = CELL_SIZE_M,
+                    figures: TrueValues = TrueValues(), parts=None) -> dict:
+    """How many hot and cold cells, their area and the share of incidents in hot cells, with the
+    incidents (`incidents_text`) as `figures` shows them: a restricted view's total is rounded on
+    its own beside `parts` (the wards' counts shown beside it) and its share worked out from the
+    published totals."""
     hot = cells["hotspot"] == "hot spot"
     total = int(cells["count"].sum())
+    hot_incidents = int(cells.loc[hot, "count"].sum())
+    shown_total = figures.total(total, parts)
+    shown_hot = figures.total(hot_incidents)
+    share = (TrueValues().share(shown_hot, shown_total)
+             if _publishable(shown_total) and _publishable(shown_hot) else None)
     return {"hot": int(hot.sum()), "cold": int((cells["hotspot"] == "cold spot").sum()),
             "cells": len(cells), "hot_km2": hot.sum() * cell_size_m ** 2 / 1e6,
-            "hot_incidents": int(cells.loc[hot, "count"].sum()), "incidents": total,
-            "hot_share": cells.loc[hot, "count"].sum() / total if total else None}
+            "hot_incidents": hot_incidents, "incidents": total,
+            "incidents_text": _shown(figures, shown_total), "hot_share": share}
 
 
 def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
-                   labels: pd.DataFrame | None = None, show_small: bool = True,
+                   labels: pd.DataFrame | None = None, figures: TrueValues = TrueValues(),
                    cell_size_m: float = CELL_SIZE_M, height: int = 620) -> go.Figure:
     """Gi* cells on the regular grid (British National Grid metres, equal scale): hot spots red,
     cold spots blue, not significant pale; ward outlines and, with `labels` (ward_name, x, y),
-    ward names on top. A heatmap of the grid keeps the figure small however many cells."""
+    ward names on top. A heatmap of the grid keeps the figure small however many cells. Hovers
+    give each cell's count, z and p for true figures; a restricted view gets the category only
+    (no cell counts, no statistic)."""
     if cells.empty:
         return empty_figure("No grid cells to test.")
     cols = np.arange(cells["col"].min(), cells["col"].max() + 1)
@@ -737,9 +850,12 @@ def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
     r = (cells["row"] - rows[0]).to_numpy()
     c = (cells["col"] - cols[0]).to_numpy()
     z[r, c] = cells["hotspot"].map(code).to_numpy()
-    text[r, c] = [f"{_count_text(n, show_small)} in this {cell_size_m:g} m square<br>{label}"
-                  + ("" if pd.isna(zs) else f"<br>Gi* z = {zs:.2f}, {format_p(p)}")
-                  for n, label, zs, p in zip(cells["count"], cells["hotspot"], cells["z"], cells["p"])]
+    if figures.restricted:
+        text[r, c] = [f"{label} ({cell_size_m:g} m square)" for label in cells["hotspot"]]
+    else:
+        text[r, c] = [f"{figures.text(n)} in this {cell_size_m:g} m square<br>{label}"
+                      + ("" if pd.isna(zs) else f"<br>Gi* z = {zs:.2f}, {format_p(p)}")
+                      for n, label, zs, p in zip(cells["count"], cells["hotspot"], cells["z"], cells["p"])]
     n = cells["hotspot"].value_counts()
     colours = [HOTSPOT_COLOURS[k] for k in ("cold spot", "not significant", "hot spot")]
     fig = go.Figure(go.Heatmap(
@@ -788,3 +904,15 @@ def place_concentration(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority
     result = hotspots.concentration(counts["count"], top_share)
     result["top_share"] = top_share
     return result
+
+
+def concentration_shown(result: dict, figures: TrueValues) -> dict:
+    """`place_concentration` as `figures` shows it: share, and the incidents and places behind it
+    as text. A restricted view's share is worked out from the published totals and shown only
+    when they are publishable; the numbers of places (a lower bound on the incidents) are
+    published like counts."""
+    top, incidents = result["top_incidents"], result["incidents"]
+    share = figures.share(top, incidents) if result["share"] is not None else None
+    return {"share": share, "top_incidents": figures.text(top), "incidents": figures.text(incidents),
+            "n_places": figures.text(result["n_places"]),
+            "n_top_places": figures.text(result["n_top_places"]) if not figures.restricted else None}

@@ -4,13 +4,12 @@ from pathlib import Path
 import streamlit as st
 
 from app import context, files, reference_files, widgets
-from cdp import access, cctv, config, counting, exports, maps, queries, reference
+from cdp import access, cctv, config, counting, disclosure, exports, maps, queries, reference
 from cdp.geography import ATTRIBUTION
 from cdp.hotspots import method_note
 from cdp.markup import chart, md
 from cdp.priorities import PRIORITY_BY_KEY, counted_unit
 from cdp.stats import format_p
-from cdp.suppression import WITHHELD, is_small, suppress_count
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -31,9 +30,11 @@ def reference_file(kind: str, path: Path | None, missing: str):
 
 f = context.filters()
 viewer = context.viewer()
-show_small = viewer.sees_small_numbers
+figures = viewer.figures   # every figure below comes from it (cdp.disclosure)
 st.title("Hotspot maps")
 st.caption(widgets.describe(f))
+if figures.restricted:
+    st.caption(figures.statement)
 
 # --- which priority, and can the loaded data show it -----------------------------------------
 priority = st.selectbox("Priority on the map", f.priorities, key="maps_priority",
@@ -97,25 +98,26 @@ if layer == "imd" and imd is None:
     layer = "priority"
 
 # --- the data behind the map -------------------------------------------------------------------
-table = maps.ward_table(context.cached(maps.ward_changes)(f, priority), population, imd)
+true_table = maps.ward_table(context.cached(maps.ward_changes)(f, priority), population, imd)
+table = maps.publish(true_table, figures, f.months)   # what this viewer is shown
+shown_wards = list(true_table.loc[true_table["selected"], "count"])
 placed = context.cached(maps.mapping_coverage)(f, priority)
-concentration = context.cached(maps.place_concentration)(f, priority)
+concentration = maps.concentration_shown(context.cached(maps.place_concentration)(f, priority), figures)
 gi_unsuitable = maps.gi_star_unsuitable(f)
-gi = None if gi_unsuitable else context.cached(maps.gi_star)(f, priority)
-summary = maps.hotspot_summary(gi) if gi is not None else None
+gi = None if gi_unsuitable else context.cached(maps.gi_star)(f, priority, rule=getattr(figures, "rule", None))
+summary = maps.hotspot_summary(gi, figures=figures, parts=shown_wards) if gi is not None else None
 
 m1, m2, m3 = st.columns(3)
 m1.metric(f"{unit[0].upper()}{unit[1:]} in the mapped wards",
-          f"{placed['counted']:,}" if show_small else suppress_count(placed["counted"]))
+          figures.total_text(placed["counted"], parts=shown_wards))
+busiest = ("busiest places" if concentration["n_top_places"] is None else
+           f"busiest {concentration['n_top_places']} of {concentration['n_places']} places")
 if concentration["share"] is None:
     m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", "n/a")
 else:
     m2.metric(f"Share at the top {maps.TOP_SHARE:.0%} of places", f"{concentration['share']:.0%}",
-              help=(f"{concentration['top_incidents']:,} of {concentration['incidents']:,} {unit} "
-                    if show_small else f"The share of {unit} that ")
-                   + f"happened at the busiest {concentration['n_top_places']:,} of "
-                   f"{concentration['n_places']:,} places (a place is a premises, else a snapped "
-                   "point).")
+              help=f"{concentration['top_incidents']} of {concentration['incidents']} {unit} happened "
+                   f"at the {busiest} (a place is a premises, else a snapped point).")
 if summary is None:
     m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", "not tested", help=gi_unsuitable)
 else:
@@ -123,11 +125,10 @@ else:
               help=f"{summary['hot_km2']:.2f} km² holding "
                    + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None
                       else "none") + ". See the Gi* map below.")
-widgets.not_counted(placed["not_counted"], viewer.figures)
+widgets.not_counted(placed["not_counted"], figures)
 if concentration["share"] is not None:
     st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
-                f"happened at the top {maps.TOP_SHARE:.0%} of places "
-                f"({concentration['n_top_places']:,} of {concentration['n_places']:,} places).")
+                f"happened at the top {maps.TOP_SHARE:.0%} of places ({busiest.removeprefix('busiest ')}).")
 
 # --- the ward map ------------------------------------------------------------------------------
 geojson = context.ward_geojson(maps.WARD_TOLERANCE_M)
@@ -139,10 +140,10 @@ column, kind, legend, colours_from = {
 }[measure]
 if layer == "imd":
     column, kind, legend, colours_from = "imd_score", "score", "IMD 2019 average score", "Purples"
-values = table[column].where(table["selected"])
-classes = maps.classify(values, scheme, k, kind)
+values = table[column].where(table["selected"])   # published values: breaks and legend from them
+classes = maps.classify(values, scheme, k, kind, step=maps.class_step(figures))
 colours = maps.class_colours(classes, colours_from, diverging=column == "pct_change")
-hover = maps.hover_text(table, unit, show_small)
+hover = maps.hover_text(table, unit)
 left, right = st.columns([5, 4])
 with left:
     if placed["counted"] == 0 and layer == "priority":
@@ -152,6 +153,8 @@ with left:
     else:
         missing = {"pct_change": "none a year earlier", "rate_per_1000": "no population",
                    "imd_score": "no IMD score"}.get(column, "no value")
+        if figures.restricted and column != "imd_score":
+            missing = "fewer than 5 or " + missing if column != "count" else "fewer than 5"
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
                                       missing_label=missing,
@@ -170,13 +173,20 @@ with left:
         notes.append("Click a ward to drill down. " + ATTRIBUTION)
         st.caption(" ".join(notes))
 with right:
-    st.dataframe(maps.display_table(table, show_small), hide_index=True, height=560,
-                 key="maps_table")
+    st.dataframe(maps.display_table(table), hide_index=True, height=560, key="maps_table")
 
-export = maps.export_table(table, classes, f"Class ({legend})", show_small)
 d1, d2, d3 = st.columns([1, 1, 2])
+public = figures.restricted or d1.toggle(
+    "For publication", key="maps_public",
+    help=f"The CSV under disclosure control, as the board sees it. {disclosure.published().statement}")
+export_figures = disclosure.published() if public else figures
+exported = table if export_figures is figures else maps.publish(true_table, export_figures, f.months)
+export_classes = classes if exported is table else maps.classify(
+    exported[column].where(exported["selected"]), scheme, k, kind, step=maps.class_step(export_figures))
+export = maps.export_table(exported, export_classes, f"Class ({legend})", export_figures)
 files.download_button("Download the table (CSV)", exports.csv_export(
-    export, f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}.csv"), key="maps_csv", container=d1)
+    export, f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}{'-published' if public else ''}.csv"),
+    key="maps_csv", container=d1)
 if figure is not None:
     files.download_button("Download the map (HTML)", exports.Export(
         lambda: maps.map_html(figure).encode("utf-8"), f"cdp-ward-map-{priority}.html", "text/html"),
@@ -188,13 +198,12 @@ d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. Th
 nat_areas, _ = context.areas()
 if nat_areas.areas:
     st.subheader("By NAT area")
-    areas_table = maps.area_table(table, nat_areas, f.months, compare)
-    st.dataframe(maps.display_area_table(areas_table, show_small), hide_index=True,
-                 key="maps_area_table")
+    areas_table = maps.publish(maps.area_table(true_table, nat_areas, f.months, compare), figures,
+                               f.months, wards=true_table)
+    st.dataframe(maps.display_area_table(areas_table), hide_index=True, key="maps_area_table")
     st.caption("The selected wards of each Neighbourhood Action Team area summed; the change is "
                "tested as a ward's is (exact rate-ratio test). Areas: CDP_AREAS, else config/areas.toml."
-               + ("" if show_small else f" {WITHHELD}: withheld, as one of the area's wards has a "
-                  "count from 1 to 4."))
+               + (" Area totals are rounded on their own." if figures.restricted else ""))
 
 # --- deprivation -------------------------------------------------------------------------------
 st.subheader("Deprivation")
@@ -210,7 +219,8 @@ else:
     if correlation:
         rho, p_value = correlation["spearman"], correlation["spearman_p"]
         words = "strong" if abs(rho) >= 0.6 else "moderate" if abs(rho) >= 0.3 else "weak"
-        stated = (f"Spearman ρ = {rho:.2f}, {format_p(p_value)}; Pearson r = "
+        stated = ("Spearman's rank correlation, tested at p < 0.05" if figures.restricted else
+                  f"Spearman ρ = {rho:.2f}, {format_p(p_value)}; Pearson r = "
                   f"{correlation['pearson']:.2f}, {format_p(correlation['pearson_p'])}")
         if p_value < 0.05:
             st.markdown(f"Across {correlation['n']} wards, more deprived wards tend to have "
@@ -235,38 +245,41 @@ if ward:
     streets = context.cached(maps.top_places)(f, priority, ward, "street", 10, compare)
     premises = context.cached(maps.top_places)(f, priority, ward, "premises", 10, compare)
     # Residential premises are named only where this viewer may see them (table and map hovers).
-    top_premises = access.restrict(premises["table"], viewer, name="place", ward_code=ward)
-    total = streets["total"]
-    line = f"**{md(ward_names[ward])}**: {total:,} {unit}" if show_small else \
-        f"**{md(ward_names[ward])}**: {suppress_count(total)} {unit}"
-    row = table.set_index("ward_code").loc[ward]
-    if compare and row["verdict"] and show_small:
-        line += f" (a year earlier {streets['previous_total']:,}; {row['verdict']}, {format_p(row['p_value'])})"
+    top_premises = maps.publish_places(
+        access.restrict(premises["table"], viewer, name="place", ward_code=ward),
+        premises["total"], figures, f.months)
+    top_streets = maps.publish_places(streets["table"], streets["total"], figures, f.months)
+    row = table.set_index("ward_code").loc[ward]   # the ward's published figures
+    line = f"**{md(ward_names[ward])}**: {row['count_text']} {unit}"
+    if compare and row["previous_text"]:
+        judged = maps.verdict_text(row["verdict"], row["p_value"])
+        line += f" (a year earlier {row['previous_text']}{'; ' + judged if judged else ''})"
     st.markdown(line)
     dl, dr = st.columns([1, 1])
     with dl:
         points = context.cached(maps.ward_points)(f, priority, ward)
         density = maps.density_figure(points, maps.ward_outline(geojson, ward),
-                                      top_premises.head(5), show_small=show_small)
+                                      top_premises.head(5), figures=figures)
         if cameras is not None and not points.empty:
             cctv.add_cameras(density, cameras[cameras["ward_code"] == ward])
         st.plotly_chart(density, key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
         st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
-                   "diamonds mark the top 5 premises.")
+                   "diamonds mark the top 5 premises."
+                   + (" Squares and places with fewer than 5 are drawn empty and not listed, as "
+                      "beside the ward's total their counts could be worked out." if figures.restricted else ""))
     with dr:
         st.markdown("**Top streets and locations**")
-        if streets["table"].empty:
-            st.info(f"No {unit} in {md(ward_names[ward])} for these filters.")
+        if top_streets.empty:
+            st.info(f"No {unit} in {md(ward_names[ward])} for these filters"
+                    + (" at a street with 5 or more." if figures.restricted else "."))
         else:
-            st.dataframe(maps.display_places(streets["table"], show_small), hide_index=True,
-                         key="maps_streets")
+            st.dataframe(maps.display_places(top_streets), hide_index=True, key="maps_streets")
     st.markdown("**Top premises**")
     if top_premises.empty:
         st.info("No incidents at recorded premises in this ward for these filters"
                 + (" (the loaded data has no premises)." if level == "proxy" else "."))
     else:
-        st.dataframe(maps.display_places(top_premises, show_small), hide_index=True,
-                     key="maps_premises")
+        st.dataframe(maps.display_places(top_premises), hide_index=True, key="maps_premises")
     st.caption(f"Share: of the ward's {unit} in the period. Change: against the same months a year "
                "earlier (fair to the season); the verdict is an exact rate-ratio test (p < 0.05). "
                "\"On or near\" and other spellings of one street are one street; premises that share "
@@ -282,12 +295,13 @@ else:
     shown = list(table.loc[table["selected"], "ward_code"])
     gi_figure = maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
                                     maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
-                                    show_small)
+                                    figures)
     if cameras is not None:
         cctv.add_cameras(gi_figure, cameras)
     st.plotly_chart(gi_figure, key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
+    held = "n/a" if summary["hot_share"] is None else f"{summary['hot_share']:.0%}"
     st.markdown(f"**{summary['hot']:,} hot spot cells** ({summary['hot_km2']:.2f} km²) hold "
-                f"{summary['hot_share']:.0%} of the {summary['incidents']:,} {unit} placed on the grid; "
+                f"{held} of the {summary['incidents_text']} {unit} placed on the grid; "
                 f"{summary['cold']:,} cells are cold spots. A hot spot is a cluster of high counts "
                 "(a cell and its neighbours), not merely one large count.")
     st.caption(method_note(maps.CELL_SIZE_M, maps.PERMUTATIONS, maps.ALPHA))
@@ -309,9 +323,8 @@ else:
     seen = context.cached(cctv.hotspot_coverage)(f, priority, gi, cameras, maps.CELL_SIZE_M)
 
     def share(part, whole) -> str:
-        if whole == 0:
-            return "n/a"
-        return f"{part / whole:.0%}" if show_small or not (is_small(part) or is_small(whole - part)) else "withheld"
+        shown = figures.share(part, whole)
+        return "n/a" if whole == 0 else disclosure.WITHHELD if shown is None else f"{shown:.0%}"
 
     k1, k2, k3, k4 = st.columns(4)
     k1.metric("Cameras", f"{seen['cameras']:,}", f"{seen['cameras_in_area']:,} in the mapped wards",
@@ -320,9 +333,9 @@ else:
               f"{seen['hot_cells_covered']:,} of {seen['hot_cells']:,} cells; "
               + ("n/a" if seen["hot_area_share"] is None else f"{seen['hot_area_share']:.0%} of their area"),
               delta_color="off", delta_arrow="off")
-    count = (lambda n: f"{n:,}") if show_small else suppress_count
     k3.metric(f"{unit[0].upper()}{unit[1:]} in a camera's view", share(seen["incidents_covered"], seen["incidents"]),
-              f"{count(seen['incidents_covered'])} of {count(seen['incidents'])}",
+              f"{figures.text(seen['incidents_covered'])} of "
+              f"{figures.total_text(seen['incidents'], parts=shown_wards)}",
               delta_color="off", delta_arrow="off")
     k4.metric(f"Hot spot {unit} in a camera's view", share(seen["hot_incidents_covered"], seen["hot_incidents"]),
               delta_color="off", delta_arrow="off")
@@ -332,8 +345,7 @@ else:
     else:
         st.markdown(f"**{len(uncovered):,} hot spot(s) without camera coverage**, largest first "
                     "(touching hot cells no camera's view reaches):")
-        if not show_small:
-            uncovered = uncovered.assign(incidents=[suppress_count(n) for n in uncovered["incidents"]])
+        uncovered = uncovered.assign(incidents=figures.texts(uncovered["incidents"]))
         st.dataframe(uncovered, hide_index=True, key="maps_uncovered", column_config={
             "hotspot": st.column_config.NumberColumn("Hot spot", width="small"),
             "cells": st.column_config.NumberColumn(f"{maps.CELL_SIZE_M} m cells"),

@@ -13,6 +13,7 @@ import pytest
 import shapely
 
 from cdp import access, areas, counting, geography, maps, reference, store
+from cdp.disclosure import Published, TrueValues
 from cdp.filters import Filters
 from conftest import SHARED_GEO
 
@@ -155,11 +156,15 @@ def test_area_table_sums_the_wards_of_each_nat_area(small):
     assert summed.loc["City <b>centre</b>", "pct_change"] == pytest.approx(100.0)
     assert summed.loc["North", "rate_per_1000"] == pytest.approx(13.5)
     assert np.isnan(summed.loc[areas.NO_AREA, "rate_per_1000"])  # its wards have no population
-    shown = maps.display_area_table(summed.reset_index(), show_small=False)
+    board = maps.publish(summed.reset_index(), Published(), PERIOD.months, wards=table)
+    shown = maps.display_area_table(board)
     assert shown["NAT area"].tolist() == ["North", "City <b>centre</b>", areas.NO_AREA]
-    # North's Bulwell had 0 the period before (not small); the rest hold Clifton East's 1.
-    assert shown["Count"].tolist() == ["270", "20", "*"] and shown["Verdict"].iat[2] == "*"
-    assert maps.display_area_table(summed.reset_index())["Count"].tolist() == ["270", "20", "1"]
+    # Totals rounded on their own: the rest hold Clifton East's 1, which reads "<5".
+    assert shown["Count"].tolist() == ["270", "20", "<5"] and shown["Change"].tolist()[2] == "*"
+    assert shown["Verdict"].isna().iat[2]                        # no test beside a "<5"
+    assert board["p_value"].isna().all()
+    analyst = maps.publish(summed.reset_index(), TrueValues(), PERIOD.months, wards=table)
+    assert maps.display_area_table(analyst)["Count"].tolist() == ["270", "20", "1"]
     # Only the selected wards count: with Castle alone chosen, North is empty.
     chosen = maps.ward_table(maps.add_changes(maps.ward_counts(
         small, Filters(PERIOD.start, PERIOD.end, wards=(CASTLE,)), "asb"), PERIOD.months))
@@ -229,9 +234,10 @@ def wards_geojson(wards):
     return wards.__geo_interface__
 
 
-def ward_map(small, wards_geojson, f=PERIOD):
-    table = maps.ward_table(maps.add_changes(maps.ward_counts(small, f, "asb"), f.months))
-    classes = maps.classify(table["count"], "natural_breaks", 4)
+def ward_map(small, wards_geojson, f=PERIOD, figures=TrueValues()):
+    table = maps.publish(maps.ward_table(maps.add_changes(maps.ward_counts(small, f, "asb"), f.months)),
+                         figures, f.months)
+    classes = maps.classify(table["count"], "natural_breaks", 4, step=maps.class_step(figures))
     fig = maps.ward_choropleth(table, wards_geojson, classes, maps.class_colours(classes), "ASB",
                                maps.hover_text(table, "ASB incidents"),
                                centres=maps.ward_centres(wards_geojson), mark_changes=True)
@@ -260,8 +266,8 @@ def test_ward_choropleth_draws_every_ward_offline_with_a_class_legend(small, war
 
 def test_unselected_and_missing_wards_are_grey(small, wards_geojson):
     f = Filters(PERIOD.start, PERIOD.end, wards=(CASTLE, BULWELL))
-    table = maps.ward_table(maps.add_changes(maps.ward_counts(small, f, "asb"), f.months),
-                            population=pd.Series({CASTLE: 5000}))
+    table = maps.publish(maps.ward_table(maps.add_changes(maps.ward_counts(small, f, "asb"), f.months),
+                                         population=pd.Series({CASTLE: 5000})), TrueValues(), f.months)
     classes = maps.classify(table["rate_per_1000"].where(table["selected"]), k=3, kind="rate")
     fig = maps.ward_choropleth(table, wards_geojson, classes, maps.class_colours(classes), "rate",
                                maps.hover_text(table, "ASB incidents"), missing_label="no population")
@@ -288,12 +294,19 @@ def test_export_table_and_suppression(small, wards_geojson):
     export = maps.export_table(table, classes, "Class")
     assert len(export) == 20 and export["count"].sum() == 291
     assert set(export["Class"]) <= set(classes.labels)
-    board = maps.export_table(table, classes, "Class", show_small=False).set_index("ward_code")
+    table, classes, fig = ward_map(small, wards_geojson, figures=Published())
+    board = maps.export_table(table, classes, "Class", Published()).set_index("ward_code")
     assert board.loc[CLIFTON_EAST, "count"] == "<5" and board.loc[CASTLE, "count"] == "20"
-    assert board.loc[CLIFTON_EAST, "pct_change"] == "*"
-    shown = maps.display_table(table, show_small=False)
+    assert board.loc[CLIFTON_EAST, "pct_change"] == "*" and "p_value" not in board
+    # The classes come from the published counts: Clifton East's 1 is in none of them.
+    assert board.loc[CLIFTON_EAST, "Class"] == "no value"
+    assert all(int(n.replace(",", "")) % 5 == 0 for label in classes.labels
+               for n in label.split("–"))
+    shown = maps.display_table(table)
     assert shown.set_index("Ward").loc["Clifton East", "Count"] == "<5"
     assert "Per 1,000" not in shown                                       # no population given
+    hovers = [t for trace in fig.data if trace.type == "choropleth" for t in trace.text]
+    assert not any("p =" in h or "p <" in h for h in hovers)
 
 
 def test_map_html_is_self_contained(small, wards_geojson):
@@ -342,13 +355,15 @@ def test_display_places_of_a_table_restricted_for_the_viewer():
                           "share": [0.7, 0.3], "previous": [2, 3], "pct_change": [250.0, 0.0],
                           "verdict": ["no significant change"] * 2})
     officer = access.Viewer("nat", "neighbourhood", wards={"E05012285"})   # Meadows, not Castle
-    shown = maps.display_places(access.restrict(table, officer, name="place", ward_code=CASTLE),
-                                show_small=True)
+    shown = maps.display_places(maps.publish_places(
+        access.restrict(table, officer, name="place", ward_code=CASTLE), 10, TrueValues(), 6))
     assert shown["Place"].tolist() == ["Residential address (withheld)", "The Plough"]
     assert shown["Change"].tolist() == ["+250%", "0%"] and shown["Share of ward"].tolist() == ["70.0%", "30.0%"]
     assert shown["Verdict"].tolist() == ["not significant"] * 2
-    board = maps.display_places(table, show_small=False)
-    assert board["Count"].tolist() == ["7", "<5"] and board["Change"].tolist() == ["*", "*"]
+    board = maps.display_places(maps.publish_places(table, 10, Published(), 6))
+    # Only places of 5 or more are listed; the previous 2 is "<5": no change beside it.
+    assert board["Count"].tolist() == ["5"] and board["Change"].tolist() == ["*"]
+    assert board["Share of ward"].tolist() == ["50.0%"] and "A year earlier" not in board
 
 
 def test_ward_points_and_density(small, wards_geojson):
@@ -357,8 +372,12 @@ def test_ward_points_and_density(small, wards_geojson):
     outline = maps.ward_outline(wards_geojson, CASTLE)
     assert None in outline[0] and 450_000 < np.nanmin([x for x in outline[0] if x]) < 460_000
     fig = maps.density_figure(points, outline)
-    assert fig.data[0].type == "histogram2dcontour" and fig.data[0].histfunc == "sum"
-    assert fig.data[0].xbins.size == maps.DENSITY_CELL_M
+    assert fig.data[0].type == "contour" and sum(fig.data[0].z) == 20
+    assert np.diff(sorted(set(fig.data[0].x)))[0] == maps.DENSITY_CELL_M
+    board = maps.density_cells(points, Published())
+    # 12 at Lister Gate read 10; Market Street's 6 read 5; the 2 with no street are drawn empty.
+    assert sorted(board.loc[board["count"] > 0, "count"]) == [5, 10]
+    assert board["count"].sum() == 15 and set(board["text"]) == {"0", "5", "10"}
     empty = maps.density_figure(points.iloc[0:0], outline)
     assert "No incidents" in empty.layout.annotations[0].text
 

@@ -102,7 +102,7 @@ def test_choosing_a_ward_drills_down(app_test):
     castle_total = int(ward_table(at).set_index("Ward").loc["Castle", "Count"].replace(",", ""))
     assert counts.sum() <= castle_total
     assert {"Share of ward", "Change", "Verdict"} <= set(streets.columns)
-    assert "histogram2dcontour" in set.union(*figure_types(at))
+    assert "contour" in set.union(*figure_types(at))          # the density surface
 
 
 def test_hot_spots_section_states_the_method(app_test):
