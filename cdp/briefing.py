@@ -1,10 +1,11 @@
 """Board briefing: the plan's targets, progress per priority, and the deck exports.
 
-Every figure this module hands out for display has small-number suppression applied, whoever is
-looking (the briefing is a board view, DESIGN.md): a count from 1 to 4 reads "<5", and a
-secondary figure (a percentage, a change, a verdict, a chart point, a target status) is shown only
-when it would read the same whatever the hidden counts are (1, 2, 3 or 4), so no hidden count can
-be worked back from it. No person keys leave this module.
+Every figure this module hands out for display passes through the disclosure layer
+(cdp.disclosure), published whoever is looking: the briefing is a board view and its decks are
+marked for publication (DESIGN.md). Counts of 1-4 read "<5", others are rounded; totals are rounded
+on their own beside the months shown with them; changes, rates, target statuses, control charts
+and tests are worked out from the published counts, only when those are publishable, and tests
+give a verdict, never a p-value. No person keys leave this module.
 
 The targets file (baseline year, targets, definitions) is read by `cdp.targets`.
 
@@ -18,30 +19,28 @@ from __future__ import annotations
 
 import html
 import io
-import itertools
 import math
 import os
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import duckdb
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from scipy.stats import fisher_exact
 
-from . import counting, queries, trends, victimisation
+from . import counting, disclosure, queries, trends, victimisation
 from . import filters as flt
 from . import treatment as treatment_file
 from .charts import PALETTE
 from .reference import ReferenceFileError
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit
+from .disclosure import TrueValues
 from .stats import (ALPHA, EXCEPTION_COLUMNS, compare_periods, control_chart, describe_signals,
-                    format_p)
-from .suppression import THRESHOLD, is_small, suppress_count
+                    format_p, rate_ratio_test)
 from .targets import (AIMS, CRIME_PANEL, DEFAULT_TARGETS_FILE, MEASURES, TARGETS_ENV,  # noqa: F401
                       BriefingConfigError, Target, TargetsConfig, load_targets, period_label,
                       targets_path)
@@ -50,10 +49,8 @@ LATEST_MONTHS = 12
 CHART_MONTHS = 24
 TOP_EXCEPTIONS = 3
 EXCEPTION_WINDOW = "quarter"
-MAX_HIDDEN_FOR_CHART_STATUS = 3   # beyond this many hidden months the chart status is withheld
 WITHHELD = "withheld (small numbers)"
-# The same comparison is judged for every value hidden counts could take: remember the answers.
-_compare = lru_cache(maxsize=8192)(compare_periods)
+CHANGE_WITHHELD = "change withheld (small numbers)"
 
 
 # --- the treatment file (cdp.treatment reads it) -------------------------------------------------
@@ -140,27 +137,6 @@ def progress_sentence(subject: str, target: Target, progress: Progress | None,
                        else _percent_text(progress.change_pct, target.percent) + " against the baseline")
     status = progress.status if progress is not None else WITHHELD
     return f"{subject} {change_text}; {target_wording(target)}: {status}."
-
-
-# --- suppression of secondary figures -------------------------------------------------------
-
-
-
-def possible_values(n) -> tuple:
-    """What a reader who sees `n` as displayed knows it could be."""
-    return tuple(range(1, THRESHOLD)) if is_small(n) else (n,)
-
-
-def same_whatever_hidden(fn: Callable, *counts, valid: Callable | None = None, limit: int = 4 ** 4):
-    """fn(*counts) when it gives the same result for every value the hidden counts could take
-    (1 to 4 each, combinations failing `valid` left out), else None: a figure that would let a
-    hidden count be worked back (or narrowed) is withheld. None too when there would be more
-    than `limit` combinations to try."""
-    choices = [possible_values(c) for c in counts]
-    if math.prod(len(c) for c in choices) > limit:
-        return None
-    results = {fn(*combo) for combo in itertools.product(*choices) if valid is None or valid(*combo)}
-    return results.pop() if len(results) == 1 else None
 
 
 # --- data from the store ----------------------------------------------------------------------
@@ -267,7 +243,7 @@ class TargetLine:
 
 @dataclass(frozen=True)
 class Panel:
-    """One priority (or all crime) as the board sees it: display text with suppression applied."""
+    """One priority (or all crime) as the board sees it: display text as the disclosure layer publishes it."""
     key: str
     title: str
     unit: str
@@ -286,36 +262,27 @@ class Panel:
     notes: tuple[str, ...] = ()
 
 
-def comparison_sentence(latest: int, baseline: int | None, baseline_label: str,
-                        reason: str | None = None) -> str:
-    """The latest 12 months against the baseline year, judged by the exact rate-ratio test,
-    with every figure that could reveal a count of 1-4 withheld; `reason` says why the baseline
-    is not compared when `baseline` is None."""
-    if baseline is None:
-        return (f"Not compared with the baseline year ({baseline_label}): "
-                f"{reason or 'the loaded data does not cover it'}.")
-    text = f"Against {suppress_count(baseline)} in the baseline year ({baseline_label})"
-
-    def change(c, b):
-        result = _compare(int(c), int(b))
-        if result.pct_change is None:
-            return "up from none" if c else "none in either"
-        return _percent_text(result.pct_change, 0)
-
-    def judged(c, b):
-        result = _compare(int(c), int(b))
-        if result.verdict == "no significant change":
-            return f"not a significant change ({format_p(result.p_value)})"
-        return f"a {result.verdict} ({format_p(result.p_value)})"
-
-    def verdict_only(c, b):
-        result = _compare(int(c), int(b))
-        return "not a significant change" if result.verdict == "no significant change" else f"a {result.verdict}"
-
-    shown_change = same_whatever_hidden(change, latest, baseline) or "change withheld (small numbers)"
-    shown_judged = (same_whatever_hidden(judged, latest, baseline)
-                    or same_whatever_hidden(verdict_only, latest, baseline))
-    return f"{text}: {shown_change}" + (f", {shown_judged}." if shown_judged else ".")
+def comparison_sentence(latest, baseline, baseline_label: str, reason: str | None = None,
+                        figures: TrueValues | None = None) -> str:
+    """The latest 12 months against the baseline year, judged by the exact rate-ratio test.
+    `latest` and `baseline` are the totals as `figures` published them (None: withheld); the
+    change and the verdict are worked out from them, only when both are publishable, and a
+    restricted view gets the verdict without its p-value. `reason`: why the baseline is not
+    compared (then `baseline` is ignored)."""
+    figures = figures or disclosure.published()
+    if reason is not None:
+        return f"Not compared with the baseline year ({baseline_label}): {reason}."
+    text = f"Against {disclosure.shown_text(figures, baseline)} in the baseline year ({baseline_label})"
+    if not (disclosure.usable(latest) and disclosure.usable(baseline)):
+        return f"{text}: {CHANGE_WITHHELD}."
+    result = compare_periods(int(latest), int(baseline))
+    change = (("up from none" if latest else "none in either") if result.pct_change is None
+              else _percent_text(result.pct_change, 0))
+    judged = ("not a significant change" if result.verdict == "no significant change"
+              else f"a {result.verdict}")
+    if not figures.restricted:
+        judged += f" ({format_p(result.p_value)})"
+    return f"{text}: {change}, {judged}."
 
 
 _MONTH_YEAR = re.compile(r"(January|February|March|April|May|June|July|August|September|October|"
@@ -345,113 +312,119 @@ def _chart_summary(series: pd.Series) -> tuple[str, tuple[str, ...]]:
 _FIGURE_IN_BRACKETS = re.compile(r" \([0-9][0-9,.]*\)")
 
 
-def chart_status(series: pd.Series) -> tuple[str, tuple[str, ...], pd.DataFrame | None, str]:
-    """Control-chart status, signal sentences, the chart to plot (None when withheld) and a note.
-
-    A series with any month of 1-4 is not plotted (its points beside the panel's totals could
-    reveal them); its status and signals (without figures) are shown only when they would be
-    the same whatever the hidden months are.
-    """
+def chart_status(series: pd.Series, figures: TrueValues | None = None
+                 ) -> tuple[str, tuple[str, ...], pd.DataFrame | None, str]:
+    """Control-chart status, signal sentences, the chart to plot and a note, all from the months
+    as `figures` publishes them: the chart's counts are the published counts (NaN, drawn as a
+    gap, for "<5"), and its mean, limits and signals are worked out from them, a "<5" standing at
+    the middle of what it allows; the signal sentences then give no figures."""
+    figures = figures or disclosure.published()
     series = series.astype(int)
     if len(series) < 12:
         return "too few months", (), None, ""
-    hidden = [i for i, v in enumerate(series) if is_small(v)]
-    if not hidden:
-        status, sentences = _chart_summary(series)
-        return status, sentences, control_chart(series, "xmr"), ""
-    note = ("Monthly chart not shown: some months had fewer than 5, which the other months and "
-            "the totals could reveal.")
-    if len(hidden) > MAX_HIDDEN_FOR_CHART_STATUS:
-        return WITHHELD, (), None, note
-    values = series.to_numpy().copy()
-
-    def summary(*hidden_values):
-        values[hidden] = hidden_values
-        status, sentences = _chart_summary(pd.Series(values, index=series.index))
-        return status, tuple(_FIGURE_IN_BRACKETS.sub("", s) for s in sentences)
-
-    shown = same_whatever_hidden(summary, *series.iloc[hidden])
-    if shown is None:
-        return WITHHELD, (), None, note
-    return shown[0], shown[1], None, note
+    shown = figures.counts(series) if figures.restricted else series.astype(float)
+    hidden = shown.isna()
+    tested = shown.fillna(sum(figures.interval_of(None)) / 2) if hidden.any() else shown
+    status, sentences = _chart_summary(tested)
+    chart = control_chart(tested, "xmr")
+    chart["count"] = shown.to_numpy()
+    note = ""
+    if hidden.any():
+        sentences = tuple(_FIGURE_IN_BRACKETS.sub("", s) for s in sentences)
+        note = (f"Months shown as \"<{figures.rule.threshold}\" are gaps in the chart; its mean "
+                f"and limits count each as {sum(figures.interval_of(None)) / 2:g}, the middle of what "
+                f"\"<{figures.rule.threshold}\" allows.")
+    return status, sentences, chart, note
 
 
-def exception_sentence(row: pd.Series, unit: str, ward_names: dict) -> str:
-    """One plain sentence for an exceptions row (counts of 5 or more only, see `board_exceptions`)."""
+def exception_sentence(row: pd.Series, unit: str, ward_names: dict, figures: TrueValues | None = None) -> str:
+    """One plain sentence for an exceptions row, its counts as `figures` publishes them (see
+    `board_exceptions`): a restricted view gets the published counts, the expected count and
+    ratio worked out from them, and no p-value."""
+    figures = figures or disclosure.published()
     label = PRIORITY_BY_KEY[row["priority"]].label
     ward = ward_names.get(row["ward_code"], row["ward_code"])
     higher = row["direction"] == "above"
-    observed = int(row["observed"])
-    text = (f"{label} in {ward}: {f'{observed:,}' if observed else 'no'} {unit} in "
+    observed = figures.count(row["observed"])
+    expected = (figures.count(row["baseline"]) / row["baseline_years"] if figures.restricted
+                else row["expected"])
+    text = (f"{label} in {ward}: {figures.text(row['observed']) if observed else 'no'} {unit} in "
             f"{row['period_label']}, {'more' if higher else 'fewer'} than the "
-            f"{row['expected']:,.1f} expected from {row['baseline_label']}")
-    if observed and math.isfinite(row["ratio"]) and row["expected"] > 0:
-        text += f" ({row['ratio']:,.1f} times the usual rate, {format_p(row['p_value'])})"
-    else:
-        text += f" ({format_p(row['p_value'])})"
+            f"{expected:,.1f} expected from {row['baseline_label']}")
+    tested = "" if figures.restricted else format_p(row["p_value"])
+    if observed and expected > 0:
+        ratio = observed / expected
+        text += f" ({ratio:,.1f} times the usual rate" + (f", {tested})" if tested else ")")
+    elif tested:
+        text += f" ({tested})"
     return text + "."
 
 
-def board_exceptions(rows: pd.DataFrame, series: pd.Series | None, unit: str, ward_names: dict,
+def board_exceptions(rows: pd.DataFrame, unit: str, ward_names: dict, figures: TrueValues | None = None,
                      top: int = TOP_EXCEPTIONS) -> tuple[tuple[str, ...], str]:
-    """The strongest exceptions of one priority as sentences, with small numbers kept out.
+    """The strongest exceptions of one priority as sentences, as `figures` publishes them.
 
-    Rows with 1-4 in the latest 3 months or in their baseline (the same months of earlier years)
-    are left out. When the monthly chart is shown (`series`), the listed wards' counts are
-    subtracted from the chart's totals by a reader: sentences are dropped (smallest first) until
-    what remains for the other wards is 0 or at least 5 in the latest months and in the baseline
-    months the chart shows.
+    A restricted view lists only rows whose counts in the latest 3 months and in their baseline
+    (the same months of earlier years) are publishable, and only those the same test still finds
+    on the published counts, so a listed exception says nothing the published counts do not.
     """
-    window = {"month": 1, "quarter": 3}[EXCEPTION_WINDOW]
-    small = rows["observed"].map(is_small) | rows["baseline"].map(is_small)
-    kept = rows[~small].head(top)
-    if series is not None and len(kept):
-        current = series.index[-window:]
-        years = int(kept["baseline_years"].max())
-        before = pd.DatetimeIndex([m - pd.DateOffset(years=k) for k in range(1, years + 1) for m in current])
-        on_chart = before.isin(series.index).all()
-        recent = int(series[current].sum())
-        earlier = int(series[before].sum()) if on_chart else None
-        while len(kept):
-            rest_recent = recent - int(kept["observed"].sum())
-            rest_before = None if earlier is None else earlier - int(kept["baseline"].sum())
-            if not is_small(rest_recent) and (rest_before is None or not is_small(rest_before)):
-                break
-            kept = kept.drop(kept["observed"].idxmin())
+    figures = figures or disclosure.published()
+    if figures.restricted and len(rows):
+        window = {"month": 1, "quarter": 3}[EXCEPTION_WINDOW]
+        kept = [figures.publishable(o, b) and rate_ratio_test(
+                    int(figures.count(o)), window, int(figures.count(b)), window * y).p_value < ALPHA
+                for o, b, y in zip(rows["observed"], rows["baseline"], rows["baseline_years"])]
+        listed = rows[kept]
+    else:
+        listed = rows
     note = ""
-    if small.any() or len(kept) < min(top, len(rows)):
-        note = ("Exceptions with fewer than 5 in either period, or that would let such a count "
-                "be worked out, are not listed.")
-    return tuple(exception_sentence(r, unit, ward_names) for _, r in kept.iterrows()), note
+    if len(listed) < len(rows):
+        note = ("Exceptions with fewer than 5 in either period, or not found again from the "
+                "rounded counts, are not listed.")
+    return tuple(exception_sentence(r, unit, ward_names, figures) for _, r in listed.head(top).iterrows()), note
 
 
-def _total(monthly: pd.DataFrame, column: str, start: date, end: date) -> int:
-    return int(monthly.loc[pd.Timestamp(start):pd.Timestamp(end), column].sum())
-
-
-def _count_target(target: Target, subject: str, latest: int, baseline: int | None,
-                  reason: str | None = None) -> TargetLine:
-    if baseline is None:
+def _count_target(target: Target, subject: str, latest, baseline, reason: str | None = None) -> TargetLine:
+    """A count target from the totals as published (None: withheld): its status and change
+    worked out from them, only when both are publishable."""
+    if reason is not None:
         return TargetLine(target.label, "not measurable",
                           progress_sentence(subject, target, Progress("not measurable", None)),
-                          (f"Not compared: {reason}.",) if reason else ())
-    status = same_whatever_hidden(lambda c, b: target_progress(target, b, c).status, latest, baseline)
-    change = same_whatever_hidden(
-        lambda c, b: progress_sentence(subject, target, target_progress(target, b, c)), latest, baseline)
-    if change is not None:
-        return TargetLine(target.label, status, change)
+                          (f"Not compared: {reason}.",))
+    if not (disclosure.usable(latest) and disclosure.usable(baseline)):
+        return TargetLine(target.label, WITHHELD, progress_sentence(subject, target, None, CHANGE_WITHHELD))
     progress = target_progress(target, baseline, latest)
-    shown = Progress(status, progress.change_pct) if status else None
-    return TargetLine(target.label, status or WITHHELD,
-                      progress_sentence(subject, target, shown, "change withheld (small numbers)"))
+    return TargetLine(target.label, progress.status, progress_sentence(subject, target, progress))
 
 
 def _rate_text(numerator: int, denominator: int) -> str:
     return f"{numerator / denominator:.1%}" if denominator else "no victims"
 
 
+def _rate_progress(target: Target, subject: str, latest: tuple[int, int], baseline: tuple[int, int],
+                   figures: TrueValues) -> tuple[str, str, tuple[str, ...]]:
+    """A rate target (`latest` and `baseline` each as (numerator, denominator), the numerator
+    among the denominator): status, sentence, and each period's rate as shown, all worked out
+    from the published counts and only when all four are publishable."""
+    counts = (*latest, *baseline)
+
+    def rate(n, d) -> str:
+        if not d:
+            return _rate_text(n, d)
+        return _rate_text(figures.count(n), figures.count(d)) if figures.publishable(n, d) else WITHHELD
+
+    rates = (rate(*latest), rate(*baseline))
+    if not figures.publishable(*counts):
+        return WITHHELD, progress_sentence(subject, target, None, CHANGE_WITHHELD), rates
+    (nl, dl), (nb, db) = [(figures.count(n), figures.count(d)) for n, d in (latest, baseline)]
+    progress = (Progress("not measurable", None) if not dl or not db
+                else target_progress(target, nb / db, nl / dl))
+    return progress.status, progress_sentence(subject, target, progress), rates
+
+
 def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
-                   targets: TargetsConfig) -> TargetLine:
+                   targets: TargetsConfig, figures: TrueValues | None = None) -> TargetLine:
+    figures = figures or disclosure.published()
     label = PRIORITY_BY_KEY[target.priority].label.lower()
     subject = f"The {label} repeat victimisation rate"
     if rates is None:
@@ -465,44 +438,22 @@ def _repeat_target(target: Target, rates: dict | None, data: BriefingData,
                           (f"Not compared: {reason}.",))
     nb, db = rates["baseline"]["numerator"], rates["baseline"]["denominator"]
     nl, dl = rates["comparable"]["numerator"], rates["comparable"]["denominator"]
-    valid = lambda a, b, c, d: a <= b and c <= d  # noqa: E731 - repeat victims are among victims
-
-    def rate(n, d):
-        return same_whatever_hidden(_rate_text, n, d, valid=lambda a, b: a <= b) or WITHHELD
-
+    status, sentence, (latest_rate, baseline_rate) = _rate_progress(target, subject, (nl, dl), (nb, db), figures)
+    text = figures.text
     details = [
-        f"Latest 12 months: {suppress_count(nl)} of {suppress_count(dl)} victims were repeat "
-        f"victims ({rate(nl, dl)}).",
-        f"Baseline year: {suppress_count(nb)} of {suppress_count(db)} victims ({rate(nb, db)}).",
+        f"Latest 12 months: {text(nl)} of {text(dl)} victims were repeat victims ({latest_rate}).",
+        f"Baseline year: {text(nb)} of {text(db)} victims ({baseline_rate}).",
     ]
-
-    def progress(a, b, c, d):
-        if not b or not d:
-            return Progress("not measurable", None)
-        return target_progress(target, c / d, a / b)
-
-    def fisher(a, b, c, d):
-        if not b or not d:
-            return ""
+    if figures.publishable(nl, dl, nb, db) and dl and db:
+        a, b, c, d = (int(figures.count(v)) for v in (nl, dl, nb, db))
         p = fisher_exact([[a, b - a], [c, d - c]]).pvalue
-        significant = p < ALPHA
-        return (f"{'A significant' if significant else 'Not a significant'} change in the rate "
-                f"(Fisher's exact test, {format_p(p)}).")
-
-    sentence = same_whatever_hidden(
-        lambda *v: progress_sentence(subject, target, progress(*v)), nl, dl, nb, db, valid=valid)
-    status = same_whatever_hidden(lambda *v: progress(*v).status, nl, dl, nb, db, valid=valid)
-    if sentence is None:
-        sentence = progress_sentence(subject, target, Progress(status, None) if status else None,
-                                     "change withheld (small numbers)")
-    tested = same_whatever_hidden(fisher, nl, dl, nb, db, valid=valid)
-    if tested:
-        details.append(tested)
+        details.append(f"{'A significant' if p < ALPHA else 'Not a significant'} change in the rate "
+                       f"(Fisher's exact test" + ("" if figures.restricted else f", {format_p(p)}") + ").")
     if not rates.get("like_for_like"):
         details.append("The loaded data does not reach 12 months before the baseline year, so "
                        "the latest 12 months look back only as far as the baseline can, like for "
                        "like.")
-    return TargetLine(target.label, status or WITHHELD, sentence, tuple(details))
+    return TargetLine(target.label, status, sentence, tuple(details))
 
 
 NOT_SUPPLIED = "not yet supplied"
@@ -523,7 +474,8 @@ def treatment_how_to(treatment: TreatmentIndicator) -> str:
 
 
 def _treatment_target(target: Target, treatment: TreatmentIndicator,
-                      targets: TargetsConfig) -> TargetLine:
+                      targets: TargetsConfig, figures: TrueValues | None = None) -> TargetLine:
+    figures = figures or disclosure.published()
     if treatment.path is None or treatment.error:  # how to supply it is on the Data page
         return TargetLine(target.label, NOT_SUPPLIED, NOT_SUPPLIED_TEXT if treatment.path is None
                           else "The treatment file given cannot be read (the Data page says why).")
@@ -539,47 +491,55 @@ def _treatment_target(target: Target, treatment: TreatmentIndicator,
             return TargetLine(target.label, "not measurable",
                               f"Successful completions cannot be measured for the {name}: {value}.")
     (cb, tb), (cl, tl) = baseline, latest
-    valid = lambda a, b, c, d: a <= b and c <= d  # noqa: E731 - completions are among those in treatment
-
-    def rate(c, t):
-        return same_whatever_hidden(_rate_text, c, t, valid=lambda a, b: a <= b) or WITHHELD
-
+    status, sentence, (latest_rate, baseline_rate) = _rate_progress(
+        target, "The successful completion rate", (cl, tl), (cb, tb), figures)
+    text = figures.text
     details = (
-        f"12 months to {last:%B %Y}: {suppress_count(cl)} successful completions of "
-        f"{suppress_count(tl)} in treatment ({rate(cl, tl)}).",
-        f"Baseline year ({targets.baseline_label}): {suppress_count(cb)} of {suppress_count(tb)} "
-        f"({rate(cb, tb)}).",
+        f"12 months to {last:%B %Y}: {text(cl)} successful completions of {text(tl)} in treatment "
+        f"({latest_rate}).",
+        f"Baseline year ({targets.baseline_label}): {text(cb)} of {text(tb)} ({baseline_rate}).",
         ("City-wide synthetic demo figures" if treatment.synthetic
          else "City-wide figures from the NDTMS treatment file") + "; the ward filter does not apply.",
     )
-    subject = "The successful completion rate"
-
-    def progress(a, b, c, d):
-        if not b or not d:
-            return Progress("not measurable", None)
-        return target_progress(target, c / d, a / b)
-
-    sentence = same_whatever_hidden(lambda *v: progress_sentence(subject, target, progress(*v)),
-                                    cl, tl, cb, tb, valid=valid)
-    status = same_whatever_hidden(lambda *v: progress(*v).status, cl, tl, cb, tb, valid=valid)
-    if sentence is None:
-        sentence = progress_sentence(subject, target, Progress(status, None) if status else None,
-                                     "change withheld (small numbers)")
-    return TargetLine(target.label, status or WITHHELD, sentence, details)
+    return TargetLine(target.label, status, sentence, details)
 
 
 _SHORT_SUBJECT = {"asb": "ASB", CRIME_PANEL: "Crime"}
 
 
+def _published_total(figures: TrueValues, monthly: pd.DataFrame, column: str, start: date, end: date,
+                     charted: pd.DatetimeIndex):
+    """The total of `column` from `start` to `end` as `figures` publishes it: rounded on its own,
+    beside its months when the chart shows every one of them."""
+    months = monthly.loc[pd.Timestamp(start):pd.Timestamp(end), column]
+    parts = list(months) if months.index.isin(charted).all() else None
+    return figures.total(int(months.sum()), parts)
+
+
 def build_panels(data: BriefingData, targets: TargetsConfig, treatment: TreatmentIndicator,
-                 priorities: tuple[str, ...] = PRIORITY_KEYS) -> list[Panel]:
-    """The briefing's panels, suppression applied: all crime (when no priority is narrowed in the
-    sidebar), then each chosen priority in the plan's order."""
+                 priorities: tuple[str, ...] = PRIORITY_KEYS, figures: TrueValues | None = None) -> list[Panel]:
+    """The briefing's panels as `figures` publishes them (by default the rule, cdp.disclosure:
+    the briefing is a board view and its decks are for publication): all crime (when no
+    priority is narrowed in the sidebar), then each chosen priority in the plan's order."""
     if data.data_last is None:
         return []
+    figures = figures or disclosure.published()
     keys = ([CRIME_PANEL] if set(priorities) == set(PRIORITY_KEYS) else []) + \
         [p.key for p in PRIORITIES if p.key in priorities]
     latest_months = flt.months_between(data.latest_start, data.latest_end)
+    # Only months the store covers: months before the data starts are not zeros.
+    charted = data.monthly.index[-CHART_MONTHS:]
+    charted = charted[charted >= pd.Timestamp(data.data_first)]
+
+    def totals(column: str):
+        """The latest 12 months and the baseline year of `column`, published (baseline None when
+        it is not compared), and why not."""
+        reason = data.baseline_reason.get(column)
+        latest = _published_total(figures, data.monthly, column, data.latest_start, data.latest_end, charted)
+        baseline = None if reason else _published_total(
+            figures, data.monthly, column, targets.baseline_start, targets.baseline_end, charted)
+        return latest, baseline, reason
+
     panels = []
     for key in keys:
         if key == CRIME_PANEL:
@@ -595,41 +555,30 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
         if level == "unavailable":
             panels.append(Panel(key, title, unit, level, note, "", "", "", (), "", ()))
             continue
-        latest = _total(data.monthly, key, data.latest_start, data.latest_end)
-        reason = data.baseline_reason.get(key)
-        baseline = (None if reason else
-                    _total(data.monthly, key, targets.baseline_start, targets.baseline_end))
-        # Only months the store covers: months before the data starts are not zeros.
-        series = data.monthly[key].iloc[-CHART_MONTHS:]
-        series = series[series.index >= pd.Timestamp(data.data_first)]
-        status, sentences, chart, chart_note = chart_status(series)
+        latest, baseline, reason = totals(key)
+        status, sentences, chart, chart_note = chart_status(data.monthly.loc[charted, key], figures)
         lines = []
         for target in targets.targets_for(key):
             if target.measure in ("count", "all_crime"):
                 column = target.priority or CRIME_PANEL
                 subject = _SHORT_SUBJECT.get(column) or PRIORITY_BY_KEY[column].label
-                t_latest = _total(data.monthly, column, data.latest_start, data.latest_end)
-                t_reason = data.baseline_reason.get(column)
-                t_base = (None if t_reason else
-                          _total(data.monthly, column, targets.baseline_start, targets.baseline_end))
-                lines.append(_count_target(target, subject, t_latest, t_base, t_reason))
+                lines.append(_count_target(target, subject, *totals(column)))
             elif target.measure == "repeat_rate":
-                lines.append(_repeat_target(target, data.repeats.get(target.priority), data, targets))
+                lines.append(_repeat_target(target, data.repeats.get(target.priority), data, targets, figures))
             else:
-                lines.append(_treatment_target(target, treatment, targets))
+                lines.append(_treatment_target(target, treatment, targets, figures))
         found, exceptions_note = (), ""
         if key != CRIME_PANEL and not data.exceptions.empty:
             rows = data.exceptions[data.exceptions["priority"] == key]
-            found, exceptions_note = board_exceptions(rows, series if chart is not None else None,
-                                                      unit, data.ward_names)
+            found, exceptions_note = board_exceptions(rows, unit, data.ward_names, figures)
         if key != CRIME_PANEL and data.exceptions_reason.get(key):
             exceptions_note = f"Exceptions are not tested: {data.exceptions_reason[key]}."
         elif key != CRIME_PANEL and not found and not exceptions_note:
             exceptions_note = "No ward stands out in the latest 3 months."
         panels.append(Panel(
-            key, title, unit, level, note, suppress_count(latest),
+            key, title, unit, level, note, disclosure.shown_text(figures, latest),
             f"{unit[0].upper()}{unit[1:]}, latest 12 months",
-            comparison_sentence(latest, baseline, targets.baseline_label, reason), tuple(lines),
+            comparison_sentence(latest, baseline, targets.baseline_label, reason, figures), tuple(lines),
             status, sentences, chart, chart_note, found, exceptions_note, tuple(notes)))
     return panels
 
@@ -649,9 +598,6 @@ def ward_caption(data: BriefingData) -> str:
     return ", ".join(names) if len(names) <= 4 else f"{len(names)} wards"
 
 
-SUPPRESSION_TEXT = (f"Counts from 1 to {THRESHOLD - 1} show as \"<{THRESHOLD}\" for every viewer, "
-                    f"and any figure that could reveal them (a change, a rate, a chart, a target "
-                    f"status) reads \"{WITHHELD}\" or is left out.")
 METHOD_TEXT = ("Changes are judged with an exact Poisson rate-ratio test (p < 0.05); control charts "
                "are XmR charts of the last 24 months, a signal being a point beyond 3 sigma, 8 in a "
                "row on one side of the mean or 6 rising or falling, in the latest 12 months. "
@@ -703,7 +649,7 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
     font = 28  # user units: about 24 px where the deck draws the chart at 1920x1080
     pad_left, pad_bottom, pad_top = 4 * font, font + 14, font // 2
     counts = chart["count"].to_numpy(float)
-    top = max(float(counts.max()), float(chart["ucl"].max()), 1.0) * 1.08
+    top = max(float(np.nanmax(counts, initial=0)), float(chart["ucl"].max()), 1.0) * 1.08
     n = len(counts)
 
     def x(i: int) -> float:
@@ -724,9 +670,16 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
         ys = chart[column].to_numpy(float)
         parts.append(f'<line x1="{x(0):.1f}" y1="{y(ys[0]):.1f}" x2="{x(n - 1):.1f}" y2="{y(ys[-1]):.1f}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>')
-    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(counts))
-    parts.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE["primary"]}" stroke-width="4"/>')
+    # A month published as "<5" (NaN) is a gap in the line.
+    runs = [[]]
+    for i, v in enumerate(counts):
+        runs[-1].append(f"{x(i):.1f},{y(v):.1f}") if not math.isnan(v) else runs.append([])
+    for run in filter(None, runs):
+        parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{PALETTE["primary"]}" '
+                     f'stroke-width="4"/>')
     for i, (value, signal) in enumerate(zip(counts, chart["signal"])):
+        if math.isnan(value):
+            continue
         colour = PALETTE["accent"] if signal else PALETTE["primary"]
         parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="{7 if signal else 4}" fill="{colour}"/>')
     periods = pd.to_datetime(chart["period"])
@@ -812,7 +765,7 @@ def _panel_html(panel: Panel) -> str:
         left += [f'<p class="note">{e(d)}</p>' for d in line.details]
     left.append(f"<h2>Control chart</h2><p>{_status_span(panel.chart_status)}</p>")
     left += [f"<p>{e(s)}.</p>" for s in panel.chart_sentences[:3]]
-    right = [panel_svg(panel) or f'<p class="note">{e(panel.chart_note)}</p>']
+    right = [panel_svg(panel)] + ([f'<p class="note">{e(panel.chart_note)}</p>'] if panel.chart_note else [])
     if panel.exceptions or panel.exceptions_note:
         right.append("<h2>Exceptions, latest 3 months</h2>")
         right.append("<ul>" + "".join(f"<li>{e(s)}</li>" for s in panel.exceptions) + "</ul>")
@@ -902,7 +855,7 @@ def deck_pdf(deck: Deck) -> bytes:
             pdf.image(io.BytesIO(svg.encode("utf-8")), x=pdf.l_margin, y=pdf.get_y(), h=height,
                       w=height * 960 / 280)
             pdf.ln(height + 2)
-        elif panel.chart_note:
+        if panel.chart_note:
             write(panel.chart_note, 12, colour=(85, 85, 85))
         if panel.exceptions:
             write("Exceptions, latest 3 months", 16, True, gap=0.5)

@@ -287,3 +287,17 @@ def published(rule: Rule | None = None) -> Published:
 def hide(values: pd.Series | np.ndarray, figures: TrueValues) -> pd.Series:
     """A series of counts as `figures` publishes them (for chart data)."""
     return figures.counts(values)
+
+
+def shown_text(figures: TrueValues, shown) -> str:
+    """The text of a figure `figures` has already published (from `count` or `total`): "<5" for
+    NaN, WITHHELD for None (a restricted view's; true values read as they are)."""
+    if shown is None:
+        return WITHHELD
+    return figures.shown_text(shown) if figures.restricted else figures.text(shown)
+
+
+def usable(shown) -> bool:
+    """Whether figures may be worked out from a published figure: it is neither "<5" (NaN) nor
+    withheld (None)."""
+    return shown is not None and not _missing(shown)

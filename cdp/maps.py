@@ -177,17 +177,6 @@ def display_area_table(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- disclosure control: the tables as a viewer is shown them ----------------------------------
 
-def _publishable(shown) -> bool:
-    """A published figure that derived figures may be worked out from (not "<5", not withheld)."""
-    return shown is not None and not pd.isna(shown)
-
-
-def _shown(figures, shown) -> str:
-    if shown is None:
-        return WITHHELD
-    return figures.shown_text(shown) if figures.restricted else figures.text(shown)
-
-
 def _change_text(pct) -> str:
     return "n/a" if pct is None or pd.isna(pct) else f"{pct:+.0f}%" if round(pct) else "0%"
 
@@ -218,12 +207,12 @@ def publish(table: pd.DataFrame, figures: TrueValues, months: int,
                  for v, codes in zip(table["count"], table["wards"])]
         previous = [None if pd.isna(v) else figures.total(v, list(parts.loc[list(codes), "previous"]))
                     for v, codes in zip(table["previous"], table["wards"])]
-    out["count_text"] = [_shown(figures, c) if s else "" for c, s in zip(count, selected)]
-    out["previous_text"] = [_shown(figures, p) if s and not pd.isna(t) else ""
+    out["count_text"] = [disclosure.shown_text(figures, c) if s else "" for c, s in zip(count, selected)]
+    out["previous_text"] = [disclosure.shown_text(figures, p) if s and not pd.isna(t) else ""
                             for p, s, t in zip(previous, selected, table["previous"])]
     compared = table["verdict"].notna().to_numpy()
     changes = [compare_periods(int(c), int(p), months, months)
-               if was and _publishable(c) and _publishable(p) else None
+               if was and disclosure.usable(c) and disclosure.usable(p) else None
                for c, p, was in zip(count, previous, compared)]
     out["count"] = pd.array([np.nan if c is None else c for c in count], dtype="Float64")
     out["previous"] = pd.array([np.nan if p is None else p for p in previous], dtype="Float64")
@@ -233,7 +222,7 @@ def publish(table: pd.DataFrame, figures: TrueValues, months: int,
     out["change_text"] = [_change_text(ch.pct_change) if ch else WITHHELD if was else "n/a"
                           for ch, was in zip(changes, compared)]
     rate = TrueValues().rate
-    out["rate_per_1000"] = [rate(c, n) if _publishable(c) else None
+    out["rate_per_1000"] = [rate(c, n) if disclosure.usable(c) else None
                             for c, n in zip(count, out["population"])]
     out["rate_per_1000"] = out["rate_per_1000"].astype(float)
     return out
@@ -825,11 +814,11 @@ def hotspot_summary(cells: pd.DataFrame, cell_size_m: float = CELL_SIZE_M,
     shown_total = figures.total(total, parts)
     shown_hot = figures.total(hot_incidents)
     share = (TrueValues().share(shown_hot, shown_total)
-             if _publishable(shown_total) and _publishable(shown_hot) else None)
+             if disclosure.usable(shown_total) and disclosure.usable(shown_hot) else None)
     return {"hot": int(hot.sum()), "cold": int((cells["hotspot"] == "cold spot").sum()),
             "cells": len(cells), "hot_km2": hot.sum() * cell_size_m ** 2 / 1e6,
             "hot_incidents": hot_incidents, "incidents": total,
-            "incidents_text": _shown(figures, shown_total), "hot_share": share}
+            "incidents_text": disclosure.shown_text(figures, shown_total), "hot_share": share}
 
 
 def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],

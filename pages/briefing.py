@@ -1,6 +1,7 @@
 """Board briefing: each priority's latest 12 months against the baseline year, progress toward
 the plan's targets, control-chart status and exceptions; a presentation mode for the big screen
-and the deck as PDF or HTML. Small numbers are suppressed here for every viewer."""
+and the deck as PDF or HTML. Every figure is published (cdp.disclosure) for every viewer: the
+briefing is a board view and its decks are for publication."""
 from datetime import date
 
 import streamlit as st
@@ -83,6 +84,8 @@ def show_panel(panel: briefing.Panel, large: bool = False) -> None:
                 st.plotly_chart(figure, config={"displayModeBar": False}, key=f"briefing-chart-{panel.key}")
             st.caption("Monthly counts, last 24 months: mean (dashed), control limits (dotted), "
                        "signals in red.")
+            if panel.chart_note:
+                st.caption(md(panel.chart_note))
         else:
             st.info(md(panel.chart_note or "No monthly chart for this panel."))
         if panel.exceptions or panel.exceptions_note:
@@ -98,7 +101,7 @@ def show_panel(panel: briefing.Panel, large: bool = False) -> None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def panels_for(data, targets, treatment, priorities) -> list[briefing.Panel]:
     """The panels, kept between reruns so moving between slides is instant."""
-    return briefing.build_panels(data, targets, treatment, priorities)
+    return briefing.build_panels(data, targets, treatment, priorities, FIGURES)
 
 
 def move(step: int, count: int) -> None:
@@ -110,6 +113,7 @@ def set_presenting(on: bool) -> None:
     st.session_state[SLIDE] = 0
 
 
+FIGURES = disclosure.published()   # the briefing is a board view whoever looks, the deck for publication
 f = context.filters()
 try:
     targets = briefing.load_targets()
@@ -122,7 +126,7 @@ panels = panels_for(data, targets, reference_files.treatment_indicator(), f.prio
 subtitle = f"{briefing.period_caption(data, targets)} {briefing.ward_caption(data)}."
 not_counted = data.not_counted.sentence(disclosure.published()) if data.not_counted else ""  # a board view
 deck = briefing.Deck(f"Board briefing: {targets.plan}", subtitle, tuple(panels),
-                     tuple(n for n in (not_counted, briefing.SUPPRESSION_TEXT, briefing.METHOD_TEXT,
+                     tuple(n for n in (not_counted, FIGURES.statement, briefing.METHOD_TEXT,
                                        f"Prepared {date.today():%d %B %Y}.") if n))
 
 if not panels:
@@ -144,7 +148,7 @@ if st.session_state.get(PRESENTING):
                   on_click=set_presenting, args=(False,), key="briefing_exit")
     with st.container(key="briefing-slide"):
         show_panel(panels[index], large=True)
-    st.caption(f"{md(briefing.period_caption(data, targets))} Counts of 1-4 show as \"<5\".")
+    st.caption(f"{md(briefing.period_caption(data, targets))} {FIGURES.statement}")
     st.stop()
 
 st.title("Board briefing")
@@ -167,7 +171,7 @@ with st.container(horizontal=True):
     files.download_button("Download HTML deck", Export(lambda: briefing.deck_html(deck).encode("utf-8"),
                                                        "board-briefing.html", "text/html"),
                           icon=":material/slideshow:", key="briefing_html")
-st.caption(briefing.SUPPRESSION_TEXT)
+st.caption(FIGURES.statement)
 
 for panel in panels:
     with st.container(border=True):

@@ -15,6 +15,7 @@ import pytest
 from cdp import briefing, counting, store
 from cdp.briefing import (BriefingConfigError, BriefingData, Target, TreatmentIndicator,
                           target_progress)
+from cdp.disclosure import Published, TrueValues
 from cdp.priorities import PRIORITY_KEYS
 
 ASB_TARGET = Target("Reduce anti-social behaviour by 25%", "count", "reduce", 25, "asb", "asb")
@@ -180,7 +181,8 @@ def test_treatment_target_maintained_and_not(tmp_path):
     line = briefing._treatment_target(MAINTAIN, indicator, CONFIG)
     assert line.status == "on track"
     assert "The successful completion rate up 3% against the baseline; target no fall: on track." == line.sentence
-    assert "372 successful completions of 1,000 in treatment (37.2%)" in line.details[0]
+    # Published: 372 reads 370, and the rate is worked out from the published counts.
+    assert "370 successful completions of 1,000 in treatment (37.0%)" in line.details[0]
     rows = monthly_rows("2020-04", 12, 30, 1000) + monthly_rows("2024-04", 12, 25, 1000)
     line = briefing._treatment_target(MAINTAIN, briefing.treatment_indicator(treatment_csv(tmp_path, rows)), CONFIG)
     assert line.status == "behind"
@@ -200,75 +202,67 @@ def test_treatment_target_without_a_file_reads_not_yet_supplied_and_the_how_to_i
     assert line.status == "not measurable" and "March 2021" in line.sentence
 
 
-# --- suppression: nothing can be worked back ---------------------------------------------------
+# --- disclosure control: published figures only ---------------------------------------------
 
-def test_same_whatever_hidden():
-    assert briefing.same_whatever_hidden(lambda a, b: a + b, 10, 20) == 30
-    assert briefing.same_whatever_hidden(lambda a, b: a + b > 0, 3, 20) is True
-    assert briefing.same_whatever_hidden(lambda a, b: a + b, 3, 20) is None       # 21..24: revealing
-    assert briefing.same_whatever_hidden(lambda a: a, 0) == 0                     # 0 is shown
+P = Published()
 
 
-def test_comparison_with_a_hidden_count_withholds_the_change_and_p_value():
-    shown = briefing.comparison_sentence(120, 100, "April 2020 to March 2021")
-    assert shown.startswith("Against 100 in the baseline year") and "up 20%" in shown and "p = " in shown
-    hidden = briefing.comparison_sentence(3, 100, "April 2020 to March 2021")
-    assert "change withheld (small numbers)" in hidden
-    assert "%" not in hidden
-    # 1, 2, 3 or 4 against 100 is a significant fall at p < 0.001 whatever the count: no clue.
-    assert hidden.endswith("a significant fall (p < 0.001).")
-    # Against 9 the verdict depends on the hidden count (1 is a significant fall, 4 is not): left out.
-    nearer = briefing.comparison_sentence(4, 9, "April 2020 to March 2021")
-    assert "p " not in nearer and "significant" not in nearer and small_numbers(nearer) == []
-    assert small_numbers(hidden) == []
-    both = briefing.comparison_sentence(3, 2, "April 2020 to March 2021")
-    assert "<5 in the baseline year" in both and "significant" not in both.replace("not a significant", "")
+def test_comparison_from_the_published_totals_with_a_verdict_and_no_p_value():
+    shown = briefing.comparison_sentence(P.total(122), P.total(98), "April 2020 to March 2021")
+    # 122 reads 120 and 98 reads 100: the change is worked out from those.
+    assert shown == "Against 100 in the baseline year (April 2020 to March 2021): up 20%, not a significant change."
+    hidden = briefing.comparison_sentence(P.total(3), P.total(100), "April 2020 to March 2021")
+    assert hidden == ("Against 100 in the baseline year (April 2020 to March 2021): "
+                      "change withheld (small numbers).")
+    both = briefing.comparison_sentence(P.total(3), P.total(2), "April 2020 to March 2021")
+    assert "<5 in the baseline year" in both and "significant" not in both
+    analyst = briefing.comparison_sentence(120, 100, "April 2020 to March 2021", figures=TrueValues())
+    assert "up 20%" in analyst and "p = " in analyst
+    assert briefing.comparison_sentence(120, None, "x", "the loaded data starts in 2022") == \
+        "Not compared with the baseline year (x): the loaded data starts in 2022."
 
 
-def test_target_status_is_withheld_when_it_would_narrow_a_hidden_count():
-    # From a baseline of 5, a 25% fall means 3 or fewer: "behind" would reveal the hidden count is 4.
-    line = briefing._count_target(ASB_TARGET, "ASB", 3, 5)
+def test_target_status_from_published_totals_only_when_publishable():
+    line = briefing._count_target(ASB_TARGET, "ASB", P.total(3), P.total(100))
     assert line.status == briefing.WITHHELD and "change withheld" in line.sentence
     assert small_numbers(line.sentence) == []
-    # Against 100, any count from 1 to 4 is on track: the status gives nothing away.
-    line = briefing._count_target(ASB_TARGET, "ASB", 3, 100)
-    assert line.status == "on track" and "%" not in line.sentence.replace("target 25%", "")
-    line = briefing._count_target(ASB_TARGET, "ASB", 700, 1000)
-    assert line.sentence == "ASB down 30% against the baseline; target 25%: on track."
+    line = briefing._count_target(ASB_TARGET, "ASB", P.total(702), P.total(1001))
+    assert line.sentence == "ASB down 30% against the baseline; target 25%: on track."   # 700 against 1,000
 
 
-def test_repeat_rate_with_small_numbers_shows_no_rate_that_reveals_them():
+def test_repeat_rate_from_published_counts_with_no_p_value():
     data = briefing_data_frame({"hate_crime": [10] * 60})
     rates = {"baseline": {"numerator": 40, "denominator": 200, "rate": 0.2},
              "comparable": {"numerator": 3, "denominator": 150, "rate": 0.02}, "like_for_like": True}
     line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
     text = " ".join([line.sentence, *line.details])
-    assert "<5 of 150 victims" in text and "withheld" in text
-    assert "2.0%" not in text and small_numbers(text) == []
-    assert line.status == "on track"             # 1-4 of 150 is under 18% whatever the count
-    rates["comparable"] = {"numerator": 30, "denominator": 150, "rate": 0.2}
+    assert "<5 of 150 victims" in text and "withheld" in text and line.status == briefing.WITHHELD
+    assert "2.0%" not in text and small_numbers(text) == [] and "Fisher" not in text
+    rates["comparable"] = {"numerator": 31, "denominator": 152, "rate": 0.2}
     line = briefing._repeat_target(HATE_REPEATS, rates, data, CONFIG)
-    assert line.status == "behind" and "20.0%" in line.details[0]
+    # 31 of 152 read 30 of 150: 20.0%, as the baseline's 40 of 200.
+    assert line.status == "behind" and "30 of 150 victims were repeat victims (20.0%)" in line.details[0]
     assert line.sentence == ("The hate crime repeat victimisation rate unchanged against the baseline; "
                              "target 10%: behind.")
+    assert "Not a significant change in the rate (Fisher's exact test)." in line.details
+    assert not any("p =" in d or "p <" in d for d in line.details)
 
 
-def test_a_chart_with_a_hidden_month_is_not_plotted():
+def test_a_chart_plots_published_months_with_gaps_for_small_ones():
     months = pd.date_range("2023-04-01", periods=24, freq="MS")
-    busy = pd.Series(np.full(24, 40), index=months)
+    busy = pd.Series(np.full(24, 41), index=months)
     status, _, chart, note = briefing.chart_status(busy)
-    assert status == "In control" and chart is not None and note == ""
+    assert status == "In control" and list(chart["count"]) == [40] * 24 and note == ""
     sparse = busy.copy()
     sparse.iloc[20] = 3
     status, sentences, chart, note = briefing.chart_status(sparse)
-    assert chart is None and "not shown" in note
-    # A month of 1-4 among months of 40 is below the lower limit whatever it is: the status holds,
-    # the sentence keeps its month but not its figures.
+    assert np.isnan(chart["count"].iat[20]) and "gaps in the chart" in note
+    # A "<5" among months of 40 is below the lower limit: the sentence keeps its month, no figure.
     assert status == "Signal"
     assert sentences and all(small_numbers(s) == [] and "(" not in s for s in sentences)
-    many = pd.Series(np.resize([0, 2, 0, 1, 3, 0], 24), index=months)
-    status, sentences, chart, _ = briefing.chart_status(many)
-    assert chart is None and status == briefing.WITHHELD and sentences == ()
+    svg = briefing.panel_svg(briefing.Panel("x", "x", "crimes", "full", "", "<5", "", "", (), status,
+                                            sentences, chart))
+    assert svg.count("<polyline") == 2 and svg.count("<circle") == 23     # the gap is not drawn
 
 
 def exception_rows(rows: list[tuple]) -> pd.DataFrame:
@@ -281,25 +275,18 @@ def exception_rows(rows: list[tuple]) -> pd.DataFrame:
                          for ward, observed, baseline in rows])
 
 
-def test_exceptions_leave_out_small_counts_and_any_that_would_reveal_the_rest():
+def test_exceptions_listed_from_published_counts_without_p_values():
     names = {"A": "Arboretum", "B": "Basford", "C": "Castle"}
-    rows = exception_rows([("A", 20, 8), ("B", 3, 6), ("C", 9, 7)])
-    sentences, note = briefing.board_exceptions(rows, None, "crimes", names)
-    assert [s.split(":")[0] for s in sentences] == ["Hate crime in Arboretum", "Hate crime in Castle"]
+    rows = exception_rows([("A", 42, 12), ("B", 3, 16), ("C", 14, 11)])
+    sentences, note = briefing.board_exceptions(rows, "crimes", names)
+    # Basford's 3 is "<5"; Castle's 14 against 11 reads 15 against 10, not significant: left out.
+    assert [s.split(":")[0] for s in sentences] == ["Hate crime in Arboretum"]
     assert "fewer than 5" in note
-    assert "expected from the same months a year earlier" in sentences[0]
-    # The chart shows the selection's monthly counts: the last 3 months 32 (= 20 + 9 + 3 for the
-    # rest), the same months a year earlier 19 (= 8 + 7 + 4). Listing Arboretum and Castle would
-    # let a reader work out 3 and 4.
-    months = pd.date_range("2023-04-01", "2025-03-01", freq="MS")
-    values = [5] * 24
-    values[-3:] = [10, 11, 11]
-    values[-15:-12] = [6, 6, 7]
-    series = pd.Series(values, index=months)
-    sentences, _ = briefing.board_exceptions(rows, series, "crimes", names)
-    rest_recent = 32 - sum(int(re.search(r": (\d+) crimes", s).group(1)) for s in sentences)
-    assert not briefing.is_small(rest_recent)
-    assert all("Castle" not in s for s in sentences)   # dropped: leaving it out makes the rest 12
+    assert sentences[0] == ("Hate crime in Arboretum: 40 crimes in January 2025 to March 2025, more "
+                            "than the 10.0 expected from the same months a year earlier (4.0 times "
+                            "the usual rate).")
+    analyst, _ = briefing.board_exceptions(rows, "crimes", names, TrueValues())
+    assert len(analyst) == 3 and "p = 0.01)" in analyst[0]
 
 
 def briefing_data_frame(columns: dict, first="2020-04-01", exceptions=None, repeats=None) -> BriefingData:
@@ -315,21 +302,22 @@ def briefing_data_frame(columns: dict, first="2020-04-01", exceptions=None, repe
                         {key: reason for key in ("crime", *PRIORITY_KEYS)})
 
 
-def test_panels_suppress_a_small_priority_everywhere():
+def test_panels_publish_a_small_priority_everywhere():
     exploitation = [1] * 48 + [0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]   # 3 in the latest 12 months
-    data = briefing_data_frame({"exploitation": exploitation, "asb": [1000] * 12 + [700] * 48})
+    data = briefing_data_frame({"exploitation": exploitation, "asb": [1000] * 12 + [702] * 48})
     panels = {p.key: p for p in briefing.build_panels(data, CONFIG, NO_TREATMENT)}
     assert list(panels) == ["crime", *PRIORITY_KEYS]
     small = panels["exploitation"]
     assert small.headline == "<5"
-    assert small.chart is None and briefing.panel_figure(small) is None
+    figure = briefing.panel_figure(small)
+    assert all(np.isnan(v) or v == 0 for v in figure.data[0].y)        # "<5" months are gaps
     for text in panel_texts(small):
         assert small_numbers(text) == [], text
     asb = panels["asb"]
-    assert asb.headline == "8,400"
+    assert asb.headline == "8,425"                                       # 8,424 rounded on its own
     assert asb.targets[0].sentence == "ASB down 30% against the baseline; target 25%: on track."
     figure = briefing.panel_figure(asb)
-    assert list(figure.data[0].y) == [700] * 24
+    assert list(figure.data[0].y) == [700] * 24                          # each month published
 
 
 def test_panels_follow_the_priority_choice_and_say_when_a_priority_is_unavailable():
@@ -396,7 +384,7 @@ def demo_deck(con) -> briefing.Deck:
     data = briefing.briefing_data(con, (), CONFIG)
     panels = briefing.build_panels(data, CONFIG, NO_TREATMENT)
     return briefing.Deck("Board briefing", briefing.period_caption(data, CONFIG), tuple(panels),
-                         (briefing.SUPPRESSION_TEXT,))
+                         (Published().statement,))
 
 
 def test_pdf_deck(demo_con):
