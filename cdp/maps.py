@@ -320,8 +320,12 @@ def class_colours(classes: Classes, colorscale: str = "YlOrRd", diverging: bool 
         return pcolors.sample_colorscale(colorscale, [min(1.0, max(0.0, 0.5 + m / (2 * extent)))
                                                       for m in middle])
     if classes.k == 1:
-        return pcolors.sample_colorscale(colorscale, [0.6])
-    return pcolors.sample_colorscale(colorscale, list(np.linspace(0.15, 1.0, classes.k)))
+        positions = [0.6]
+    else:
+        positions = list(np.linspace(0.15, 1.0, classes.k))
+    if classes.upper[0] == 0:   # a class of nothing but zeros is the palest
+        positions[0] = 0.0
+    return pcolors.sample_colorscale(colorscale, positions)
 
 
 # --- the ward map ----------------------------------------------------------------------------
@@ -331,6 +335,14 @@ def verdict_text(verdict, p_value) -> str:
     if not isinstance(verdict, str):
         return ""
     return verdict if pd.isna(p_value) else f"{verdict}, {format_p(p_value)}"
+
+
+def small_colour(classes: Classes, colours: list[str], colorscale: str = "YlOrRd") -> str:
+    """The colour of wards shown as "<5" on a count map: that of the lowest class when it runs
+    from 0 past 4, else between 0 and the classes above 4 on the scale."""
+    if classes.k and classes.lower[0] == 0 and classes.upper[0] > 0:
+        return colours[0]
+    return pcolors.sample_colorscale(colorscale, [0.08])[0]
 
 
 def class_step(figures: TrueValues) -> int:
@@ -393,11 +405,11 @@ def _blank_geo(fig: go.Figure, height: int) -> go.Figure:
 def ward_choropleth(table: pd.DataFrame, geojson: dict, classes: Classes, colours: list[str],
                     legend_title: str, hover: list[str], centres: pd.DataFrame | None = None,
                     mark_changes: bool = False, missing_label: str = "no value",
-                    title: str = "", height: int = 560) -> go.Figure:
+                    title: str = "", height: int = 560, missing_colour: str = NO_DATA_COLOUR) -> go.Figure:
     """Wards coloured by class, one legend entry per class ("13–25 (4 wards)"), names on hover.
 
     Wards without a value (e.g. no population, no previous incidents) are grey and listed as
-    `missing_label`, wards outside the ward filter paler grey. `title` names what is shown (it
+    `missing_label` (in `missing_colour`), wards outside the ward filter paler grey. `title` names what is shown (it
     travels with a saved PNG or HTML). With `centres`, ward names are written on the map; with `mark_changes`, a
     triangle marks each ward with a significant rise or fall. Every ward trace carries the ward
     code as customdata, so a click selection names the ward.
@@ -414,7 +426,7 @@ def ward_choropleth(table: pd.DataFrame, geojson: dict, classes: Classes, colour
             showscale=False, name=f"{label} ({size} ward{'s' if size != 1 else ''})", showlegend=True,
             legendgroup=f"class{k}", customdata=codes[member], text=hover[member],
             hovertemplate="%{text}<extra></extra>", marker_line={"color": "white", "width": 1}))
-    for member, colour, name in (((classes.index < 0) & selected, NO_DATA_COLOUR, missing_label),
+    for member, colour, name in (((classes.index < 0) & selected, missing_colour, missing_label),
                                  (~selected, NOT_SELECTED_COLOUR, "not in the ward filter")):
         if member.any():
             fig.add_trace(go.Choropleth(
@@ -502,7 +514,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     if (rows["previous_text"] != "").any():
         out["A year earlier"] = rows["previous_text"].to_numpy()
         out["Change"] = rows["change_text"].to_numpy()
-        out["Verdict"] = rows["verdict"].map(SHORT_VERDICTS).to_numpy()
+        out["Verdict"] = [SHORT_VERDICTS.get(v, WITHHELD if t == WITHHELD else "")
+                          for v, t in zip(rows["verdict"], rows["change_text"])]
     if rows["rate_per_1000"].notna().any():
         out["Per 1,000"] = rows["rate_per_1000"].round(1).to_numpy()
     if rows["imd_score"].notna().any():
@@ -588,7 +601,8 @@ def density_cells(points: pd.DataFrame, figures: TrueValues = TrueValues(),
     row = np.floor(points["northing"].to_numpy(float) / size).astype(np.int64)
     counts = pd.Series(points["count"].to_numpy(), index=pd.MultiIndex.from_arrays([col, row])) \
         .groupby(level=[0, 1]).sum()
-    cols, rows = np.arange(col.min(), col.max() + 1), np.arange(row.min(), row.max() + 1)
+    # One empty square all round, so a surface of one or two squares still reads as a patch.
+    cols, rows = np.arange(col.min() - 1, col.max() + 2), np.arange(row.min() - 1, row.max() + 2)
     grid = pd.MultiIndex.from_product([cols, rows])
     true = counts.reindex(grid, fill_value=0)
     shown = figures.counts(true).fillna(0) if figures.restricted else true.astype(float)
@@ -608,13 +622,18 @@ def density_figure(points: pd.DataFrame, outline: tuple[list, list], premises: p
         return empty_figure("No incidents with a location in this ward for these filters.")
     size = DENSITY_CELL_M
     cells = density_cells(points, figures, size)
-    fig = go.Figure(go.Contour(
+    fig = go.Figure()
+    if not cells["count"].any():   # every square of 1-4, drawn empty for a restricted view
+        fig.add_annotation(text=f"No {size} m square holds {figures.rule.threshold} or more.",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=1.0, yanchor="top")
+    fig.add_trace(go.Contour(
         x=cells["x"], y=cells["y"], z=cells["count"], text=cells["text"], ncontours=12,
         contours={"coloring": "heatmap", "showlines": False},
         colorscale=[[0, "rgba(255,255,255,0)"], [0.08, "rgba(255,237,160,0.6)"],
                     [0.4, "rgb(254,178,76)"], [0.7, "rgb(240,59,32)"], [1, "rgb(128,0,38)"]],
         colorbar={"title": {"text": f"per {size} m<br>square"}, "thickness": 12},
-        hovertemplate=f"%{{text}} in this {size} m square<extra></extra>", name="density"))
+        hovertemplate=f"%{{text}} in this {size} m square<extra></extra>", name="density",
+        visible=bool(cells["count"].any())))
     xs, ys = outline
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#333333", "width": 2},
                              hoverinfo="skip", name="ward boundary", showlegend=False))
@@ -698,7 +717,7 @@ def publish_places(table: pd.DataFrame, total: int, figures: TrueValues, months:
         out["change_text"] = ["new" if pd.isna(p) and c else _change_text(p)
                               for p, c in zip(out["pct_change"], out["count"])]
         return out
-    out = out[[figures.publishable(c) for c in out["count"]]].copy()
+    out = out[np.array([figures.publishable(c) for c in out["count"]], dtype=bool)].copy()
     out["count_text"] = figures.texts(out["count"])
     out["share"] = [figures.share(c, total) for c in out["count"]]
     compared = out["verdict"].notna().to_numpy()
@@ -724,7 +743,8 @@ def display_places(table: pd.DataFrame) -> pd.DataFrame:
         if "previous" in table:
             out["A year earlier"] = [f"{int(v):,}" for v in table["previous"]]
         out["Change"] = table["change_text"]
-        out["Verdict"] = table["verdict"].map(SHORT_VERDICTS)
+        out["Verdict"] = [SHORT_VERDICTS.get(v, WITHHELD if t == WITHHELD else "")
+                          for v, t in zip(table["verdict"], table["change_text"])]
     return out
 
 

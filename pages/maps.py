@@ -127,8 +127,10 @@ else:
                       else "none") + ". See the Gi* map below.")
 widgets.not_counted(placed["not_counted"], figures)
 if concentration["share"] is not None:
+    places_shown = "" if concentration["n_top_places"] is None else \
+        f" ({concentration['n_top_places']} of {concentration['n_places']} places)"
     st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
-                f"happened at the top {maps.TOP_SHARE:.0%} of places ({busiest.removeprefix('busiest ')}).")
+                f"happened at the top {maps.TOP_SHARE:.0%} of places{places_shown}.")
 
 # --- the ward map ------------------------------------------------------------------------------
 geojson = context.ward_geojson(maps.WARD_TOLERANCE_M)
@@ -153,11 +155,14 @@ with left:
     else:
         missing = {"pct_change": "none a year earlier", "rate_per_1000": "no population",
                    "imd_score": "no IMD score"}.get(column, "no value")
-        if figures.restricted and column != "imd_score":
-            missing = "fewer than 5 or " + missing if column != "count" else "fewer than 5"
+        missing_colour = maps.NO_DATA_COLOUR
+        if figures.restricted and column == "count":
+            missing, missing_colour = "fewer than 5", maps.small_colour(classes, colours, colours_from)
+        elif figures.restricted and column != "imd_score":
+            missing = "fewer than 5 or " + missing
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
-                                      missing_label=missing,
+                                      missing_label=missing, missing_colour=missing_colour,
                                       title=f"{legend}, {widgets.describe(f, chart)}")
         event = st.plotly_chart(
             figure, key="maps_map", on_select="rerun", selection_mode="points",

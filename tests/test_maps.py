@@ -161,7 +161,7 @@ def test_area_table_sums_the_wards_of_each_nat_area(small):
     assert shown["NAT area"].tolist() == ["North", "City <b>centre</b>", areas.NO_AREA]
     # Totals rounded on their own: the rest hold Clifton East's 1, which reads "<5".
     assert shown["Count"].tolist() == ["270", "20", "<5"] and shown["Change"].tolist()[2] == "*"
-    assert shown["Verdict"].isna().iat[2]                        # no test beside a "<5"
+    assert shown["Verdict"].iat[2] == "*"                        # no test beside a "<5"
     assert board["p_value"].isna().all()
     analyst = maps.publish(summed.reset_index(), TrueValues(), PERIOD.months, wards=table)
     assert maps.display_area_table(analyst)["Count"].tolist() == ["270", "20", "1"]
@@ -364,6 +364,7 @@ def test_display_places_of_a_table_restricted_for_the_viewer():
     # Only places of 5 or more are listed; the previous 2 is "<5": no change beside it.
     assert board["Count"].tolist() == ["5"] and board["Change"].tolist() == ["*"]
     assert board["Share of ward"].tolist() == ["50.0%"] and "A year earlier" not in board
+    assert maps.display_places(maps.publish_places(table.iloc[1:], 10, Published(), 6)).empty
 
 
 def test_ward_points_and_density(small, wards_geojson):
