@@ -309,32 +309,27 @@ def _chart_summary(series: pd.Series) -> tuple[str, tuple[str, ...]]:
     return "Signal", tuple(s for s in describe_signals(chart) if _ends_since(s, since))
 
 
-_FIGURE_IN_BRACKETS = re.compile(r" \([0-9][0-9,.]*\)")
-
-
 def chart_status(series: pd.Series, figures: TrueValues | None = None
                  ) -> tuple[str, tuple[str, ...], pd.DataFrame | None, str]:
     """Control-chart status, signal sentences, the chart to plot and a note, all from the months
-    as `figures` publishes them: the chart's counts are the published counts (NaN, drawn as a
-    gap, for "<5"), and its mean, limits and signals are worked out from them, a "<5" standing at
-    the middle of what it allows; the signal sentences then give no figures."""
+    as `figures` publishes them: the chart's counts are the published counts, and its mean, limits
+    and signals are worked out from them when every month is publishable. A month shown as "<5"
+    is a gap in the line, and then the chart has no mean, limits, signals or status (a test is
+    shown only when every count behind it is publishable)."""
     figures = figures or disclosure.published()
     series = series.astype(int)
     if len(series) < 12:
         return "too few months", (), None, ""
     shown = figures.counts(series) if figures.restricted else series.astype(float)
-    hidden = shown.isna()
-    tested = shown.fillna(sum(figures.interval_of(None)) / 2) if hidden.any() else shown
-    status, sentences = _chart_summary(tested)
-    chart = control_chart(tested, "xmr")
+    if not shown.isna().any():
+        status, sentences = _chart_summary(shown)
+        return status, sentences, control_chart(shown, "xmr"), ""
+    chart = control_chart(shown.fillna(0), "xmr")
     chart["count"] = shown.to_numpy()
-    note = ""
-    if hidden.any():
-        sentences = tuple(_FIGURE_IN_BRACKETS.sub("", s) for s in sentences)
-        note = (f"Months shown as \"<{figures.rule.threshold}\" are gaps in the chart; its mean "
-                f"and limits count each as {sum(figures.interval_of(None)) / 2:g}, the middle of what "
-                f"\"<{figures.rule.threshold}\" allows.")
-    return status, sentences, chart, note
+    chart[["centre", "ucl", "lcl"]] = np.nan
+    chart["signal"] = False
+    return WITHHELD, (), chart, (f"Months shown as \"<{figures.rule.threshold}\" are gaps in the chart, "
+                                 "and with them the chart has no mean, limits or signals.")
 
 
 def exception_sentence(row: pd.Series, unit: str, ward_names: dict, figures: TrueValues | None = None) -> str:
@@ -649,7 +644,8 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
     font = 28  # user units: about 24 px where the deck draws the chart at 1920x1080
     pad_left, pad_bottom, pad_top = 4 * font, font + 14, font // 2
     counts = chart["count"].to_numpy(float)
-    top = max(float(np.nanmax(counts, initial=0)), float(chart["ucl"].max()), 1.0) * 1.08
+    top = max(float(np.nanmax(counts, initial=0)), float(np.nanmax(chart["ucl"].to_numpy(float), initial=0)),
+              1.0) * 1.08
     n = len(counts)
 
     def x(i: int) -> float:
@@ -668,6 +664,8 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
     for column, colour, dash in (("centre", PALETTE["muted"], "8 6"), ("ucl", PALETTE["muted"], "3 5"),
                                  ("lcl", PALETTE["muted"], "3 5")):
         ys = chart[column].to_numpy(float)
+        if np.isnan(ys).all():   # no mean or limits beside a "<5" month
+            continue
         parts.append(f'<line x1="{x(0):.1f}" y1="{y(ys[0]):.1f}" x2="{x(n - 1):.1f}" y2="{y(ys[-1]):.1f}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>')
     # A month published as "<5" (NaN) is a gap in the line.

@@ -257,12 +257,13 @@ def test_a_chart_plots_published_months_with_gaps_for_small_ones():
     sparse.iloc[20] = 3
     status, sentences, chart, note = briefing.chart_status(sparse)
     assert np.isnan(chart["count"].iat[20]) and "gaps in the chart" in note
-    # A "<5" among months of 40 is below the lower limit: the sentence keeps its month, no figure.
-    assert status == "Signal"
-    assert sentences and all(small_numbers(s) == [] and "(" not in s for s in sentences)
+    # No test beside a "<5": no mean, limits, signals or status.
+    assert status == briefing.WITHHELD and sentences == () and chart["ucl"].isna().all()
+    assert not chart["signal"].any()
     svg = briefing.panel_svg(briefing.Panel("x", "x", "crimes", "full", "", "<5", "", "", (), status,
                                             sentences, chart))
     assert svg.count("<polyline") == 2 and svg.count("<circle") == 23     # the gap is not drawn
+    assert "nan" not in svg and "stroke-dasharray" not in svg
 
 
 def exception_rows(rows: list[tuple]) -> pd.DataFrame:

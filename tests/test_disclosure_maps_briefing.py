@@ -162,12 +162,8 @@ def open_app(page: str):
 
 
 @pytest.fixture
-def board(demo_db, monkeypatch):
-    """Pages as the board sees them, on the demo store, with every download's bytes kept."""
-    monkeypatch.setenv("CDP_ROLE", "board")
-    monkeypatch.setenv("CDP_STORE", str(demo_db))
-    monkeypatch.delenv("CDP_TREATMENT", raising=False)
-    monkeypatch.delenv("CDP_TARGETS", raising=False)
+def downloads(monkeypatch) -> dict:
+    """Every download button's file, by name: a function making its bytes, as the export layer does."""
     made = {}
     original = MediaFileManager.add_deferred
 
@@ -176,10 +172,20 @@ def board(demo_db, monkeypatch):
         return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return made
+
+
+@pytest.fixture
+def board(demo_db, monkeypatch, downloads):
+    """Pages as the board sees them, on the demo store, with every download's bytes kept."""
+    monkeypatch.setenv("CDP_ROLE", "board")
+    monkeypatch.setenv("CDP_STORE", str(demo_db))
+    monkeypatch.delenv("CDP_TREATMENT", raising=False)
+    monkeypatch.delenv("CDP_TARGETS", raising=False)
 
     def open_page(page):
-        made.clear()
-        return open_app(page), made
+        downloads.clear()
+        return open_app(page), downloads
     return open_page
 
 
@@ -230,7 +236,9 @@ def no_statistic(texts, where: str) -> None:
 
 # --- the maps page -------------------------------------------------------------------------------
 
-def set_view(at, priority, period=None, wards=None, ward=None):
+def set_view(at, priority, period=None, wards=None, ward=None, per_resident=False):
+    if per_resident:
+        at.toggle(key="maps_per_resident").set_value(True).run()
     if period:
         at.selectbox(key="f_period").set_value(period).run()
     if wards is not None:
@@ -306,6 +314,13 @@ def observe_maps(at, made, f, key, incidents, names, seen: Attacker, population=
                     assert not re.search(rf": {true}(?![\d.,])", hover), hover
             assert plotly_array(trace["z"]).tolist() == [1.0] * len(trace["locations"])
         no_statistic(strings_in(ward_map), "the ward map")
+        page = made[f"cdp-ward-map-{key}.html"]().decode("utf-8")    # the map as a file
+        page = page[page.rindex("Plotly.newPlot"):]                  # its data, after plotly.js
+        for code in chosen:
+            true = int((now["ward_code"] == code).sum())
+            if 1 <= true <= 4:
+                assert not re.search(rf"{unit}: {true}(<br>|\\u003cbr|\\\\u003cbr)", page, re.IGNORECASE)
+        no_statistic([page], "the map's HTML file")
 
     # The CSV: counts as shown, the class column from published values, no p-value.
     csv_name = f"cdp-wards-{key}-{f.start:%Y-%m}-{f.end:%Y-%m}.csv"   # made by this view's run
@@ -324,12 +339,17 @@ def observe_maps(at, made, f, key, incidents, names, seen: Attacker, population=
                 assert abs(float(line["rate_per_1000"]) * float(line["population"]) / 1000
                            - shown_value(line["count"])) < 0.01 * float(line["population"]) / 1000 + 1e-6
 
-    # Gi*: the caption's total ("of the N crimes placed on the grid"), categories only in hovers.
+    # Gi*: the caption's total ("of the N crimes placed on the grid"), categories only in hovers;
+    # CCTV: "A of N" incidents in a camera's view, N the same total.
     located = now[now["easting"].notna()]
     for text in texts:
         found = re.search(r"of the (\S+) .* placed on the grid", text)
         if found:
+            assert found.group(1) == "<5" or shown_value(found.group(1)) % 5 == 0
             seen.add(ids(located, slice(None)), found.group(1), "total")
+    for m in at.metric:
+        if m.label.endswith("in a camera's view") and m.proto.delta:
+            seen.add(ids(located, slice(None)), m.proto.delta.split(" of ")[1], "total")
     grid = next((fig for fig in plotly(at) if any(t["type"] == "heatmap" for t in fig["data"])), None)
     if grid is not None:
         heat = next(t for t in grid["data"] if t["type"] == "heatmap")
@@ -379,9 +399,9 @@ def test_the_board_cannot_work_back_a_small_count_from_the_maps_page(board, inci
     views = [("Latest month", everyone, None), ("Latest month", [w for w in everyone if w != ward], None),
              ("Latest month", [ward], ward), ("Last 3 months", everyone, ward),
              ("Last 3 months", [w for w in everyone if w != ward], None)]
-    for period, wards, drilled in views:
+    for i, (period, wards, drilled) in enumerate(views):
         at, made = board(MAPS)
-        f = set_view(at, key, period, wards if wards != everyone else [], drilled)
+        f = set_view(at, key, period, wards if wards != everyone else [], drilled, per_resident=i % 2 == 1)
         observe_maps(at, made, f, key, incidents, names, seen, population, drilled)
     # Each priority, all wards, the latest month.
     for other in KEYS:
@@ -394,20 +414,28 @@ def test_the_board_cannot_work_back_a_small_count_from_the_maps_page(board, inci
     assert seen.worked_back() == []
 
 
-def test_the_rate_per_1000_and_the_csv_for_publication(demo_db, incidents, population, monkeypatch):
-    """An analyst sees true counts and may download the CSV for publication, which is the board's."""
+def test_an_analyst_sees_true_counts_and_may_download_the_csv_for_publication(
+        demo_db, incidents, population, downloads, monkeypatch):
     monkeypatch.setenv("CDP_STORE", str(demo_db))
     key, ward = small_view(incidents)
     at = open_app(MAPS)
-    set_view(at, key, "Latest month")
-    wards = table(at, "Ward")
-    assert (wards["Count"] != "<5").all()                         # analysts see true values
-    assert not at.toggle(key="maps_public").value
-    at.toggle(key="maps_public").set_value(True).run()
+    f = set_view(at, key, "Latest month")
     at.toggle(key="maps_per_resident").set_value(True).run()
+    wards = table(at, "Ward").set_index("Ward")
+    assert (wards["Count"] != "<5").all() and wards["Per 1,000"].notna().all()   # true values
+    name = f"cdp-wards-{key}-{f.start:%Y-%m}-{f.end:%Y-%m}"
+    analyst = list(csv.DictReader(io.StringIO(downloads[f"{name}.csv"]().decode("utf-8"))))
+    assert "p_value" in analyst[0] and not any(line["count"] == "<5" for line in analyst)
+    at.toggle(key="maps_public").set_value(True).run()
     assert not at.exception
-    # The analyst's table keeps its true rates; the download is published.
-    assert table(at, "Ward")["Per 1,000"].notna().all()
+    published = list(csv.DictReader(io.StringIO(downloads[f"{name}-published.csv"]().decode("utf-8"))))
+    assert "p_value" not in published[0]
+    for true, shown in zip(analyst, published):
+        assert shown["count"] == P.text(int(true["count"]))
+        if shown["count"] == "<5":
+            assert shown["rate_per_1000"] == ""      # a rate beside its population would give it away
+    assert any(line["count"] == "<5" for line in published)
+    assert (table(at, "Ward").set_index("Ward")["Count"] == wards["Count"]).all()   # the page is unchanged
 
 
 # --- the briefing --------------------------------------------------------------------------------
