@@ -337,12 +337,21 @@ def verdict_text(verdict, p_value) -> str:
     return verdict if pd.isna(p_value) else f"{verdict}, {format_p(p_value)}"
 
 
-def small_colour(classes: Classes, colours: list[str], colorscale: str = "YlOrRd") -> str:
-    """The colour of wards shown as "<5" on a count map: that of the lowest class when it runs
-    from 0 past 4, else between 0 and the classes above 4 on the scale."""
+def missing_legend(column: str, figures: TrueValues, classes: Classes, colours: list[str],
+                   colorscale: str = "YlOrRd") -> tuple[str, str]:
+    """The legend entry and colour of selected wards in no class: those without a value and,
+    for a restricted view, those shown as "<5" (on a count map coloured with the lowest class
+    when it runs from 0 past 4, else between 0 and the classes above 4)."""
+    label = {"pct_change": "none a year earlier", "rate_per_1000": "no population",
+             "imd_score": "no IMD score"}.get(column, "no value")
+    if not figures.restricted or column == "imd_score":
+        return label, NO_DATA_COLOUR
+    small = f"fewer than {figures.rule.threshold}"
+    if column != "count":
+        return f"{small} or {label}", NO_DATA_COLOUR
     if classes.k and classes.lower[0] == 0 and classes.upper[0] > 0:
-        return colours[0]
-    return pcolors.sample_colorscale(colorscale, [0.08])[0]
+        return small, colours[0]
+    return small, pcolors.sample_colorscale(colorscale, [0.08])[0]
 
 
 def class_step(figures: TrueValues) -> int:
@@ -503,6 +512,16 @@ def export_table(table: pd.DataFrame, classes: Classes, class_title: str = "clas
                              zip(rows["change_text"], out["pct_change"])]
         out = out.drop(columns=["p_value"])
     return out.reset_index(drop=True)
+
+
+def published_export(table: pd.DataFrame, months: int, column: str, scheme: str, k: int, kind: str,
+                     class_title: str = "class") -> pd.DataFrame:
+    """The table behind the map for publication, whoever asks: `table` (a `ward_table`) published
+    under the rule (cdp.disclosure.published) with classes from its published `column`."""
+    figures = disclosure.published()
+    shown = publish(table, figures, months)
+    classes = classify(shown[column].where(shown["selected"]), scheme, k, kind, step=class_step(figures))
+    return export_table(shown, classes, class_title, figures)
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -104,7 +104,8 @@ shown_wards = list(true_table.loc[true_table["selected"], "count"])
 placed = context.cached(maps.mapping_coverage)(f, priority)
 concentration = maps.concentration_shown(context.cached(maps.place_concentration)(f, priority), figures)
 gi_unsuitable = maps.gi_star_unsuitable(f)
-gi = None if gi_unsuitable else context.cached(maps.gi_star)(f, priority, rule=getattr(figures, "rule", None))
+gi = None if gi_unsuitable else context.cached(maps.gi_star)(
+    f, priority, rule=figures.rule if figures.restricted else None)
 summary = maps.hotspot_summary(gi, figures=figures, parts=shown_wards) if gi is not None else None
 
 m1, m2, m3 = st.columns(3)
@@ -153,13 +154,7 @@ with left:
                         key="maps_empty")
         figure = None
     else:
-        missing = {"pct_change": "none a year earlier", "rate_per_1000": "no population",
-                   "imd_score": "no IMD score"}.get(column, "no value")
-        missing_colour = maps.NO_DATA_COLOUR
-        if figures.restricted and column == "count":
-            missing, missing_colour = "fewer than 5", maps.small_colour(classes, colours, colours_from)
-        elif figures.restricted and column != "imd_score":
-            missing = "fewer than 5 or " + missing
+        missing, missing_colour = maps.missing_legend(column, figures, classes, colours, colours_from)
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
                                       missing_label=missing, missing_colour=missing_colour,
@@ -184,11 +179,8 @@ d1, d2, d3 = st.columns([1, 1, 2])
 public = figures.restricted or d1.toggle(
     "For publication", key="maps_public",
     help=f"The CSV under disclosure control, as the board sees it. {disclosure.published().statement}")
-export_figures = disclosure.published() if public else figures
-exported = table if export_figures is figures else maps.publish(true_table, export_figures, f.months)
-export_classes = classes if exported is table else maps.classify(
-    exported[column].where(exported["selected"]), scheme, k, kind, step=maps.class_step(export_figures))
-export = maps.export_table(exported, export_classes, f"Class ({legend})", export_figures)
+export = (maps.published_export(true_table, f.months, column, scheme, k, kind, f"Class ({legend})")
+          if public else maps.export_table(table, classes, f"Class ({legend})", figures))
 files.download_button("Download the table (CSV)", exports.csv_export(
     export, f"cdp-wards-{priority}-{f.start:%Y-%m}-{f.end:%Y-%m}{'-published' if public else ''}.csv"),
     key="maps_csv", container=d1)

@@ -46,7 +46,7 @@ def test_cameras_and_their_coverage_of_the_hot_spots(app_test, demo):
     # The ward drill-down draws the ward's cameras too.
     at.selectbox(key="maps_ward").set_value("E05012277").run()
     density = next(s for s in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
-                   if any(t.get("type") == "histogram2dcontour" for t in s["data"]))
+                   if any(t.get("type") == "contour" for t in s["data"]))
     assert "CCTV camera" in [t.get("name") for t in density["data"]]
 
 
