@@ -250,7 +250,8 @@ def set_view(at, priority, period=None, wards=None, ward=None, per_resident=Fals
     return at.session_state["filters"]
 
 
-def observe_maps(at, made, f, key, incidents, names, seen: Attacker, population=None, drilled=None):
+def observe_maps(at, made, f, key, incidents, names, seen: Attacker, population=None, drilled=None,
+                 premises=None):
     """Everything the maps page showed for this view, as observations and direct checks."""
     unit = counted_unit(key)
     rows = incidents[incidents[key]]
@@ -361,16 +362,15 @@ def observe_maps(at, made, f, key, incidents, names, seen: Attacker, population=
         here = now[now["ward_code"] == drilled]
         line = next(t for t in texts if t.startswith(f"**{names[drilled]}**:"))
         assert line.split(":")[1].split()[0] == wards.loc[names[drilled], "Count"]
-        streets = table(at, "Place")
         for frame in [d.value for d in at.dataframe if "Place" in d.value.columns]:
             for _, row in frame.iterrows():
                 assert row["Count"] != "<5"          # places of 1-4 are not listed for the board
-        if streets is not None and "Type" not in streets:
-            keys = here.groupby("street_key").size()
-            for _, row in streets.iterrows():
-                key = places.street_key(pd.Series([row["Place"]])).iat[0]
-                if key in keys.index:
-                    seen.add(ids(here, here["street_key"] == key), row["Count"])
+                if "Type" in frame:                  # a premises, by its label
+                    cell = here["premises_id"] == premises.get(row["Place"])
+                else:                                # a street, by its key
+                    cell = here["street_key"] == places.street_key(pd.Series([row["Place"]])).iat[0]
+                if cell.any():
+                    seen.add(ids(here, cell), row["Count"])
         density = next((fig for fig in plotly(at) if any(t["type"] == "contour" for t in fig["data"])), None)
         if density is not None:
             trace = next(t for t in density["data"] if t["type"] == "contour")
@@ -393,6 +393,7 @@ def test_the_board_cannot_work_back_a_small_count_from_the_maps_page(board, inci
     key, ward = small_view(incidents)
     con = store.connect(demo_db, read_only=True)
     names = queries.ward_names(con)
+    premises = places.premises_table(con).set_index("label")["premises_id"].to_dict()
     con.close()
     everyone = sorted(names)
     seen = Attacker()
@@ -402,7 +403,7 @@ def test_the_board_cannot_work_back_a_small_count_from_the_maps_page(board, inci
     for i, (period, wards, drilled) in enumerate(views):
         at, made = board(MAPS)
         f = set_view(at, key, period, wards if wards != everyone else [], drilled, per_resident=i % 2 == 1)
-        observe_maps(at, made, f, key, incidents, names, seen, population, drilled)
+        observe_maps(at, made, f, key, incidents, names, seen, population, drilled, premises)
     # Each priority, all wards, the latest month.
     for other in KEYS:
         if other == key:
