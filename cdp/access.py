@@ -95,11 +95,6 @@ class Viewer:
         return scope is None or ward_code in scope
 
     @property
-    def sees_small_numbers(self) -> bool:
-        """Counts of 1-4: hidden from the board role everywhere."""
-        return self.role != "board"
-
-    @property
     def figures(self) -> disclosure.TrueValues:
         """The disclosure layer for every figure this viewer is shown: published figures
         (cdp.disclosure's rule) for the board, true values for everyone else."""

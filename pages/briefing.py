@@ -124,7 +124,7 @@ except briefing.BriefingConfigError as exc:
 data = context.cached(briefing.briefing_data)(f.wards, targets)
 panels = panels_for(data, targets, reference_files.treatment_indicator(), f.priorities)
 subtitle = f"{briefing.period_caption(data, targets)} {briefing.ward_caption(data)}."
-not_counted = data.not_counted.sentence(disclosure.published()) if data.not_counted else ""  # a board view
+not_counted = data.not_counted.sentence(FIGURES) if data.not_counted else ""
 deck = briefing.Deck(f"Board briefing: {targets.plan}", subtitle, tuple(panels),
                      tuple(n for n in (not_counted, FIGURES.statement, briefing.METHOD_TEXT,
                                        f"Prepared {date.today():%d %B %Y}.") if n))
@@ -154,7 +154,7 @@ if st.session_state.get(PRESENTING):
 st.title("Board briefing")
 st.caption(f"{md(targets.plan)}. {md(subtitle)}")
 if data.not_counted:
-    widgets.not_counted(data.not_counted, disclosure.published())
+    widgets.not_counted(data.not_counted, FIGURES)
 st.caption("The briefing follows the sidebar's ward and priority choices. Its period is always "
            "the latest 12 months against the baseline year, whatever period the sidebar sets.")
 ignored = briefing.ignored_filters(f)

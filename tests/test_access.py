@@ -27,11 +27,11 @@ def ward_names(wards) -> dict[str, str]:
 # --- the viewer -----------------------------------------------------------------------------------
 
 def test_what_each_role_may_see():
-    assert ANALYST.sees_person_keys and ANALYST.sees_small_numbers and ANALYST.residential_wards is None
-    assert not OFFICER.sees_person_keys and OFFICER.sees_small_numbers
+    assert ANALYST.sees_person_keys and not ANALYST.figures.restricted and ANALYST.residential_wards is None
+    assert not OFFICER.sees_person_keys and not OFFICER.figures.restricted
     assert OFFICER.residential_wards == {CASTLE, MEADOWS} and OFFICER.place_wards == {CASTLE, MEADOWS}
     assert OFFICER.sees_residential_name(CASTLE) and not OFFICER.sees_residential_name(BULWELL)
-    assert not BOARD.sees_small_numbers and BOARD.residential_wards == frozenset()
+    assert BOARD.figures.restricted and BOARD.residential_wards == frozenset()
     assert not BOARD.sees_residential_name(CASTLE) and ANALYST.sees_residential_name(None)
     assert [ANALYST.may_open(p) for p in ("repeats", "profile", "data", "briefing")] == [True] * 4
     assert [OFFICER.may_open(p) for p in ("repeats", "profile", "data", "maps")] == [False, True, True, True]
