@@ -152,6 +152,12 @@ class Session:
         self.page.get_by_text("Top premises", exact=True).wait_for(timeout=60_000)
         wait_until_idle(self.page)
 
+    def open_sidebar_lists(self) -> None:
+        """Open the sidebar's Places and Premises sections: their lists are sent only while open."""
+        for section in ("Places", "Premises"):
+            self.page.locator('[data-testid="stSidebar"] summary', has_text=section).first.click()
+            wait_until_idle(self.page)
+
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"access-{name}.png"), full_page=True)
@@ -276,6 +282,7 @@ def test_a_board_member(site, browser, facts):
     for path in ("trends", "briefing"):
         who.open(path)
         who.page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    who.open_sidebar_lists()
     everything = who.everything()
     assert not person_keys(everything, facts)
     assert not [n for n in names(facts) if n in everything]
