@@ -272,7 +272,7 @@ def comparison_sentence(latest, baseline, baseline_label: str, reason: str | Non
     figures = figures or disclosure.published()
     if reason is not None:
         return f"Not compared with the baseline year ({baseline_label}): {reason}."
-    text = f"Against {disclosure.shown_text(figures, baseline)} in the baseline year ({baseline_label})"
+    text = f"Against {figures.shown_text(baseline)} in the baseline year ({baseline_label})"
     if not (disclosure.usable(latest) and disclosure.usable(baseline)):
         return f"{text}: {CHANGE_WITHHELD}."
     result = compare_periods(int(latest), int(baseline))
@@ -571,7 +571,7 @@ def build_panels(data: BriefingData, targets: TargetsConfig, treatment: Treatmen
         elif key != CRIME_PANEL and not found and not exceptions_note:
             exceptions_note = "No ward stands out in the latest 3 months."
         panels.append(Panel(
-            key, title, unit, level, note, disclosure.shown_text(figures, latest),
+            key, title, unit, level, note, figures.shown_text(latest),
             f"{unit[0].upper()}{unit[1:]}, latest 12 months",
             comparison_sentence(latest, baseline, targets.baseline_label, reason, figures), tuple(lines),
             status, sentences, chart, chart_note, found, exceptions_note, tuple(notes)))

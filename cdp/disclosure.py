@@ -28,7 +28,6 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 WITHHELD = "*"   # a figure withheld so that a small count cannot be worked out
@@ -121,6 +120,10 @@ class TrueValues:
 
     def total_text(self, n, parts: Sequence | None = None) -> str:
         return self.text(n)
+
+    def shown_text(self, shown) -> str:
+        """The text of a figure already published (from `count` or `total`); None: withheld."""
+        return WITHHELD if shown is None else self.text(shown)
 
     def share(self, part, whole) -> float | None:
         """part / whole (None when whole is 0 or either is missing)."""
@@ -247,13 +250,12 @@ class Published(TrueValues):
         return self.shown_text(self.count(n))
 
     def total_text(self, n, parts: Sequence | None = None) -> str:
-        shown = self.total(n, parts)
-        if shown is None:
-            return WITHHELD
-        return self.shown_text(shown)
+        return self.shown_text(self.total(n, parts))
 
     def shown_text(self, shown) -> str:
-        """The text of a published figure (NaN: "<5")."""
+        """The text of a published figure (NaN: "<5"; None: withheld)."""
+        if shown is None:
+            return WITHHELD
         return f"<{self.rule.threshold}" if _missing(shown) else f"{int(shown):,}"
 
     # --- derived figures: from the published counts, when all are publishable ---------------
@@ -282,19 +284,6 @@ class Published(TrueValues):
 def published(rule: Rule | None = None) -> Published:
     """The disclosure layer for a restricted view or an export marked for publication."""
     return Published(rule)
-
-
-def hide(values: pd.Series | np.ndarray, figures: TrueValues) -> pd.Series:
-    """A series of counts as `figures` publishes them (for chart data)."""
-    return figures.counts(values)
-
-
-def shown_text(figures: TrueValues, shown) -> str:
-    """The text of a figure `figures` has already published (from `count` or `total`): "<5" for
-    NaN, WITHHELD for None (a restricted view's; true values read as they are)."""
-    if shown is None:
-        return WITHHELD
-    return figures.shown_text(shown) if figures.restricted else figures.text(shown)
 
 
 def usable(shown) -> bool:

@@ -207,8 +207,8 @@ def publish(table: pd.DataFrame, figures: TrueValues, months: int,
                  for v, codes in zip(table["count"], table["wards"])]
         previous = [None if pd.isna(v) else figures.total(v, list(parts.loc[list(codes), "previous"]))
                     for v, codes in zip(table["previous"], table["wards"])]
-    out["count_text"] = [disclosure.shown_text(figures, c) if s else "" for c, s in zip(count, selected)]
-    out["previous_text"] = [disclosure.shown_text(figures, p) if s and not pd.isna(t) else ""
+    out["count_text"] = [figures.shown_text(c) if s else "" for c, s in zip(count, selected)]
+    out["previous_text"] = [figures.shown_text(p) if s and not pd.isna(t) else ""
                             for p, s, t in zip(previous, selected, table["previous"])]
     compared = table["verdict"].notna().to_numpy()
     changes = [compare_periods(int(c), int(p), months, months)
@@ -857,7 +857,7 @@ def hotspot_summary(cells: pd.DataFrame, cell_size_m: float = CELL_SIZE_M,
     return {"hot": int(hot.sum()), "cold": int((cells["hotspot"] == "cold spot").sum()),
             "cells": len(cells), "hot_km2": hot.sum() * cell_size_m ** 2 / 1e6,
             "hot_incidents": hot_incidents, "incidents": total,
-            "incidents_text": disclosure.shown_text(figures, shown_total), "hot_share": share}
+            "incidents_text": figures.shown_text(shown_total), "hot_share": share}
 
 
 def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
