@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", help="the embedded benchmark store (default: data/bench-<rows>.duckdb, reused)")
     parser.add_argument("--store", help="also measure the pages on this store, side by side with the "
-                                        "embedded one: a DuckLake catalog (ducklake:postgres:<libpq> "
+                                        "embedded one (with --browser: measure the pages on it "
+                                        "instead): a DuckLake catalog (ducklake:postgres:<libpq> "
                                         "or ducklake:sqlite:<file>, data files in $CDP_DATA_PATH), "
                                         "given the same incidents")
     parser.add_argument("--repeats", type=int, default=3)
@@ -355,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         from app import browser_bench
         embedded = store.locate(db)
         build = ensure_store(embedded, args.rows)
-        print(browser_bench.report(args.rows, db, build, store_size(embedded), args.repeats,
+        measured = embedded
+        if shared is not None:  # the pages on that store, given the same incidents
+            measured, build = shared, f"{build}; {ensure_store(shared, args.rows, same_as=db)}"
+        print(browser_bench.report(args.rows, measured, build, store_size(measured), args.repeats,
                                    args.pages.split(",") if args.pages else None))
         return 0
     print(report(args.rows, db, args.repeats, args.ingest_rows,

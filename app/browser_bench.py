@@ -180,14 +180,16 @@ def _figures(runs: list[tuple[float, int]]) -> dict:
     return {"seconds": [s for s, _ in runs], "bytes": [b for _, b in runs]}
 
 
-def measure(db: Path, repeats: int, pages: list[str], log_dir: Path, timeout_ms: int = 180_000) -> dict:
-    """Per page (and the floor): open and period-change runs, first-time and cached."""
+def measure(store_env: dict, repeats: int, pages: list[str], log_dir: Path, timeout_ms: int = 180_000) -> dict:
+    """Per page (and the floor): open and period-change runs, first-time and cached, with the
+    dashboard on the store `store_env` names (CDP_STORE: an embedded file or a DuckLake, and a
+    lake's CDP_DATA_PATH)."""
     runs: dict[str, dict[str, list]] = {}
 
     def note(name: str, kind: str, run: tuple[float, int]) -> None:
         runs.setdefault(name, {}).setdefault(kind, []).append(run)
 
-    env = {"CDP_DB": str(db), "CDP_STORE": ""}
+    env = {"CDP_DB": "", **store_env}
     floor_script = log_dir / "floor.py"
     floor_script.write_text(FLOOR_SCRIPT)
     with chromium() as browser:
@@ -243,14 +245,18 @@ def table(measured: dict) -> list[str]:
     return lines
 
 
-def report(rows: int, db: Path, build: str, size: str, repeats: int, pages: list[str] | None = None) -> str:
+def report(rows: int, where, build: str, size: str, repeats: int, pages: list[str] | None = None) -> str:
+    """The table for the store `where` (a cdp.store.Location: the embedded benchmark store, or the
+    DuckLake given with --store), built or copied as `build` says."""
     import platform
     pages = pages or PAGES
+    store_env = ({"CDP_STORE": f"ducklake:{where.catalog}", "CDP_DATA_PATH": where.data_path or ""}
+                 if where.is_lake else {"CDP_STORE": str(where.path)})
     with tempfile.TemporaryDirectory(prefix="cdp-bench-browser-") as tmp:
-        measured = measure(db, repeats, pages, Path(tmp))
+        measured = measure(store_env, repeats, pages, Path(tmp))
     version = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True).stdout.strip()
     return "\n".join([
-        f"Browser benchmark: {rows:,} synthetic incidents ({build}); store {db} {size}",
+        f"Browser benchmark: {rows:,} synthetic incidents ({build}); store {where} {size}",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f}; {version}, headless, 1600x1000",
         f"{repeats} run(s) of each; seconds from the action to the last change on screen (then "

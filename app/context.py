@@ -8,6 +8,7 @@ from typing import Callable, Iterator, TypeVar
 import duckdb
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from cdp import access, geography, queries, store
 from cdp import areas as nat_areas
@@ -49,6 +50,7 @@ def writing() -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
         finally:
             _THIS_THREAD.writer = None
+            _forget_version()  # what this run reads next is asked of the store again
 
 
 store_write_lock = writing  # the earlier name: `with store_write_lock(): ingest(cursor(), ...)` works
@@ -105,12 +107,39 @@ def cursor():
     return writer if writer is not None else _shared().connection()
 
 
-def data_version() -> str:
-    """The store and its latest import: changes whenever an import lands, so cached results are
-    never stale (and never shared between two stores)."""
+def _store_version() -> str:
     with reading() as con:
         rows = con.execute("SELECT coalesce(max(import_id), 0) FROM imports").fetchall()
     return f"{location()}#{rows[0][0]}"
+
+
+_VERSION = "_cdp_data_version"  # on the run's context: (its run's coordinator, the version)
+
+
+def data_version() -> str:
+    """The store and its latest import: changes whenever an import lands, so cached results are
+    never stale (and never shared between two stores).
+
+    Asked of the store once per script run (every cached query of the run uses it: some 20 on a
+    page, 25 ms each on DuckLake) and again in the next run, fragment runs included, so an import
+    between two runs is seen; a write from this run (`writing()`) forgets it. Streamlit's
+    ScriptRunContext.reset() gives each run (fragment runs too) a new `parallel_coordinator`:
+    the memo holds the one of the run it was made in."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return _store_version()
+    memo = getattr(ctx, _VERSION, None)
+    if memo is not None and memo[0] is ctx.parallel_coordinator:
+        return memo[1]
+    version = _store_version()
+    setattr(ctx, _VERSION, (ctx.parallel_coordinator, version))
+    return version
+
+
+def _forget_version() -> None:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is not None and hasattr(ctx, _VERSION):
+        delattr(ctx, _VERSION)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

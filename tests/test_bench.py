@@ -53,3 +53,18 @@ def test_bench_browser_times_every_page_in_chromium_beside_the_floor(tmp_path):
     figures = r"\s+".join([r"\d+\.\d\d / \d+\.\d\d"] * 4 + [r"[\d,]+ KiB"] * 2)
     for page in ["floor", *(p.stem for p in (ROOT / "pages").glob("*.py"))]:
         assert re.search(rf"^{page}\s+{figures}$", out, re.M), f"no figures for {page}:\n{out}"
+
+
+def test_bench_browser_measures_the_pages_on_the_store_given(tmp_path):
+    need_chromium()
+    lake = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "cdp", "bench", "--browser", "--rows", "5000", "--db",
+         str(tmp_path / "bench.duckdb"), "--store", lake, "--repeats", "1", "--pages", "overview"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    # The lake got the embedded store's incidents, and the dashboard measured ran on the lake.
+    assert re.search(rf"\(built in \d+ s; copied from .*bench\.duckdb in \d+ s\); store {re.escape(lake)} ", out), out
+    figures = r"\s+".join([r"\d+\.\d\d / \d+\.\d\d"] * 4 + [r"[\d,]+ KiB"] * 2)
+    assert re.search(rf"^overview\s+{figures}$", out, re.M), out
