@@ -268,6 +268,9 @@ def test_a_neighbourhood_officer_for_two_wards(site, browser, facts):
     who.close()
 
 
+TREND_TABS = ("Series", "Control chart", "Rhythm")
+
+
 def test_a_board_member(site, browser, facts):
     who, email = signed_in(browser, site, "board")
     # A name from the token is shown as text, never as markup.
@@ -281,6 +284,10 @@ def test_a_board_member(site, browser, facts):
     who.shot("board-maps-castle")
     for path in ("trends", "briefing"):
         who.open(path)
+        if path == "trends":   # each of its tabs is drawn only while open: open every one
+            for tab in TREND_TABS:
+                who.page.get_by_role("tab", name=tab).click()
+                wait_until_idle(who.page)
         who.page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     who.open_sidebar_lists()
     everything = who.everything()

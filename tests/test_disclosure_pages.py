@@ -183,7 +183,18 @@ def observe_series(spec: dict, key: str, view: View, names: dict, seen: Observat
                 seen.add(cells(wards, window, key), text, kind)
 
 
+TREND_SECTIONS = ["What changed", "Series", "Control chart", "Rhythm"]   # its tabs, drawn only while open
+
+
 def observe_trends(at, view: View, names: dict, seen: Observations) -> None:
+    for section in TREND_SECTIONS:
+        at.session_state["tr_section"] = section
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        observe_trends_section(at, view, names, seen)
+
+
+def observe_trends_section(at, view: View, names: dict, seen: Observations) -> None:
     wards = view.codes(names)
     titles = {f"{p.label} ({counted_unit(p.key)})": p.key for p in PRIORITIES}
     for _, spec in charts(at):
@@ -285,6 +296,8 @@ def test_day_by_hour_grid_beside_its_total(board, demo_db):
     caption's total: no blank cell is fixed, and the total is not exact."""
     view = View((CASTLE,), "Latest month")
     at = board("pages/trends.py", view)
+    at.session_state["tr_section"] = "Rhythm"
+    at.run()
     at.selectbox(key="tr_heat_priority").set_value("weapons").run()
     con = store.connect(demo_db, read_only=True)
     try:

@@ -45,6 +45,28 @@ def points(fig: dict, name: str) -> pd.Series:
     return pd.Series(values(t["y"]), index=pd.to_datetime(values(t["x"])))
 
 
+SECTIONS = ["What changed", "Series", "Control chart", "Rhythm"]
+
+
+def show(at, section: str):
+    """Open the page's tab `section` (each tab is drawn only while open)."""
+    at.session_state["tr_section"] = section
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def every_section(at) -> tuple[dict[str, dict], str, int]:
+    """The figures, text and download buttons of every tab, opened one after the other."""
+    figs, said, downloads = {}, [], 0
+    for section in SECTIONS:
+        show(at, section)
+        figs.update(figures(at))
+        said.append(text(at))
+        downloads += len(at.get("download_button"))
+    return figs, "\n".join(said), downloads
+
+
 def text(at) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
                      + [i.value for i in at.info] + [s.value for s in at.success])
@@ -63,8 +85,8 @@ def sql_count(where: str, condition: str, params: list) -> int:
 def test_page_draws_series_control_chart_exceptions_and_rhythm(app_test, demo_store):
     at = app_test(PAGE)
     assert at.title[0].value == "Trends and exceptions"
-    assert [h.value for h in at.header][:4] == ["What changed", "Series", "Control chart", "Rhythm"]
-    figs = figures(at)
+    assert [t.label for t in at.tabs][:4] == SECTIONS
+    figs, _, downloads = every_section(at)
     assert sorted(t for t in figs if t in SERIES_TITLES) == sorted(SERIES_TITLES)
     assert {"Anti-social behaviour (ASB incidents): Whole area", "Month-of-year profile",
             "Anti-social behaviour (ASB incidents) by day and hour"} <= set(figs)
@@ -78,8 +100,26 @@ def test_page_draws_series_control_chart_exceptions_and_rhythm(app_test, demo_st
     assert rolling[pd.Timestamp("2025-03-01")] == whole["2024-04-01":"2025-03-01"].sum()
     labels = [a["text"] for a in asb["layout"]["annotations"]]
     assert "Baseline 2020/21" in labels and "Selected period" in labels
-    assert len(at.get("download_button")) == 5
+    assert downloads == 5
     assert not at.exception
+
+
+def test_only_the_open_tab_is_drawn_and_choices_in_closed_tabs_stay(app_test):
+    at = app_test(PAGE)
+    assert not at.get("plotly_chart") and len(at.dataframe) == 1  # What changed: the exceptions
+    show(at, "Series")
+    assert sorted(figures(at)) == sorted(SERIES_TITLES) and not at.dataframe
+    show(at, "Control chart")
+    assert list(figures(at)) == ["Anti-social behaviour (ASB incidents): Whole area"]
+    at.selectbox(key="tr_cc_area").set_value(CASTLE).run()
+    show(at, "Rhythm")
+    assert set(figures(at)) == {"Month-of-year profile", "Anti-social behaviour (ASB incidents) by day and hour"}
+    show(at, "Control chart")
+    assert at.selectbox(key="tr_cc_area").value == CASTLE
+    assert "Anti-social behaviour (ASB incidents): Castle" in figures(at)
+    # A shared filter change reruns the open tab only.
+    at.selectbox(key="f_period").set_value("Last 3 months").run()
+    assert list(figures(at)) == ["Anti-social behaviour (ASB incidents): Castle"]
 
 
 def test_exceptions_table_sorted_by_strength_with_sentences(app_test):
@@ -99,9 +139,9 @@ def test_exceptions_table_sorted_by_strength_with_sentences(app_test):
 
 
 def test_control_chart_signals_are_explained(app_test):
-    at = app_test(PAGE)
+    at = show(app_test(PAGE), "Control chart")
     assert "Signals" in [s.value for s in at.subheader]
-    signals = at.markdown[1].value
+    signals = at.markdown[0].value
     assert re.search(r"is (above the upper|below the lower) control limit|months in a row|months (rising|falling)",
                      signals)
     fig = figures(at)["Anti-social behaviour (ASB incidents): Whole area"]
@@ -121,7 +161,7 @@ def test_control_chart_signals_are_explained(app_test):
 
 
 def test_ward_filter_puts_wards_side_by_side(app_test, demo_store):
-    at = app_test(PAGE)
+    at = show(app_test(PAGE), "Series")
     whole = points(figures(at)[SERIES_TITLES[0]], "Whole area")
     at.multiselect(key="f_wards").set_value([CASTLE, BULWELL]).run()
     asb = figures(at)[SERIES_TITLES[0]]
@@ -130,8 +170,10 @@ def test_ward_filter_puts_wards_side_by_side(app_test, demo_store):
                                         [CASTLE, date(2025, 3, 1)])
     assert (castle + bulwell <= whole).all() and not castle.equals(bulwell)
     assert "Castle: same month last year" in [d["name"] for d in asb["data"]]
+    show(at, "What changed")
     table = at.dataframe[0].value if at.dataframe else pd.DataFrame({"ward": []})
     assert set(table["ward"]) <= {"Castle", "Bulwell"}
+    show(at, "Control chart")
     assert at.selectbox(key="tr_cc_area").options == ["Chosen wards together", "Castle", "Bulwell",
                                                       "North (NAT area)", "Central (NAT area)"]
     assert not at.exception
@@ -139,7 +181,7 @@ def test_ward_filter_puts_wards_side_by_side(app_test, demo_store):
 
 def test_nat_areas_side_by_side_and_in_the_control_chart(app_test, demo_store):
     nat = areas.load_areas(ward_names(demo_store))  # config/areas.toml
-    at = app_test(PAGE)
+    at = show(app_test(PAGE), "Series")
     at.segmented_control(key="tr_split").set_value("areas").run()
     asb = figures(at)[SERIES_TITLES[0]]
     north = nat.get("North").ward_codes
@@ -147,6 +189,7 @@ def test_nat_areas_side_by_side_and_in_the_control_chart(app_test, demo_store):
     assert last == sql_count(demo_store, f"p_asb AND is_asb AND month = ? AND ward_code IN "
                                          f"({', '.join('?' * len(north))})", [date(2025, 3, 1), *north])
     assert [n for n in nat.names if n in {d["name"] for d in asb["data"]}] == nat.names
+    show(at, "Control chart")
     at.selectbox(key="tr_cc_area").set_value("nat:North").run()
     assert not at.exception
     chart = next(spec for title, spec in figures(at).items() if title.endswith(": North"))
@@ -164,12 +207,13 @@ def ward_names(store_setting: str) -> dict[str, str]:
 def test_priority_filter_limits_the_series_and_exceptions(app_test):
     at = app_test(PAGE)
     at.multiselect(key="f_priorities").set_value(["asb", "hate_crime"]).run()
-    figs = figures(at)
-    shown = sorted(t for t in figs if t in SERIES_TITLES)
-    assert shown == ["Anti-social behaviour (ASB incidents)", "Hate crime (crimes)"]
     if at.dataframe:
         assert set(at.dataframe[0].value["priority"]) <= {"asb", "hate_crime"}
+    show(at, "Control chart")
     assert at.selectbox(key="tr_cc_priority").options == ["Anti-social behaviour", "Hate crime"]
+    figs, _, _ = every_section(at)
+    shown = sorted(t for t in figs if t in SERIES_TITLES)
+    assert shown == ["Anti-social behaviour (ASB incidents)", "Hate crime (crimes)"]
     profile = figs["Month-of-year profile"]
     assert [d["name"] for d in profile["data"]] == ["Anti-social behaviour", "Hate crime"]
 
@@ -177,6 +221,9 @@ def test_priority_filter_limits_the_series_and_exceptions(app_test):
 def test_period_filter_moves_the_series_and_last_year(app_test):
     at = app_test(PAGE)
     at.selectbox(key="f_period").set_value("Financial year 2023/24").run()
+    assert "March 2024" in text(at)
+    assert at.dataframe[0].value["period_label"].eq("March 2024").all()
+    show(at, "Series")
     asb = figures(at)[SERIES_TITLES[0]]
     whole = points(asb, "Whole area")
     assert whole.index.max() == pd.Timestamp("2024-03-01")
@@ -184,12 +231,10 @@ def test_period_filter_moves_the_series_and_last_year(app_test):
     # Over the selected months (Apr 2023 - Mar 2024), the counts of the same months a year earlier.
     assert list(last_year.index) == list(pd.date_range("2023-04-01", "2024-03-01", freq="MS"))
     assert last_year.tolist() == whole["2022-04-01":"2023-03-01"].tolist()
-    assert "March 2024" in text(at)
-    assert at.dataframe[0].value["period_label"].eq("March 2024").all()
 
 
 def test_weekly_series_count_whole_weeks(app_test, demo_store):
-    at = app_test(PAGE)
+    at = show(app_test(PAGE), "Series")
     at.segmented_control(key="tr_grain").set_value("week").run()
     figs = figures(at)
     weekly = figs["Anti-social behaviour (ASB incidents), weekly"]
@@ -205,6 +250,7 @@ def test_weekly_series_count_whole_weeks(app_test, demo_store):
                            [date(2024, 4, 1), date(2025, 3, 1)])
     assert month_only and f"{month_only:,} of " in text(at)
     assert re.search(r"[\d,]+ of [\d,]+ incidents selected in the period \(\d+%\) have only a month", text(at))
+    show(at, "Control chart")
     at.segmented_control(key="tr_cc_grain").set_value("week").run()
     chart = figures(at)["Anti-social behaviour (ASB incidents): Whole area"]
     assert len(values(trace(chart, "Count per week")["y"])) > 52
@@ -216,24 +262,24 @@ def test_board_viewer_sees_no_small_numbers(app_test, monkeypatch):
     at = app_test(PAGE)
     at.multiselect(key="f_wards").set_value([CASTLE]).run()
     at.multiselect(key="f_priorities").set_value(["asb", "exploitation"]).run()
-    figs = figures(at)
+    if at.dataframe:
+        table = at.dataframe[0].value
+        assert "expected" not in table and "ratio" not in table
+        assert not table["observed"].isin(["1", "2", "3", "4"]).any()
+    figs, said, _ = every_section(at)
     # Modern slavery in one ward runs at a few a month: those months are hidden, not drawn.
     if "Modern slavery and exploitation (crimes)" in figs:
         exploitation = values(trace(figs["Modern slavery and exploitation (crimes)"], "Castle")["y"])
         assert sum(v is None or np.isnan(v) for v in exploitation) > 0
     else:
-        assert "Most months here have counts of 1 to 4, which this viewer may not see" in text(at)
-    assert "Not shown (counts of 1 to 4): Modern slavery and exploitation." in text(at)
+        assert "Most months here have counts of 1 to 4, which this viewer may not see" in said
+    assert "Not shown (counts of 1 to 4): Modern slavery and exploitation." in said
     for title, fig in figs.items():
         if "day and hour" in title or title == "Month-of-year profile":
             continue
         for t in fig["data"]:
             shown = [v for v in values(t.get("y", [])) if v is not None and not np.isnan(v)]
             assert not [v for v in shown if 1 <= v < 5], (title, t["name"])
-    if at.dataframe:
-        table = at.dataframe[0].value
-        assert "expected" not in table and "ratio" not in table
-        assert not table["observed"].isin(["1", "2", "3", "4"]).any()
     assert not at.exception
 
 
@@ -242,7 +288,7 @@ def test_police_uk_data_says_what_it_cannot_show(police_uk_store, monkeypatch):
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page(PAGE).run()
     assert not at.exception
-    said = text(at)
+    figs, said, _ = every_section(at)
     for label in ("Hate crime", "Modern slavery and exploitation", "Domestic and sexual violence and abuse"):
         assert f"**{label}** is not shown: unavailable in the data counted in the period" in said
     assert "proxy only" in said
@@ -251,6 +297,7 @@ def test_police_uk_data_says_what_it_cannot_show(police_uk_store, monkeypatch):
     # Three months loaded (January - March 2024): no earlier March to compare March with.
     assert ("Exceptions are not tested: there is no earlier year of the same months to compare with "
             "(the complete months run from January 2024)") in said
+    show(at, "Series")
     assert at.segmented_control(key="tr_grain").options == ["Monthly"]
-    assert sorted(t for t in figures(at) if t in SERIES_TITLES) == [
+    assert sorted(t for t in figs if t in SERIES_TITLES) == [
         "Anti-social behaviour (ASB incidents)", "Drugs and alcohol (crimes)", "Weapon-enabled offending (crimes)"]
