@@ -75,7 +75,7 @@ def exact_dates() -> tuple[dict, list[str]]:
 @st.fragment
 def what_changed() -> None:
     window = st.segmented_control("Compare", ["month", "quarter"], default="month", required=True,
-                                  key="tr_window", format_func=lambda w: f"Latest {w}")
+                                  key="tr_window", persist_state="page", format_func=lambda w: f"Latest {w}")
     # The exceptions depend on the period's end only: a new start month reuses the cached table.
     end_only = replace(f, start=f.end)
     table = context.cached(trends.exceptions_table)(end_only, window, keys)
@@ -126,7 +126,7 @@ def what_changed() -> None:
 def series_section() -> None:
     precision, grains = exact_dates()
     exact = len(grains) > 1
-    grain = st.segmented_control("Series", grains, default="month", required=True, key="tr_grain",
+    grain = st.segmented_control("Series", grains, default="month", required=True, key="tr_grain", persist_state="page",
                                  format_func=lambda g: f"{g.title()}ly")
     if not exact:
         st.caption("Weekly series need exact dates: none of the incidents selected in the period has one "
@@ -142,7 +142,7 @@ def series_section() -> None:
     split = "wards"
     if nat_areas.areas:
         split = st.segmented_control("Side by side", ["wards", "areas"], default="wards", required=True,
-                                     key="tr_split", format_func={"wards": "Chosen wards" if f.wards else
+                                     key="tr_split", persist_state="page", format_func={"wards": "Chosen wards" if f.wards else
                                                                   "Whole area", "areas": "NAT areas"}.get)
     areas = list(f.wards) if f.wards else None
     monthly = context.cached(trends.monthly_counts)(f)
@@ -209,22 +209,22 @@ def control_chart() -> None:
     _, grains = exact_dates()
     monthly = context.cached(trends.monthly_counts)(f)
     left, middle, right, far = st.columns(4)
-    chart_key = left.selectbox("Priority", keys, format_func=label, key="tr_cc_priority")
+    chart_key = left.selectbox("Priority", keys, format_func=label, key="tr_cc_priority", persist_state="page")
     NAT = "nat:"  # a NAT area's option, kept apart from ward codes and ALL_AREA
     counted_wards = set(f.wards or ward_names)
     area_options = [trends.ALL_AREA, *(f.wards or ward_names),
                     *(NAT + a.name for a in nat_areas.areas if counted_wards & set(a.ward_codes))]
-    area = middle.selectbox("Area", area_options, key="tr_cc_area",
+    area = middle.selectbox("Area", area_options, key="tr_cc_area", persist_state="page",
                             format_func=lambda a: f"{a[len(NAT):]} (NAT area)" if a.startswith(NAT)
                             else trends.area_name(a, names))
-    kind = right.segmented_control("Chart", ["c", "xmr"], default="c", required=True, key="tr_cc_kind",
+    kind = right.segmented_control("Chart", ["c", "xmr"], default="c", required=True, key="tr_cc_kind", persist_state="page",
                                    format_func=lambda k: {"c": "c-chart", "xmr": "XmR"}[k],
                                    help="c-chart: limits mean ± 3√mean (Poisson counts). XmR: limits from "
                                         "the average moving range, for counts more variable than Poisson.")
-    chart_grain = far.segmented_control("Points", grains, default="month", required=True, key="tr_cc_grain",
+    chart_grain = far.segmented_control("Points", grains, default="month", required=True, key="tr_cc_grain", persist_state="page",
                                         format_func=lambda g: f"{g.title()}ly")
     bases = [b for b in trends.LIMIT_BASES if chart_grain == "month" or b != "baseline"]
-    basis = st.radio("Centre and limits from", bases, horizontal=True, key="tr_cc_basis",
+    basis = st.radio("Centre and limits from", bases, horizontal=True, key="tr_cc_basis", persist_state="page",
                      format_func=lambda b: trends.LIMIT_BASES[b] + (f" ({plan.baseline_label})"
                                                                     if b == "baseline" else ""))
     counts = monthly if chart_grain == "month" else context.cached(trends.weekly_counts)(f)
@@ -288,7 +288,7 @@ def rhythm() -> None:
             download("Download the month-of-year profile (CSV)",
                      profile.assign(priority=profile["priority"].map(label)), "month-of-year.csv", "dl_profile")
     with clock:
-        heat_key = st.selectbox("Day and hour for", keys, format_func=label, key="tr_heat_priority")
+        heat_key = st.selectbox("Day and hour for", keys, format_func=label, key="tr_heat_priority", persist_state="page")
         timing = context.cached(trends.date_precision)(f, heat_key)
         if not timing["datetime"]:
             st.info(f"No time of day in the loaded data for the {counted_unit(heat_key)} selected "
@@ -308,15 +308,6 @@ def rhythm() -> None:
 
 SECTIONS = {"What changed": what_changed, "Series": series_section, "Control chart": control_chart,
             "Rhythm": rhythm}
-CHOICES = {"What changed": ["tr_window"], "Series": ["tr_grain", "tr_split"],
-           "Control chart": ["tr_cc_priority", "tr_cc_area", "tr_cc_kind", "tr_cc_grain", "tr_cc_basis"],
-           "Rhythm": ["tr_heat_priority"]}
-# What was chosen in a closed tab stays chosen (Streamlit forgets the state of a widget not drawn).
-for section, chosen in CHOICES.items():
-    if section != st.session_state.get("tr_section", "What changed"):
-        for key in chosen:
-            if key in st.session_state:
-                st.session_state[key] = st.session_state[key]
 for tab, draw in zip(st.tabs(list(SECTIONS), key="tr_section", on_change="rerun"), SECTIONS.values()):
     if tab.open:
         with tab:
