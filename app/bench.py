@@ -248,24 +248,19 @@ def report(rows: int, db: Path, repeats: int, ingest_rows: int, pages: list[str]
 
 # --- a large import, as the command line runs it -------------------------------------------------
 
-def extract_file(rows: int, folder: Path, chunk: int = 1_000_000) -> Path:
-    """A partner extract of `rows` synthetic incidents in `folder` (reused), written a chunk at a time."""
-    from cdp.demo import generate, write_csv
+def extract_file(rows: int, folder: Path) -> Path:
+    """A partner extract of `rows` synthetic incidents in `folder` (reused), generated and written a
+    chunk at a time (cdp.demo.generate_chunks), so memory stays bounded."""
+    from cdp.demo import append_csv, generate_chunks
     path = folder / f"bench-partner-extract-{rows}.csv"
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     wards = geography.default_boundaries()[0]
-    partial = path.with_suffix(".partial")
-    with open(partial, "w", encoding="utf-8") as out:
-        for number, start in enumerate(range(0, rows, chunk)):
-            frame = generate(wards, seed=100 + number, rows=min(chunk, rows - start))
-            frame["incident_id"] = f"B{number:03d}-" + frame["incident_id"].astype(str)
-            piece = path.with_suffix(f".part{number}.csv")
-            write_csv(frame, piece)
-            text = piece.read_text(encoding="utf-8")
-            out.write(text if number == 0 else text.split("\n", 1)[1])
-            piece.unlink()
+    partial = path.with_suffix(".partial.csv")
+    partial.unlink(missing_ok=True)
+    for frame in generate_chunks(wards, seed=100, rows=rows):
+        append_csv(frame, partial)
     partial.rename(path)
     return path
 

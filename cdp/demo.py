@@ -33,10 +33,11 @@ What the data is made to show (the realism choices, all named constants below):
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 import geopandas as gpd
@@ -56,6 +57,10 @@ N_YEARS = 5                                              # plan years 2020/21 ..
 CRIMES_PER_YEAR = 40_500
 ASB_PER_YEAR = 12_000
 DEFAULT_ROWS = (CRIMES_PER_YEAR + ASB_PER_YEAR) * N_YEARS  # 262,500
+# A build generates and writes at most this many incidents at a time (the default demo is one
+# chunk), so memory stays bounded at any size (about 0.7 GB a chunk).
+CHUNK_ROWS = DEFAULT_ROWS
+GENERATING_SHARE = 0.4  # of a build's progress: generating and writing; the rest is the import
 
 # Places: one candidate place per this many incidents (so concentration does not depend on size).
 INCIDENTS_PER_PLACE = 12
@@ -758,10 +763,11 @@ def _careers(rng, group: np.ndarray, t: np.ndarray, pool: PersonPool) -> tuple[n
     return person, next_id
 
 
-def _person_keys(prefix: str, n_people: int, rng) -> list[str]:
-    """Pseudonymous keys ("V000123") in a random order, so keys reveal nothing."""
-    width = max(6, len(str(n_people)))
-    return [f"{prefix}{i:0{width}d}" for i in rng.permutation(n_people) + 1]
+def _person_keys(prefix: str, n_people: int, rng, start: int = 0) -> list[str]:
+    """Pseudonymous keys ("V000123") in a random order, so keys reveal nothing; numbered after
+    the `start` people of earlier chunks."""
+    width = max(6, len(str(start + n_people)))
+    return [f"{prefix}{i:0{width}d}" for i in rng.permutation(n_people) + 1 + start]
 
 
 def _text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -982,12 +988,28 @@ def _outcomes(rng, inc: _Incidents, has_offender: np.ndarray) -> tuple[np.ndarra
     return outcome, labels
 
 
-def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None) -> pd.DataFrame:
-    """Synthetic partner extract v1 rows for `wards` (ward_code, ward_name, geometry, EPSG:4326).
+def chunk_sizes(total: int, chunk_rows: int = CHUNK_ROWS) -> list[int]:
+    """How `generate_chunks` splits `total` rows: as few near-equal chunks as hold at most
+    `chunk_rows` each (the default demo is one chunk)."""
+    if chunk_rows <= 0:
+        raise ValueError("chunk_rows must be a positive number of incidents")
+    return [int(n) for n in _split(total, np.ones(max(1, -(-total // chunk_rows))))]
 
-    rows=None gives the realistic volume (about 52,500 incidents a year for five plan years);
-    rows=N scales every volume so that exactly N rows are returned. The same seed and rows give
-    identical rows.
+
+def chunk_rng(seed: int, part: int, chunk: int) -> np.random.Generator:
+    """The random numbers of one chunk's `part` (0 here, 1 and 2 in cdp.demo_records); chunk 0
+    draws as an unchunked build always has, so the default demo is what it was."""
+    return np.random.default_rng([seed, part] if chunk == 0 else [seed, part, chunk])
+
+
+def generate_chunks(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None,
+                    chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """`generate`'s rows a chunk at a time (`chunk_sizes`), so memory stays bounded whatever the size.
+
+    The places (and their premises) are drawn once for the whole size; each chunk then draws its
+    share of every stream over the whole period, with its own people, from its own seed (chunk 0
+    continues the places' random numbers, as an unchunked build). Incident ids and person keys
+    continue from one chunk to the next, so they stay unique; rows are in time order within a chunk.
     """
     total = DEFAULT_ROWS if rows is None else int(rows)
     if total <= 0:
@@ -998,9 +1020,38 @@ def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None) -
     rng = np.random.default_rng(seed)
     traits = np.array([_TRAITS_BY_KEY.get(_ward_key(n), DEFAULT_TRAITS) for n in wards.ward_name])
     ward_trend = np.array([_TREND_BY_KEY.get(_ward_key(n), "flat") for n in wards.ward_name])
-
     places = _build_places(rng, wards, int(np.clip(total // INCIDENTS_PER_PLACE, MIN_PLACES,
                                                    MAX_PLACES)))
+    numbered = _Numbered({name: 0 for name in SOURCES})
+    for chunk, n in enumerate(chunk_sizes(total, chunk_rows)):
+        yield _chunk(rng if chunk == 0 else chunk_rng(seed, 0, chunk), places, traits, ward_trend,
+                     n, numbered)
+
+
+@dataclass
+class _Numbered:
+    """What earlier chunks numbered: incidents per source, victims, offenders."""
+    incidents: dict[str, int]
+    victims: int = 0
+    offenders: int = 0
+
+
+def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None,
+             chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """Synthetic partner extract v1 rows for `wards` (ward_code, ward_name, geometry, EPSG:4326).
+
+    rows=None gives the realistic volume (about 52,500 incidents a year for five plan years);
+    rows=N scales every volume so that exactly N rows are returned. The same seed, rows and
+    chunk_rows give identical rows. Every chunk of `generate_chunks` at once: for sizes that fit
+    in memory (build_demo writes one chunk at a time).
+    """
+    frames = list(generate_chunks(wards, seed=seed, rows=rows, chunk_rows=chunk_rows))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _chunk(rng, places: _Places, traits: np.ndarray, ward_trend: np.ndarray, total: int,
+           numbered: _Numbered) -> pd.DataFrame:
+    """One chunk of `total` incidents on `places`; advances `numbered`."""
     inc = _draw_incidents(rng, places, traits, ward_trend, total)
     victims = _victims(rng, inc, places)
     offenders = _offenders(rng, inc, places, victims)
@@ -1014,7 +1065,9 @@ def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None) -
     incident_id = np.empty(total, dtype=object)
     for si, name in enumerate(SOURCES):
         idx = np.flatnonzero(source == si)
-        incident_id[idx] = [f"{ID_PREFIX[name]}{j:07d}" for j in range(1, len(idx) + 1)]
+        first = numbered.incidents[name] + 1
+        incident_id[idx] = [f"{ID_PREFIX[name]}{j:07d}" for j in range(first, first + len(idx))]
+        numbered.incidents[name] += len(idx)
     stamps = (PERIOD_START.astype("datetime64[s]")
               + (inc.minute[order] * 60).astype("timedelta64[s]"))
     place = inc.place[order]
@@ -1024,6 +1077,10 @@ def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None) -
                                          if "disability" in s])
     vulnerable = np.where(victim >= 0, (victims.vulnerable[v] | disability).astype(np.int64), -1)
     yes_no = ["false", "true"]
+    victim_keys = _person_keys("V", victims.count, rng, numbered.victims)
+    offender_keys = _person_keys("O", offenders.count, rng, numbered.offenders)
+    numbered.victims += victims.count
+    numbered.offenders += offenders.count
     data = {
         "incident_id": pd.array(pa.array(incident_id, pa.large_string()), dtype="str"),
         "source": _text(SOURCES, source),
@@ -1037,8 +1094,8 @@ def generate(wards: gpd.GeoDataFrame, seed: int = 42, rows: int | None = None) -
         "premises_id": _text(places.premises_id, place),
         "premises_name": _text(places.premises_name, place),
         "premises_type": _text(("",) + PLACE_TYPES[1:], places.ptype[place]),
-        "victim_id": _text(_person_keys("V", victims.count, rng), victim),
-        "offender_id": _text(_person_keys("O", offenders.count, rng), offender),
+        "victim_id": _text(victim_keys, victim),
+        "offender_id": _text(offender_keys, offender),
         "victim_age_band": _text(AGE_BANDS, np.where(victim >= 0, victims.age[v], -1)),
         "victim_sex": _text(SEXES, np.where(victim >= 0, victims.sex[v], -1)),
         "victim_vulnerable": _text(yes_no, vulnerable),
@@ -1068,6 +1125,19 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
         target = Path(path).as_posix().replace("'", "''")
         con.execute(f"COPY (SELECT {select} FROM extract_frame) TO '{target}' "
                     "(HEADER, DELIMITER ',')")
+
+
+def append_csv(frame: pd.DataFrame, path: Path) -> None:
+    """`write_csv`, or its rows added to the end of the file `path` if it exists (no second header)."""
+    if not path.exists():
+        write_csv(frame, path)
+        return
+    piece = path.with_name(path.stem + ".chunk.csv")
+    write_csv(frame, piece)
+    with open(piece, "rb") as rows, open(path, "ab") as out:
+        rows.readline()  # its header
+        shutil.copyfileobj(rows, out, 1 << 20)
+    piece.unlink()
 
 
 class DemoStoreError(ValueError):
@@ -1107,7 +1177,7 @@ class DemoSummary:
 
 def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: int = 42,
                rows: int | None = None, progress: Callable[[str, float], None] | None = None,
-               wards_origin: str | None = None) -> DemoSummary:
+               wards_origin: str | None = None, chunk_rows: int = CHUNK_ROWS) -> DemoSummary:
     """Generate demo incidents, record them (cdp.demo_records: the partner extract with its gaps
     and a police.uk share), load both through the real importers in one transaction, and mark
     the store synthetic.
@@ -1118,6 +1188,8 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
     `wards_origin` says where the boundaries came from (shown on the Data page and by `status`).
     The demo's synthetic reference files (reoffending, treatment, CCTV, IOM cohort) are written
     too (cdp.demo_reference).
+    The incidents are generated, recorded and written `chunk_rows` at a time (`generate_chunks`),
+    and the importer streams its files, so memory stays bounded whatever `rows` is.
     """
     from cdp import demo_records
     from cdp.ingest import ingest_demo
@@ -1128,20 +1200,33 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
         raise DemoStoreError(
             f"this store already holds {existing:,} incidents that are not demo data; build the "
             "demo in a separate store (--db) so synthetic and real incidents never mix")
+    total = DEFAULT_ROWS if rows is None else int(rows)
+    chunks = len(chunk_sizes(total, chunk_rows))
     if progress:
         progress("Generating synthetic demo incidents", 0.0)
-    frame = demo_records.as_recorded(generate(wards, seed=seed, rows=rows), wards, seed)
-    share = demo_records.police_uk_share(frame, seed, len(frame), DEFAULT_ROWS)
+    generated = transport = 0
     with tempfile.TemporaryDirectory(prefix="cdp-demo-") as tmp:
         csv_path = Path(tmp) / f"synthetic-demo-seed{seed}.csv"
-        if progress:
-            progress(f"Writing {len(frame):,} synthetic incidents and {len(share):,} police.uk rows", 0.05)
-        write_csv(frame, csv_path)
-        street = demo_records.write_police_uk(share, Path(tmp))
+        street_files = demo_records.PoliceUkFiles(Path(tmp))
+        # A chunk at a time: generated, recorded, its police.uk share drawn, written, let go.
+        for chunk, frame in enumerate(generate_chunks(wards, seed=seed, rows=total,
+                                                           chunk_rows=chunk_rows)):
+            frame = demo_records.as_recorded(frame, wards, seed, chunk)
+            share = demo_records.police_uk_share(frame, seed, len(frame), DEFAULT_ROWS, chunk, transport)
+            transport += int((share["Reported by"] == demo_records.TRANSPORT_FORCE).sum())
+            street_files.add(share)
+            append_csv(frame, csv_path)
+            generated += len(frame)
+            del frame, share
+            if progress:
+                progress(f"Generated and wrote {generated:,} of {total:,} synthetic incidents",
+                         GENERATING_SHARE * (chunk + 1) / chunks)
+        street = street_files.close()
         meta = meta_value(seed)
         results = ingest_demo(con, {"partner": [csv_path], "police_uk": street}, wards=wards,
                               wards_origin=wards_origin, synthetic=meta, progress=(
-            (lambda message, fraction: progress(message, 0.1 + 0.85 * fraction)) if progress else None))
+            (lambda message, fraction: progress(
+                message, GENERATING_SHARE + (0.95 - GENERATING_SHARE) * fraction)) if progress else None))
     if progress:
         progress("Writing the demo's synthetic reference files", 0.96)
     from cdp import demo_reference
@@ -1151,7 +1236,7 @@ def build_demo(con: duckdb.DuckDBPyConnection, wards: gpd.GeoDataFrame, seed: in
     from cdp.counting import NOT_COUNTED_SQL, NotCounted
     left_out = NotCounted(*con.execute(f"SELECT {NOT_COUNTED_SQL} FROM incidents").fetchall()[0])
     partner, police_uk = results
-    return DemoSummary(seed=seed, meta=meta, rows_generated=len(frame), rows_loaded=partner.rows_loaded,
+    return DemoSummary(seed=seed, meta=meta, rows_generated=generated, rows_loaded=partner.rows_loaded,
                        police_uk_rows=police_uk.rows_loaded, superseded=left_out.superseded,
                        outside_area=left_out.outside_area, unlocated=left_out.unlocated,
                        rows_replaced=existing, reference_files=str(files))

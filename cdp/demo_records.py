@@ -52,8 +52,9 @@ TRANSPORT_OUTCOMES = {"Investigation complete; no suspect identified": 0.5,
 FILE_NAMES = {FORCE: "nottinghamshire", TRANSPORT_FORCE: "btp"}
 
 
-def _rng(seed: int, part: int) -> np.random.Generator:
-    return np.random.default_rng([seed, part])  # apart from cdp.demo's draws: its rows stay as they were
+def _rng(seed: int, part: int, chunk: int = 0) -> np.random.Generator:
+    """Apart from cdp.demo's draws, so its rows stay as they were; a chunk's own (cdp.demo.chunk_rng)."""
+    return np.random.default_rng([seed, part] if chunk == 0 else [seed, part, chunk])
 
 
 def _pick(rng: np.random.Generator, source: np.ndarray, shares: dict[str, float],
@@ -83,10 +84,11 @@ def _outside_points(rng: np.random.Generator, wards: gpd.GeoDataFrame, n: int) -
     return np.column_stack([np.round(lon, 6), np.round(lat, 6)])
 
 
-def as_recorded(frame: pd.DataFrame, wards: gpd.GeoDataFrame, seed: int) -> pd.DataFrame:
-    """The partner extract rows `frame` (cdp.demo.generate) as the systems record them: some
-    without a location, some just outside the wards, some dated to the day or month only."""
-    rng = _rng(seed, 1)
+def as_recorded(frame: pd.DataFrame, wards: gpd.GeoDataFrame, seed: int, chunk: int = 0) -> pd.DataFrame:
+    """The partner extract rows `frame` (cdp.demo.generate, or chunk number `chunk` of
+    cdp.demo.generate_chunks) as the systems record them: some without a location, some just
+    outside the wards, some dated to the day or month only."""
+    rng = _rng(seed, 1, chunk)
     out = frame.copy()
     source = out["source"].to_numpy(dtype=object)
     everyone = np.ones(len(out), bool)
@@ -114,11 +116,15 @@ def _crime_id(seed: int, incident_id: str) -> str:
     return hashlib.sha256(f"{seed}:{incident_id}".encode()).hexdigest()
 
 
-def police_uk_share(recorded: pd.DataFrame, seed: int, total: int, default_total: int) -> pd.DataFrame:
+def police_uk_share(recorded: pd.DataFrame, seed: int, total: int, default_total: int,
+                    chunk: int = 0, transport_start: int = 0) -> pd.DataFrame:
     """police.uk street rows (its header, cells as text) for the recorded extract `recorded`:
     the force's last FORCE_MONTHS months and British Transport Police's crimes at the transport
-    hubs, TRANSPORT_PER_YEAR a year at `default_total` rows (scaled to `total`), one a month at least."""
-    rng = _rng(seed, 2)
+    hubs, TRANSPORT_PER_YEAR a year at `default_total` rows (scaled to `total`), one a month at least.
+    For chunk number `chunk` of a build, `recorded` is that chunk and `total` its rows; its
+    transport crimes are numbered after the `transport_start` of earlier chunks (only the first
+    chunk has one a month at least)."""
+    rng = _rng(seed, 2, chunk)
     month = recorded["occurred_at"].astype(str).str[:7]
     months = sorted(month.unique())
     police = recorded[(recorded["source"].astype(str) == "police")
@@ -136,12 +142,15 @@ def police_uk_share(recorded: pd.DataFrame, seed: int, total: int, default_total
     located = recorded["longitude"].notna() & (recorded["location"] != "")
     hubs = recorded[located & (recorded["premises_type"].astype(str) == "transport hub")]
     hubs = hubs if len(hubs) else recorded[located]
-    n = max(len(months), round(TRANSPORT_PER_YEAR * len(months) / 12 * total / default_total))
+    n = round(TRANSPORT_PER_YEAR * len(months) / 12 * total / default_total)
+    every_month = chunk == 0  # the first chunk has one a month at least, for the whole build
+    n = max(len(months), n) if every_month else n
     at = hubs.iloc[rng.integers(0, len(hubs), n)]
-    when = np.concatenate([np.arange(len(months)), rng.integers(0, len(months), n - len(months))])
+    when = rng.integers(0, len(months), n - len(months) * every_month)
+    when = np.concatenate([np.arange(len(months)), when]) if every_month else when
     crimes, outcomes = list(TRANSPORT_CRIMES), list(TRANSPORT_OUTCOMES)
     transport = pd.DataFrame({
-        "Crime ID": [_crime_id(seed, f"BTP{i}") for i in range(n)],
+        "Crime ID": [_crime_id(seed, f"BTP{i}") for i in range(transport_start, transport_start + n)],
         "Month": np.array(months, dtype=object)[np.sort(when)],
         "Longitude": at["longitude"].to_numpy(), "Latitude": at["latitude"].to_numpy(),
         "Location": "On or near " + at["location"].str.removeprefix("On or near ").to_numpy(),
@@ -160,12 +169,40 @@ def police_uk_share(recorded: pd.DataFrame, seed: int, total: int, default_total
     return rows[POLICE_UK_HEADER]
 
 
+class PoliceUkFiles:
+    """police.uk street files in `folder`, one per force for all its months
+    (YYYY-MM-to-YYYY-MM-<force>-street.csv), written a chunk of rows at a time: the importer reads
+    them as it reads monthly files, and one file each is far quicker to load than one a month (and
+    one force's month in two files would load only the last)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._months: dict[str, tuple[str, str]] = {}
+
+    def _part(self, force: str) -> Path:
+        return self.folder / f"{FILE_NAMES[force]}-street.part"
+
+    def add(self, rows: pd.DataFrame) -> None:
+        for force, part in rows.groupby("Reported by", sort=True):
+            first, last = part["Month"].min(), part["Month"].max()
+            if force in self._months:
+                seen = self._months[force]
+                first, last = min(first, seen[0]), max(last, seen[1])
+            part.to_csv(self._part(force), index=False, mode="a", header=force not in self._months)
+            self._months[force] = (first, last)
+
+    def close(self) -> list[Path]:
+        """The files, named for their months."""
+        paths = []
+        for force in sorted(self._months):
+            first, last = self._months[force]
+            paths.append(self._part(force).rename(
+                self.folder / f"{first}-to-{last}-{FILE_NAMES[force]}-street.csv"))
+        return paths
+
+
 def write_police_uk(rows: pd.DataFrame, folder: Path) -> list[Path]:
-    """The rows as police.uk street files in `folder`, one per force for all its months
-    (YYYY-MM-to-YYYY-MM-<force>-street.csv): the importer reads them as it reads monthly files,
-    and one file each is far quicker to load than one a month."""
-    paths = []
-    for force, part in rows.groupby("Reported by", sort=True):
-        paths.append(folder / f"{part['Month'].min()}-to-{part['Month'].max()}-{FILE_NAMES[force]}-street.csv")
-        part.to_csv(paths[-1], index=False)
-    return paths
+    """The rows as police.uk street files in `folder`, one per force for all its months."""
+    files = PoliceUkFiles(folder)
+    files.add(rows)
+    return files.close()

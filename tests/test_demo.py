@@ -430,3 +430,74 @@ def test_rebuilding_the_demo_replaces_it_and_real_data_is_never_mixed(wards, tmp
         assert store.synthetic_note(real) is None
     finally:
         real.close()
+
+
+# --- Building in chunks (bounded memory at any size) -------------------------------------------
+
+def test_generating_in_chunks_numbers_incidents_and_people_across_chunks(wards):
+    chunks = list(demo.generate_chunks(wards, seed=9, rows=5_000, chunk_rows=1_500))
+    assert [len(c) for c in chunks] == demo.chunk_sizes(5_000, 1_500) == [1_250] * 4
+    # The first chunk continues the places' random numbers, as an unchunked build of its size.
+    assert chunks[0].equals(demo.generate(wards, seed=9, rows=1_250))
+    whole = demo.generate(wards, seed=9, rows=5_000, chunk_rows=1_500)
+    assert whole.equals(pd.concat(chunks, ignore_index=True))
+    assert whole.equals(demo.generate(wards, seed=9, rows=5_000, chunk_rows=1_500))
+    assert list(whole.columns) == DESIGN_COLUMNS
+    # Incident ids and person keys continue from chunk to chunk: no two chunks share one.
+    assert not whole.duplicated(["source", "incident_id"]).any()
+    for column in ("victim_id", "offender_id"):
+        keys = [set(c[column][c[column] != ""]) for c in chunks]
+        assert all(keys) and sum(map(len, keys)) == len(set().union(*keys))
+    # Places and premises are drawn once: a premises id is one place, whichever chunk names it.
+    premises = whole[whole.premises_id != ""]
+    assert (premises.groupby("premises_id")[["longitude", "latitude", "premises_name"]].nunique() == 1).all().all()
+    assert len({frozenset(c.premises_id[c.premises_id != ""]) for c in chunks}) == 4
+    # Each chunk covers the whole period with its share of every stream.
+    assert all(c.occurred_at.str[:7].nunique() == 60 for c in chunks)
+    unchunked = demo.generate(wards, seed=9, rows=5_000)
+    by_category = whole.category.value_counts().sub(unchunked.category.value_counts(), fill_value=0)
+    assert by_category.abs().max() <= 4 * len(chunks)
+
+
+def test_a_build_in_chunks_loads_every_chunk_consistently(wards, tmp_path):
+    pytest.importorskip("cdp.ingest")
+    from cdp import demo_records
+    con = store.connect(tmp_path / "chunked.duckdb")
+    try:
+        messages = []
+        summary = demo.build_demo(con, wards, seed=5, rows=5_000, chunk_rows=1_500,
+                                  progress=lambda m, f: messages.append((m, f)))
+        # Every chunk's rows load: no key of one chunk replaces another's.
+        assert summary.rows_generated == summary.rows_loaded == 5_000
+        assert store.incident_count(con) == summary.incidents
+        partner = con.execute("SELECT count(*), count(DISTINCT (source, incident_id)) FROM incidents "
+                              "WHERE dataset = 'partner'").fetchall()[0]
+        assert partner == (5_000, 5_000)
+        # The police.uk share: one file per force holding every chunk's rows, so the force's last
+        # three months are every chunk's police rows (all superseded), and transport crimes keep
+        # distinct ids across chunks.
+        force = con.execute("SELECT count(*), count(DISTINCT month) FROM incidents WHERE source = ?",
+                            [demo_records.FORCE]).fetchall()[0]
+        police_late = con.execute("SELECT count(*) FROM incidents WHERE dataset = 'partner' AND source = "
+                                  "'police' AND month >= DATE '2025-01-01'").fetchall()[0][0]
+        assert force == (police_late, 3) and summary.superseded == police_late
+        transport = con.execute("SELECT count(*), count(DISTINCT incident_id), count(DISTINCT month) "
+                                "FROM incidents WHERE source = ?", [demo_records.TRANSPORT_FORCE]).fetchall()[0]
+        assert transport[0] == transport[1] > 60 and transport[2] == 60
+        assert summary.police_uk_rows == force[0] + transport[0]
+        # The same seed and size in one chunk gives a store of the same make-up.
+        one = store.connect(tmp_path / "one.duckdb")
+        try:
+            single = demo.build_demo(one, wards, seed=5, rows=5_000)
+            assert single.rows_loaded == summary.rows_loaded
+            for sql in ("SELECT count(*) FROM incidents WHERE dataset = 'partner' AND victim_id IS NOT NULL",
+                        "SELECT count(*) FROM incidents WHERE dataset = 'partner' AND premises_id IS NOT NULL"):
+                a, b = con.execute(sql).fetchall()[0][0], one.execute(sql).fetchall()[0][0]
+                assert abs(a - b) <= 0.1 * b
+        finally:
+            one.close()
+        fractions = [f for _, f in messages]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        assert sum("Generated and wrote" in m for m, _ in messages) == 4
+    finally:
+        con.close()
