@@ -31,11 +31,15 @@ def street_key_sql(column: str = "location") -> str:
 
 
 def street(text: pd.Series) -> pd.Series:
-    """The street of each location text, as `street_sql` (missing when blank)."""
+    """The street of each location text, as `street_sql` (missing when blank). Each distinct text
+    is cleaned once (a list of incidents repeats few streets many times)."""
     values = text.astype("string")
-    values = values.str.replace(_PREFIX, "", regex=True, flags=re.IGNORECASE)
-    values = values.str.replace(r"\s+", " ", regex=True).str.strip()
-    return values.where(values != "")
+    codes, uniques = pd.factorize(values)
+    names = pd.Series(uniques, dtype=values.dtype)
+    names = names.str.replace(_PREFIX, "", regex=True, flags=re.IGNORECASE)
+    names = names.str.replace(r"\s+", " ", regex=True).str.strip()
+    names = names.where(names != "")
+    return pd.Series(names.reindex(codes).to_numpy(), index=text.index, dtype=values.dtype)
 
 
 def street_key(text: pd.Series) -> pd.Series:

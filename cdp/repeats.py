@@ -284,7 +284,7 @@ def _most_common(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def repeat_places(incidents: pd.DataFrame, period_start, period_end, by: str = "premises",
                   window_days: int = WINDOW_DAYS, min_incidents: int = REPEAT,
-                  snap_m: float = 1.0) -> pd.DataFrame:
+                  snap_m: float = 1.0, keys: pd.Series | None = None) -> pd.DataFrame:
     """Repeat locations: places with `min_incidents` or more incidents within `window_days` days
     of each other (12 months: the same window as repeat victims), at least one of them dated in
     the period (days, both ends inclusive); earlier incidents up to `window_days` before the period
@@ -295,9 +295,10 @@ def repeat_places(incidents: pd.DataFrame, period_start, period_end, by: str = "
     spelling, else the key), premises_type, ward_code (commonest), incidents (in the period),
     peak (the most within `window_days` up to one of them), first and last (in the period),
     n_<priority> counts (in the period) and `priorities` (e.g. "Anti-social behaviour 5, Drugs and
-    alcohol 2"). Ranked by incidents in the period, then most recent.
+    alcohol 2"). Ranked by incidents in the period, then most recent. `keys`: the rows' place_keys
+    when already known (e.g. from the store's query), so they are not worked out again.
     """
-    keys = place_keys(incidents, by, snap_m)
+    keys = place_keys(incidents, by, snap_m) if keys is None else keys
     # The trailing-window machinery of victims, with the place as the key.
     in_period, peaks = _period_peaks(incidents.assign(victim_id=keys), period_start, period_end,
                                      window_days)

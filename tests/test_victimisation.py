@@ -320,3 +320,40 @@ def test_hate_crime_target_with_part_of_a_look_back(db):
 def test_place_change_agrees_with_compare_periods(recent, earlier):
     from cdp import stats
     assert vic._change_verdict(recent, earlier) == stats.compare_periods(recent, earlier, 6, 6).verdict
+
+
+def test_the_store_s_place_key_is_repeats_place_keys_on_every_row(demo_db):
+    """ranked_places keeps the place_key its query works out instead of working it out again in
+    pandas: on every demo row (premises, snapped points, streets in every spelling, none) the two agree."""
+    con = store.connect(demo_db, read_only=True)
+    try:
+        for kind, by in (("premises", "premises"), ("locations", "point")):
+            for snap_m in (1.0, 25.0):
+                rows = con.execute(f"SELECT premises_id, easting, northing, location, "
+                                   f"{vic._place_key_sql(kind, snap_m)} AS place_key FROM incidents").df()
+                expected = repeats.place_keys(rows, by, snap_m)
+                if kind == "premises":  # the premises query keys premises only
+                    expected = expected.where(expected.str.startswith("premises:"))
+                assert rows["place_key"].astype("string").equals(expected.rename("place_key"))
+                assert rows["place_key"].notna().any()
+    finally:
+        con.close()
+
+
+def test_place_change_verdicts_at_once_are_scipy_s_binomial_test():
+    from scipy.stats import binomtest
+    recent, earlier = zip(*[(r, e) for r in range(0, 60) for e in range(0, 60)])
+    expected = ["no significant change" if r + e == 0 or binomtest(r, r + e, 0.5).pvalue >= 0.05
+                else "significant rise" if r > e else "significant fall" for r, e in zip(recent, earlier)]
+    assert vic._change_verdicts(recent, earlier) == expected
+    assert vic._change_verdicts([], []) == []
+
+
+def test_street_cleans_each_distinct_text_once_and_keeps_the_index():
+    from cdp import places
+    text = pd.Series(["On or near  Market  Street", None, "market street ", "", "ON OR NEAR Elm Close",
+                      "On or near  Market  Street"], index=[5, 3, 9, 1, 0, 7])
+    got = places.street(text)
+    assert got.index.tolist() == [5, 3, 9, 1, 0, 7] and str(got.dtype) == str(text.astype("string").dtype)
+    assert got.tolist() == ["Market Street", pd.NA, "market street", pd.NA, "Elm Close", "Market Street"]
+    assert places.street(pd.Series([], dtype="string")).empty
