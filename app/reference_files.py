@@ -3,7 +3,7 @@ which file is in use (a configured one, or the synthetic demo's) and its content
 change of the file."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import streamlit as st
 
@@ -19,6 +19,9 @@ KINDS = {
     "cctv": (cctv.ENV, cctv.load_cameras),
     "iom_cohort": (offenders.COHORT_ENV, offenders.load_cohort),
 }
+
+
+T = TypeVar("T")
 
 
 class ReferenceFile(NamedTuple):
@@ -47,6 +50,19 @@ def load(kind: str) -> ReferenceFile:
     return ReferenceFile(source, value, error)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _derived(name: str, path: str, modified: float, area: str | None, _fn: Callable, _value: Any) -> Any:
+    return _fn(_value)
+
+
+def derived(file: ReferenceFile, fn: Callable[[Any], T]) -> T:
+    """`fn(file.value)` (a plain-package function of a file's contents, e.g. treatment.rolling),
+    worked out once per change of the file rather than on every run of every page that shows it."""
+    path, modified = file.source.stamp()
+    return _derived(f"{fn.__module__}.{fn.__qualname__}", path, modified, reoffending.configured_area(),
+                    fn, file.value)
+
+
 def note(file: ReferenceFile, what: str) -> None:
     """A caption saying where the figures come from (and that demo figures are synthetic)."""
     name = "`" + file.source.path.name.replace("`", "'") + "`"  # a file name is text, not markup
@@ -66,4 +82,4 @@ def treatment_indicator() -> treatment.TreatmentIndicator:
         return treatment.TreatmentIndicator(None)
     if file.error:
         return treatment.TreatmentIndicator(str(path), error=file.error, synthetic=synthetic)
-    return treatment.TreatmentIndicator(str(path), frame=treatment.totals(file.value), synthetic=synthetic)
+    return treatment.TreatmentIndicator(str(path), frame=derived(file, treatment.totals), synthetic=synthetic)

@@ -38,7 +38,7 @@ if moj.source.path is None:
 elif moj.error:
     st.error(f"The proven reoffending file cannot be used: {md(moj.error)}")
 else:
-    cohorts = reoffending.published(reoffending.cohorts(moj.value), figures)
+    cohorts = reoffending.published(reference_files.derived(moj, reoffending.cohorts), figures)
     reference_files.note(moj, "proven reoffending figures")
     columns = st.columns(2)
     for column, kind in zip(columns, reoffending.OFFENDER_TYPES):

@@ -28,7 +28,7 @@ elif file.error:
     st.error(f"The treatment file cannot be used: {md(file.error)}")
 else:
     reference_files.note(file, "treatment figures")
-    table = treatment.rolling(file.value)
+    table = reference_files.derived(file, treatment.rolling)
     shown = treatment.published(table, figures)
     for _, row in treatment.latest_comparison(table).iterrows():
         st.markdown(f"- {treatment.comparison_sentence(row, figures)}")

@@ -100,3 +100,26 @@ def test_police_uk_data_shows_drug_offences_and_says_what_it_cannot(police_uk_st
     assert "police.uk data has no drug or alcohol flags" in page
     assert len(at.metric) == 1 and int(at.metric[0].value.replace(",", "")) > 0  # drug offences only
     assert frame_with(at, "Ward").columns.tolist() == ["Ward", "Drug offences"]
+
+
+def test_what_pages_work_out_from_a_reference_file_is_worked_out_once_per_change(tmp_path):
+    """reference_files.derived: the substance page's rolling treatment table (and the board's
+    treatment totals, the reoffending cohorts) once per file version, not on every page run."""
+    import os
+
+    from app import reference_files
+    from cdp.reference import Configured
+    path = tmp_path / "figures.csv"
+    path.write_text("a\n1\n")
+    calls = []
+
+    def double(value):
+        calls.append(value)
+        return [v * 2 for v in value]
+
+    file = reference_files.ReferenceFile(Configured("CDP_TEST", path), value=[1, 2])
+    assert reference_files.derived(file, double) == [2, 4]
+    assert reference_files.derived(file, double) == [2, 4] and len(calls) == 1
+    os.utime(path, (1_000_000, 1_000_000))  # the file changed: worked out again
+    changed = reference_files.ReferenceFile(Configured("CDP_TEST", path), value=[5])
+    assert reference_files.derived(changed, double) == [10] and len(calls) == 2
