@@ -1,7 +1,7 @@
 """The one sidebar of filters shared by every page, kept across pages and written to the URL."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 
 import streamlit as st
@@ -16,6 +16,7 @@ from cdp.targets import definitions
 from . import context
 
 CUSTOM = "Custom range"
+FILTER_FIELDS = {fld.name for fld in fields(flt.Filters)}  # the URL parameters the sidebar owns
 
 
 def _presets(last: date, first: date) -> dict[str, tuple[date, date]]:
@@ -206,6 +207,17 @@ def render() -> flt.Filters:
     query = flt.to_query(replace(f, area=area.name if area else ""), default)
     if area:
         f = replace(f, area=area.name, wards=f.wards or tuple(ward_options))
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
+    _write_url(query)
     return f
+
+
+def _write_url(query: dict[str, str]) -> None:
+    """The filters' part of the URL set to `query`; what pages keep there (their widgets bound
+    with bind="query-params", e.g. the map's priority) is left as it is."""
+    current = st.query_params.to_dict()
+    for name in FILTER_FIELDS - query.keys():
+        if name in current:
+            del st.query_params[name]
+    changed = {name: value for name, value in query.items() if current.get(name) != value}
+    if changed:
+        st.query_params.update(changed)

@@ -22,6 +22,7 @@ import io
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -160,9 +161,12 @@ class BriefingData:
     exceptions_reason: dict = field(default_factory=dict)  # key -> why its exceptions are not tested
 
 
-def ignored_filters(f: flt.Filters) -> list[str]:
-    """The shared filters that are set but do not apply to the briefing, in words."""
-    return [name.replace("_", " ") for name in f.people_places_premises()]
+def ignored_filters(f: flt.Filters, text: Callable[[str], str] = str) -> list[str]:
+    """The shared filters that are set but do not apply to the briefing, in words with their
+    values ('categories Noise', 'victims aged 18-24', 'within 500 m of ...'); names from data or
+    typed by the user go through `text` (cdp.markup.md for markdown)."""
+    categories = [f"categories {', '.join(text(c) for c in f.categories)}"] if f.categories else []
+    return categories + flt.in_words(f, text)
 
 
 def _monthly(con, f: flt.Filters, start: date, end: date) -> pd.DataFrame:

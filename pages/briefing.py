@@ -11,7 +11,7 @@ from cdp import briefing, disclosure
 from cdp.exports import Export
 from cdp.markup import md
 
-PRESENTING, SLIDE = "briefing_present", "briefing_slide"
+SLIDE = "slide"   # presentation mode's slide, 1 up, in the URL: a reload or shared link opens it
 STATUS_COLOURS = {"on track": "green", "behind": "red", "In control": "green", "Signal": "orange"}
 # Presentation mode is sized in one unit, --u: 24 px on a 1920x1080 screen, scaled with the
 # viewport's smaller side (16 px at 1280x720), so every slide fits the screen and every text is
@@ -104,13 +104,18 @@ def panels_for(data, targets, treatment, priorities) -> list[briefing.Panel]:
     return briefing.build_panels(data, targets, treatment, priorities, FIGURES)
 
 
-def move(step: int, count: int) -> None:
-    st.session_state[SLIDE] = min(max(st.session_state.get(SLIDE, 0) + step, 0), count - 1)
+def presented_slide(count: int) -> int | None:
+    """The slide being presented (0 up, within the `count` panels), or None when not presenting."""
+    text = st.query_params.get(SLIDE, "")
+    return min(int(text), count) - 1 if text.isdigit() and int(text) >= 1 else None
 
 
-def set_presenting(on: bool) -> None:
-    st.session_state[PRESENTING] = on
-    st.session_state[SLIDE] = 0
+def show_slide(index: int | None) -> None:
+    """Present slide `index` (0 up), or stop presenting (None)."""
+    if index is None:
+        st.query_params.pop(SLIDE, None)
+    else:
+        st.query_params[SLIDE] = str(index + 1)
 
 
 FIGURES = disclosure.published()   # the briefing is a board view whoever looks, the deck for publication
@@ -134,18 +139,18 @@ if not panels:
     st.info("No data is loaded yet, so there is nothing to brief on.")
     st.stop()
 
-if st.session_state.get(PRESENTING):
+index = presented_slide(len(panels))
+if index is not None:
     st.html(PRESENTATION_CSS)
-    index = min(st.session_state.get(SLIDE, 0), len(panels) - 1)
     with st.container(key="briefing-nav", horizontal=True, vertical_alignment="center"):
         st.button("Previous", icon=":material/arrow_back:", shortcut="Left", disabled=index == 0,
-                  on_click=move, args=(-1, len(panels)), key="briefing_previous")
+                  on_click=show_slide, args=(index - 1,), key="briefing_previous")
         st.button("Next", icon=":material/arrow_forward:", shortcut="Right", type="primary",
-                  disabled=index == len(panels) - 1, on_click=move, args=(1, len(panels)),
+                  disabled=index == len(panels) - 1, on_click=show_slide, args=(index + 1,),
                   key="briefing_next")
         st.markdown(f"Panel {index + 1} of {len(panels)} · {md(briefing.ward_caption(data))}")
         st.button("Exit presentation", icon=":material/close:", shortcut="Esc",
-                  on_click=set_presenting, args=(False,), key="briefing_exit")
+                  on_click=show_slide, args=(None,), key="briefing_exit")
     with st.container(key="briefing-slide"):
         show_panel(panels[index], large=True)
     st.caption(f"{md(briefing.period_caption(data, targets))} {FIGURES.statement}")
@@ -157,13 +162,13 @@ if data.not_counted:
     widgets.not_counted(data.not_counted, FIGURES)
 st.caption("The briefing follows the sidebar's ward and priority choices. Its period is always "
            "the latest 12 months against the baseline year, whatever period the sidebar sets.")
-ignored = briefing.ignored_filters(f)
+ignored = briefing.ignored_filters(f, md)
 if ignored:
-    st.warning(f"The sidebar's {', '.join(ignored)} filter(s) do not apply to the briefing: it "
+    st.warning(f"The sidebar's filters for {'; '.join(ignored)} do not apply to the briefing: it "
                f"reports the plan's measures for whole wards.", icon=":material/filter_alt_off:")
 with st.container(horizontal=True):
-    st.button("Present", icon=":material/slideshow:", type="primary", on_click=set_presenting,
-              args=(True,), key="briefing_present_button",
+    st.button("Present", icon=":material/slideshow:", type="primary", on_click=show_slide,
+              args=(0,), key="briefing_present_button",
               help="Large type, no sidebar, one panel at a time (arrow keys move, Esc exits).")
     files.download_button("Download PDF deck", Export(lambda: briefing.deck_pdf(deck), "board-briefing.pdf",
                                                       "application/pdf"),

@@ -90,6 +90,8 @@ def test_filters_are_kept_in_the_url_and_restored(server, browser):
 
 
 def test_maps_drill_down_into_a_ward(server, browser):
+    """The drill-down opens beside the map, on screen; the map's choices and the ward are in the
+    address, which opens the same map again."""
     page, errors = open_page(browser, f"{server}/maps")
     box = page.locator(".st-key-maps_ward input")  # a combobox: type to filter, then choose
     box.click()
@@ -101,9 +103,22 @@ def test_maps_drill_down_into_a_ward(server, browser):
     wait_until_idle(page)
     density = page.locator(".st-key-maps_density .js-plotly-plot")
     assert density.count() == 1
-    page.locator(".st-key-maps_density").screenshot(path=str(ARTIFACTS / "maps-drill-down.png"))
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 3  # wards, streets, premises
-    assert not errors
+    ward_map = page.locator(".st-key-maps_map").bounding_box()
+    beside = density.bounding_box()
+    assert beside["x"] >= ward_map["x"] + ward_map["width"] - 1             # to the right of the map
+    assert beside["y"] < ward_map["y"] + ward_map["height"]                  # level with it
+    page.screenshot(path=str(ARTIFACTS / "maps-drill-down-1600x1000.png"))
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # streets, premises
+    assert "maps_ward=Castle" in page.url
+    page.locator(".st-key-maps_measure").get_by_text("Change on a year earlier").click()
+    page.wait_for_url(re.compile("maps_measure="), timeout=15_000)
+    wait_until_idle(page)
+    again, more_errors = open_page(browser, page.url)                          # the address reopened
+    again.get_by_text("Top streets and locations").wait_for(timeout=60_000)
+    assert "Castle" in again.locator(".st-key-maps_ward").inner_text() + again.locator(".st-key-maps_ward input").input_value()
+    assert again.locator(".st-key-maps_measure").get_by_role("radio", name="Change on a year earlier").is_checked()
+    assert not errors and not more_errors
+    again.close()
     page.close()
 
 
@@ -123,6 +138,10 @@ def test_presentation_mode(server, browser):
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("text=Panel 2 of 7", timeout=15_000)
     assert page.locator(".st-key-briefing-slide h2").first.inner_text().startswith("Anti-social behaviour")
+    page.wait_for_url(re.compile(r"slide=2"), timeout=15_000)
+    page.reload()                                   # the slide is in the address: it survives a reload
+    page.wait_for_selector("text=Panel 2 of 7", timeout=30_000)
+    wait_until_idle(page)
     page.keyboard.press("Escape")
     page.wait_for_selector("text=Download PDF deck", timeout=15_000)
     page.wait_for_selector('section[data-testid="stSidebar"]', state="visible", timeout=15_000)

@@ -106,7 +106,9 @@ def test_the_sidebar_period_does_not_move_the_briefing_but_wards_and_priorities_
 def test_people_filters_are_said_not_to_apply(briefing_page):
     at = briefing_page()
     at.checkbox(key="f_vulnerable").check().run()
-    assert any("do not apply to the briefing" in w.value for w in at.warning)
+    at.multiselect(key="f_age").set_value(["18-24"]).run()
+    warning = next(w.value for w in at.warning if "do not apply to the briefing" in w.value)
+    assert "victims aged 18-24" in warning and "vulnerable victims only" in warning
 
 
 def small_cell(demo_store) -> tuple[str, str, int]:
@@ -170,6 +172,30 @@ def test_presentation_mode_shows_one_panel_and_moves_with_next(briefing_page):
     assert at.button(key="briefing_next").proto.shortcut and at.button(key="briefing_exit").proto.shortcut
     at.button(key="briefing_exit").click().run()
     assert len(at.subheader) == 7 and not at.get("html")
+
+
+def test_the_slide_presented_is_in_the_url(briefing_page):
+    at = briefing_page()
+    at.button(key="briefing_present_button").click().run()
+    at.button(key="briefing_next").click().run()
+    at.button(key="briefing_next").click().run()
+    assert at.query_params["slide"] == "3"
+    shared = briefing_page()            # the address opened again (a reload, or a link shared)
+    shared.query_params["slide"] = "3"
+    shared.run()
+    assert [h.value for h in shared.header if h.value != "Filters"] == [PRIORITIES[1].label]
+    assert any("Panel 3 of 7" in m.value for m in shared.markdown)
+    shared.button(key="briefing_exit").click().run()
+    assert "slide" not in shared.query_params and len(shared.subheader) == 7
+    for unreadable in ("0", "x", "-2"):  # not a slide: the briefing, not presentation mode
+        other = briefing_page()
+        other.query_params["slide"] = unreadable
+        other.run()
+        assert len(other.subheader) == 7 and not other.get("html")
+    beyond = briefing_page()
+    beyond.query_params["slide"] = "99"
+    beyond.run()
+    assert any("Panel 7 of 7" in m.value for m in beyond.markdown)
 
 
 def test_exports_are_a_pdf_and_a_self_contained_html_deck(briefing_page, monkeypatch):
