@@ -84,3 +84,13 @@ def plan_targets() -> targets.TargetsConfig:
         st.error(f"The targets file cannot be used, so this page cannot show the plan's baseline "
                  f"and definitions. {exc}")
         st.stop()
+
+
+ROW_PX = 35   # st.dataframe's row (and header) height
+
+
+def table_height(rows: int, most_rows: int = 15) -> int | str:
+    """A dataframe's height: its rows (no empty rows under a short table), scrolling past
+    `most_rows`."""
+    return "content" if rows <= most_rows else ROW_PX * (most_rows + 1) + 3
+

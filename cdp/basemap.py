@@ -97,13 +97,18 @@ def _tile_lonlat(x: np.ndarray, y: np.ndarray, z: int) -> tuple[np.ndarray, np.n
 
 
 def _extent(fig: go.Figure) -> tuple[float, float, float, float] | None:
-    """The part of the British National Grid (x0, y0, x1, y1, metres) the tiles should cover."""
-    xs, ys = [], []
-    for trace in fig.data:
-        x, y = getattr(trace, "x", None), getattr(trace, "y", None)
-        if x is not None and y is not None:
-            xs.append(np.asarray([v for v in x if v is not None], dtype=float))
-            ys.append(np.asarray([v for v in y if v is not None], dtype=float))
+    """The part of the British National Grid (x0, y0, x1, y1, metres) the tiles should cover:
+    round the axes' ranges where the map sets them, else round everything drawn."""
+    x_range, y_range = fig.layout.xaxis.range, fig.layout.yaxis.range
+    if x_range and y_range:
+        xs, ys = [np.asarray(x_range, dtype=float)], [np.asarray(y_range, dtype=float)]
+    else:
+        xs, ys = [], []
+        for trace in fig.data:
+            x, y = getattr(trace, "x", None), getattr(trace, "y", None)
+            if x is not None and y is not None:
+                xs.append(np.asarray([v for v in x if v is not None], dtype=float))
+                ys.append(np.asarray([v for v in y if v is not None], dtype=float))
     if not xs:
         return None
     x, y = np.concatenate(xs), np.concatenate(ys)

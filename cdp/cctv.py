@@ -141,9 +141,9 @@ def cells_covered(cells: pd.DataFrame, cameras: pd.DataFrame, cell_size_m: float
     return (np.hypot(dx, dy) <= cameras["view_radius_m"].to_numpy(float)[None, :]).any(axis=1)
 
 
-def _discs(cameras: pd.DataFrame):
+def _discs(cameras: pd.DataFrame, quad_segs: int = 16):
     return shapely.buffer(shapely.points(cameras["easting"], cameras["northing"]),
-                          cameras["view_radius_m"].to_numpy(float), quad_segs=16)
+                          cameras["view_radius_m"].to_numpy(float), quad_segs=quad_segs)
 
 
 def covered_area_share(cells: pd.DataFrame, cameras: pd.DataFrame, cell_size_m: float) -> float | None:
@@ -269,8 +269,9 @@ def add_cameras(fig: go.Figure, cameras: pd.DataFrame, discs: bool = True) -> go
         return fig
     if discs:
         xs, ys = [], []
-        for disc in _discs(cameras):
-            ring = np.asarray(disc.exterior.coords)
+        # Drawn with 24 sides, to the metre: no map shows finer, and the figure is sent smaller.
+        for disc in _discs(cameras, quad_segs=6):
+            ring = np.rint(np.asarray(disc.exterior.coords)).astype(int)
             xs += ring[:, 0].tolist() + [None]
             ys += ring[:, 1].tolist() + [None]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Camera view",

@@ -414,14 +414,15 @@ def _blank_geo(fig: go.Figure, height: int) -> go.Figure:
 def ward_choropleth(table: pd.DataFrame, geojson: dict, classes: Classes, colours: list[str],
                     legend_title: str, hover: list[str], centres: pd.DataFrame | None = None,
                     mark_changes: bool = False, missing_label: str = "no value",
-                    title: str = "", height: int = 560, missing_colour: str = NO_DATA_COLOUR) -> go.Figure:
+                    title: str = "", height: int = 560, missing_colour: str = NO_DATA_COLOUR,
+                    drilled: str | None = None) -> go.Figure:
     """Wards coloured by class, one legend entry per class ("13–25 (4 wards)"), names on hover.
 
     Wards without a value (e.g. no population, no previous incidents) are grey and listed as
     `missing_label` (in `missing_colour`), wards outside the ward filter paler grey. `title` names what is shown (it
     travels with a saved PNG or HTML). With `centres`, ward names are written on the map; with `mark_changes`, a
-    triangle marks each ward with a significant rise or fall. Every ward trace carries the ward
-    code as customdata, so a click selection names the ward.
+    triangle marks each ward with a significant rise or fall; the `drilled` ward is outlined. Every
+    ward trace carries the ward code as customdata, so a click selection names the ward.
     """
     fig = go.Figure()
     codes = table["ward_code"].to_numpy()
@@ -444,6 +445,12 @@ def ward_choropleth(table: pd.DataFrame, geojson: dict, classes: Classes, colour
                 z=np.ones(member.sum()), colorscale=[[0, colour], [1, colour]], showscale=False,
                 name=name, showlegend=True, customdata=codes[member], text=hover[member],
                 hovertemplate="%{text}<extra></extra>", marker_line={"color": "white", "width": 1}))
+    if drilled in set(codes):
+        fig.add_trace(go.Choropleth(
+            geojson=ward_features(geojson, [drilled]), featureidkey="properties.ward_code",
+            locations=[drilled], z=[1], colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+            showscale=False, name="drilled into", showlegend=False, hoverinfo="skip",
+            marker_line={"color": "#111111", "width": 3}))
     if mark_changes and centres is not None and "verdict" in table:
         marked = table.merge(centres[["ward_code", "lon", "lat"]], on="ward_code")
         for verdict, symbol in VERDICT_SYMBOLS.items():
@@ -606,8 +613,9 @@ def ward_outline(geojson: dict, ward_code: str | None = None) -> tuple[list, lis
     stacked = np.vstack([np.vstack([ring, [np.nan, np.nan]]) for ring in rings])
     east, north = geography.to_bng(stacked[:, 0], stacked[:, 1])
     gap = ~np.isfinite(stacked[:, 0])  # pyproj turns the NaN rows into inf
-    return ([None if g else v for g, v in zip(gap, east.tolist())],
-            [None if g else v for g, v in zip(gap, north.tolist())])
+    # To the metre: finer than any map shows, and a third of the size to send.
+    return ([None if g else round(v) for g, v in zip(gap, east.tolist())],
+            [None if g else round(v) for g, v in zip(gap, north.tolist())])
 
 
 def density_cells(points: pd.DataFrame, figures: TrueValues = TrueValues(),
@@ -886,6 +894,7 @@ def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
                       for n, label, zs, p in zip(cells["count"], cells["hotspot"], cells["z"], cells["p"])]
     n = cells["hotspot"].value_counts()
     colours = [HOTSPOT_COLOURS[k] for k in ("cold spot", "not significant", "hot spot")]
+    xs, ys = outline
     fig = go.Figure(go.Heatmap(
         x=(cols + 0.5) * cell_size_m, y=(rows + 0.5) * cell_size_m, z=z, text=text,
         zmin=-0.5, zmax=2.5, hoverongaps=False, hovertemplate="%{text}<extra></extra>",
@@ -895,17 +904,29 @@ def hotspot_figure(cells: pd.DataFrame, outline: tuple[list, list],
                   "len": 0.4, "y": 1, "yanchor": "top",
                   "ticktext": [f"{k} ({n.get(k, 0):,} cells)" for k in ("cold spot", "not significant",
                                                                          "hot spot")]}))
-    xs, ys = outline
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#555555", "width": 1},
                              hoverinfo="skip", showlegend=False))
     if labels is not None and len(labels):
         fig.add_trace(go.Scatter(x=labels["x"], y=labels["y"], text=chart_series(labels["ward_name"]), mode="text",
                                  textfont={"size": 10, "color": "#222222", "shadow": "auto"},
                                  hoverinfo="skip", showlegend=False))
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    # Zoomed to the wards' grid and outlines, whatever else is drawn (cameras of the whole area).
+    fig.update_xaxes(visible=False, constrain="domain",
+                     range=_padded([*xs, cols[0] * cell_size_m, (cols[-1] + 1) * cell_size_m]))
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1,
+                     range=_padded([*ys, rows[0] * cell_size_m, (rows[-1] + 1) * cell_size_m]))
     fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 10, "b": 0}, plot_bgcolor="white")
     return basemap.add_streets(fig)
+
+
+def _padded(values: list, share: float = 0.03) -> list[float] | None:
+    """The span of `values` (None between rings) and a little more, for an axis' range."""
+    known = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(known):
+        return None
+    low, high = float(known.min()), float(known.max())
+    pad = max(high - low, 100.0) * share
+    return [low - pad, high + pad]
 
 
 def ward_labels_bng(centres: pd.DataFrame) -> pd.DataFrame:

@@ -36,8 +36,10 @@ st.caption(widgets.describe(f))
 if figures.restricted:
     st.caption(figures.statement)
 
-# --- which priority, and can the loaded data show it -----------------------------------------
-priority = st.selectbox("Priority on the map", f.priorities, key="maps_priority",
+# --- the map's choices, each kept in the URL (a bookmarked or shared map opens as it was) --------
+URL = {"bind": "query-params"}
+c0, c1, c2, c3, c4 = st.columns([1.3, 1.15, 1.0, 1.3, 1.25])
+priority = c0.selectbox("Priority on the map", f.priorities, key="maps_priority", **URL,
                         format_func=lambda k: PRIORITY_BY_KEY[k].label,
                         help="One priority at a time: ASB incidents and crimes are never added.")
 unit = counted_unit(priority)
@@ -62,10 +64,8 @@ year = f.year_earlier()
 camera_file = reference_files.load("cctv")
 cameras = None if camera_file.value is None else context.cached(cctv.placed)(camera_file.value)
 
-# --- map controls ------------------------------------------------------------------------------
-c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.3, 1])
 with c1:
-    measure = st.radio("Measure", ["count", "change"], key="maps_measure", horizontal=True,
+    measure = st.radio("Measure", ["count", "change"], key="maps_measure", horizontal=True, **URL,
                        format_func={"count": "Count", "change": "Change on a year earlier"}.get,
                        disabled=not compare,
                        help=f"Against the same months a year earlier ({year.start:%b %Y} to "
@@ -76,23 +76,24 @@ with c1:
 with c2:
     why_no_rate = (population_error or "No ward population file is configured: set CDP_POPULATION "
                    "to a CSV of ward_code,population to map rates.")
-    per_resident = st.toggle("Per 1,000 residents", key="maps_per_resident",
+    per_resident = st.toggle("Per 1,000 residents", key="maps_per_resident", **URL,
                              disabled=population is None or measure == "change",
                              help=md(why_no_rate) if population is None else
                              "A change compares a ward with itself, so it reads the same per resident."
                              if measure == "change" else "Counts divided by the ward's residents.")
     if population is None:
-        st.caption(f"Rates are unavailable. {md(why_no_rate)}")
+        st.caption(f"Rates are unavailable. {md(population_error)}" if population_error else
+                   "Rates need a ward population file (CDP_POPULATION).")
 with c3:
-    layer = st.radio("Colour wards by", ["priority", "imd"], key="maps_layer", horizontal=True,
+    layer = st.radio("Colour wards by", ["priority", "imd"], key="maps_layer", horizontal=True, **URL,
                      format_func={"priority": PRIORITY_BY_KEY[priority].label,
                                   "imd": "IMD 2019 deprivation"}.get, disabled=imd is None)
     if imd is None:
         st.caption(f"Deprivation is unavailable. {md(imd_error)}")
 with c4:
-    scheme = st.selectbox("Class breaks", list(maps.SCHEMES), key="maps_scheme",
+    scheme = st.selectbox("Class breaks", list(maps.SCHEMES), key="maps_scheme", **URL,
                           format_func=maps.SCHEMES.get)
-    k = st.slider("Classes", 3, 7, 5, key="maps_classes")
+    k = st.slider("Classes", 3, 7, 5, key="maps_classes", **URL)
 measure = "rate" if per_resident and population is not None and measure == "count" else measure
 if layer == "imd" and imd is None:
     layer = "priority"
@@ -133,7 +134,8 @@ if concentration["share"] is not None:
     st.markdown(f"**Concentration:** {concentration['share']:.0%} of {unit} in the mapped wards "
                 f"happened at the top {maps.TOP_SHARE:.0%} of places{places_shown}.")
 
-# --- the ward map ------------------------------------------------------------------------------
+# --- the ward map, and beside it the wards' table or one ward's drill-down ---------------------
+ALL_WARDS, DRILL_DOWN = "All wards", "Ward drill-down"
 geojson = context.ward_geojson(maps.WARD_TOLERANCE_M)
 centres = maps.ward_centres(geojson)
 column, kind, legend, colours_from = {
@@ -147,7 +149,72 @@ values = table[column].where(table["selected"])   # published values: breaks and
 classes = maps.classify(values, scheme, k, kind, step=maps.class_step(figures))
 colours = maps.class_colours(classes, colours_from, diverging=column == "pct_change")
 hover = maps.hover_text(table, unit)
-left, right = st.columns([5, 4])
+ward_names = dict(zip(table["ward_code"], table["ward_name"]))
+options = list(table.loc[table["selected"], "ward_code"])
+
+
+def ward_places(ward: str) -> tuple:
+    """One ward's top streets and premises as this viewer may see them: residential premises are
+    named only where the viewer may see them (tables and map hovers)."""
+    streets = context.cached(maps.top_places)(f, priority, ward, "street", 10, compare)
+    premises = context.cached(maps.top_places)(f, priority, ward, "premises", 10, compare)
+    top_premises = maps.publish_places(
+        access.restrict(premises["table"], viewer, name="place", ward_code=ward),
+        premises["total"], figures, f.months)
+    return maps.publish_places(streets["table"], streets["total"], figures, f.months), top_premises
+
+
+def ward_density(ward: str, top_premises) -> None:
+    """One ward's figures and where in it incidents cluster (beside the ward map)."""
+    row = table.set_index("ward_code").loc[ward]   # the ward's published figures
+    line = f"**{md(ward_names[ward])}**: {row['count_text']} {unit}"
+    if compare and row["previous_text"]:
+        judged = maps.verdict_text(row["verdict"], row["p_value"])
+        line += f" (a year earlier {row['previous_text']}{'; ' + judged if judged else ''})"
+    st.markdown(line)
+    points = context.cached(maps.ward_points)(f, priority, ward)
+    density = maps.density_figure(points, maps.ward_outline(geojson, ward),
+                                  top_premises.head(5), figures=figures, height=480)
+    if cameras is not None and not points.empty:
+        cctv.add_cameras(density, cameras[cameras["ward_code"] == ward])
+    st.plotly_chart(density, key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
+    st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
+               "diamonds mark the top 5 premises; the streets and premises are listed under the maps."
+               + (" Squares and places with fewer than 5 are drawn empty and not listed, as "
+                  "beside the ward's total their counts could be worked out." if figures.restricted else ""))
+
+
+def ward_tables(ward: str, top_streets, top_premises) -> None:
+    """One ward's top streets and premises (under the maps, where every column fits)."""
+    st.markdown(f"**Top streets and locations in {md(ward_names[ward])}**")
+    if top_streets.empty:
+        st.info(f"No {unit} in {md(ward_names[ward])} for these filters"
+                + (" at a street with 5 or more." if figures.restricted else "."))
+    else:
+        st.dataframe(maps.display_places(top_streets), hide_index=True, key="maps_streets",
+                     height="content")
+    st.markdown(f"**Top premises in {md(ward_names[ward])}**")
+    if top_premises.empty:
+        st.info("No incidents at recorded premises in this ward for these filters"
+                + (" (the loaded data has no premises)." if level == "proxy" else "."))
+    else:
+        st.dataframe(maps.display_places(top_premises), hide_index=True, key="maps_premises",
+                     height="content")
+    st.caption(f"Share: of the ward's {unit} in the period. Change: against the same months a year "
+               "earlier (fair to the season); the verdict is an exact rate-ratio test (p < 0.05). "
+               "\"On or near\" and other spellings of one street are one street; premises that share "
+               "a name show their street and ID.")
+
+
+# A click on the map (its selection, kept in session state) drills into the ward clicked.
+clicked = maps.selected_ward((st.session_state.get("maps_map") or {}).get("selection"), set(options))
+if clicked and clicked != st.session_state.get("_maps_clicked"):
+    st.session_state["_maps_clicked"] = clicked
+    st.session_state["maps_ward"] = clicked
+if st.session_state.get("maps_ward") not in options:
+    st.session_state.pop("maps_ward", None)
+
+left, right = st.columns(2)
 with left:
     if placed["counted"] == 0 and layer == "priority":
         st.plotly_chart(maps.empty_figure(f"No {unit} in the mapped wards for these filters."),
@@ -158,14 +225,10 @@ with left:
         figure = maps.ward_choropleth(table, geojson, classes, colours, legend, hover,
                                       centres=centres, mark_changes=measure == "change",
                                       missing_label=missing, missing_colour=missing_colour,
-                                      title=f"{legend}, {widgets.describe(f, chart)}")
-        event = st.plotly_chart(
-            figure, key="maps_map", on_select="rerun", selection_mode="points",
-            config=maps.plotly_config(f"cdp-ward-map-{priority}"))
-        clicked = maps.selected_ward(event.selection, set(table.loc[table["selected"], "ward_code"]))
-        if clicked and clicked != st.session_state.get("_maps_clicked"):
-            st.session_state["_maps_clicked"] = clicked
-            st.session_state["maps_ward"] = clicked
+                                      title=f"{legend}, {widgets.describe(f, chart)}",
+                                      drilled=st.session_state.get("maps_ward"))
+        st.plotly_chart(figure, key="maps_map", on_select="rerun", selection_mode="points",
+                        config=maps.plotly_config(f"cdp-ward-map-{priority}"))
         notes = [f"Classes: {maps.SCHEMES[scheme]}, from mapclassify."]
         if measure == "change":
             notes.append("▲/▼ mark a significant rise/fall (exact rate-ratio test, p < 0.05); "
@@ -173,7 +236,26 @@ with left:
         notes.append("Click a ward to drill down. " + ATTRIBUTION)
         st.caption(" ".join(notes))
 with right:
-    st.dataframe(maps.display_table(table), hide_index=True, height=560, key="maps_table")
+    ward = st.selectbox("Drill down into a ward", options, index=None, key="maps_ward", **URL,
+                        format_func=ward_names.get, placeholder="Click a ward on the map, or choose one")
+    if ward != st.session_state.get("_maps_drilled"):   # a ward chosen (or cleared): show it
+        st.session_state["_maps_drilled"] = ward
+        st.session_state["maps_view"] = DRILL_DOWN if ward else ALL_WARDS
+    wards_tab, ward_tab = st.tabs([ALL_WARDS, DRILL_DOWN], key="maps_view", on_change="rerun")
+    top_streets, top_premises = ward_places(ward) if ward else (None, None)
+    if wards_tab.open:
+        with wards_tab:
+            st.dataframe(maps.display_table(table), hide_index=True, key="maps_table",
+                         height=widgets.table_height(len(options), most_rows=15))
+    if ward_tab.open:
+        with ward_tab:
+            if ward:
+                ward_density(ward, top_premises)
+            else:
+                st.info("Click a ward on the map, or choose one above, to see where in it "
+                        "incidents cluster and its top streets and premises.")
+if ward:
+    ward_tables(ward, top_streets, top_premises)
 
 d1, d2, d3 = st.columns([1, 1, 2])
 public = figures.restricted or d1.toggle(
@@ -229,58 +311,6 @@ else:
                         f"({stated}).")
     st.plotly_chart(maps.deprivation_scatter(table, compared, label), key="maps_imd_scatter")
     st.caption("English Indices of Deprivation 2019, ward average score (higher is more deprived).")
-
-# --- drill-down into one ward ------------------------------------------------------------------
-st.subheader("Ward drill-down")
-ward_names = dict(zip(table["ward_code"], table["ward_name"]))
-options = list(table.loc[table["selected"], "ward_code"])
-if st.session_state.get("maps_ward") not in options:
-    st.session_state.pop("maps_ward", None)
-ward = st.selectbox("Ward", options, index=None, key="maps_ward", format_func=ward_names.get,
-                    placeholder="Click a ward on the map, or choose one")
-if ward:
-    streets = context.cached(maps.top_places)(f, priority, ward, "street", 10, compare)
-    premises = context.cached(maps.top_places)(f, priority, ward, "premises", 10, compare)
-    # Residential premises are named only where this viewer may see them (table and map hovers).
-    top_premises = maps.publish_places(
-        access.restrict(premises["table"], viewer, name="place", ward_code=ward),
-        premises["total"], figures, f.months)
-    top_streets = maps.publish_places(streets["table"], streets["total"], figures, f.months)
-    row = table.set_index("ward_code").loc[ward]   # the ward's published figures
-    line = f"**{md(ward_names[ward])}**: {row['count_text']} {unit}"
-    if compare and row["previous_text"]:
-        judged = maps.verdict_text(row["verdict"], row["p_value"])
-        line += f" (a year earlier {row['previous_text']}{'; ' + judged if judged else ''})"
-    st.markdown(line)
-    dl, dr = st.columns([1, 1])
-    with dl:
-        points = context.cached(maps.ward_points)(f, priority, ward)
-        density = maps.density_figure(points, maps.ward_outline(geojson, ward),
-                                      top_premises.head(5), figures=figures)
-        if cameras is not None and not points.empty:
-            cctv.add_cameras(density, cameras[cameras["ward_code"] == ward])
-        st.plotly_chart(density, key="maps_density", config=maps.plotly_config(f"cdp-density-{ward}"))
-        st.caption(f"Density of {unit} within the ward from {maps.DENSITY_CELL_M} m squares; "
-                   "diamonds mark the top 5 premises."
-                   + (" Squares and places with fewer than 5 are drawn empty and not listed, as "
-                      "beside the ward's total their counts could be worked out." if figures.restricted else ""))
-    with dr:
-        st.markdown("**Top streets and locations**")
-        if top_streets.empty:
-            st.info(f"No {unit} in {md(ward_names[ward])} for these filters"
-                    + (" at a street with 5 or more." if figures.restricted else "."))
-        else:
-            st.dataframe(maps.display_places(top_streets), hide_index=True, key="maps_streets")
-    st.markdown("**Top premises**")
-    if top_premises.empty:
-        st.info("No incidents at recorded premises in this ward for these filters"
-                + (" (the loaded data has no premises)." if level == "proxy" else "."))
-    else:
-        st.dataframe(maps.display_places(top_premises), hide_index=True, key="maps_premises")
-    st.caption(f"Share: of the ward's {unit} in the period. Change: against the same months a year "
-               "earlier (fair to the season); the verdict is an exact rate-ratio test (p < 0.05). "
-               "\"On or near\" and other spellings of one street are one street; premises that share "
-               "a name show their street and ID.")
 
 # --- significant hot spots ---------------------------------------------------------------------
 st.subheader("Significant hot spots (Getis-Ord Gi*)")

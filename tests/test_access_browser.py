@@ -149,7 +149,7 @@ class Session:
         self.page.get_by_role("option", name=ward_name, exact=True).click()
         wait_until_idle(self.page)
         self.page.get_by_text(re.compile(rf"^{re.escape(ward_name)}: ")).wait_for(timeout=60_000)
-        self.page.get_by_text("Top premises", exact=True).wait_for(timeout=60_000)
+        self.page.get_by_text(re.compile("^Top premises in ")).wait_for(timeout=60_000)
         wait_until_idle(self.page)
 
     def open_sidebar_lists(self) -> None:

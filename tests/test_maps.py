@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cdp import access, areas, counting, geography, maps, reference, store
+from cdp import access, areas, cctv, counting, geography, maps, reference, store
 from cdp.disclosure import Published, TrueValues
 from cdp.filters import Filters
 from conftest import SHARED_GEO
@@ -430,6 +430,23 @@ def test_gi_star_over_the_ward_filter_only(small, wards):
     castle = wards[wards["ward_code"] == CASTLE]
     assert len(cells) == len(maps.hotspots.grid(castle, maps.CELL_SIZE_M))
     assert cells["count"].sum() == 20
+
+
+def test_the_hot_spot_map_is_zoomed_to_the_wards_tested(small, wards):
+    """Cameras across the whole area drawn on a one-ward map leave it zoomed to that ward."""
+    f = Filters(PERIOD.start, PERIOD.end, wards=(CASTLE,))
+    cells = maps.gi_star(small, f, "asb")
+    castle = wards[wards["ward_code"] == CASTLE]
+    fig = maps.hotspot_figure(cells, maps.ward_outline(castle.__geo_interface__))
+    whole = wards.to_crs(27700).total_bounds
+    cctv.add_cameras(fig, pd.DataFrame({"name": ["far west", "far east"], "view_radius_m": [100.0, 100.0],
+                                        "easting": [whole[0], whole[2]], "northing": [whole[1], whole[3]]}))
+    x0, y0, x1, y1 = castle.to_crs(27700).total_bounds
+    (left, right), (bottom, top) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert left <= x0 and right >= x1 and bottom <= y0 and top >= y1          # the ward and its grid
+    assert right - left < 1.2 * (x1 - x0 + 2 * maps.CELL_SIZE_M)             # and little more
+    assert top - bottom < 1.2 * (y1 - y0 + 2 * maps.CELL_SIZE_M)
+    assert left > whole[0] and right < whole[2]                               # not the cameras'
 
 
 def test_concentration_hand_counted(small):

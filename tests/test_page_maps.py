@@ -92,17 +92,28 @@ def test_ward_filter_limits_the_table(app_test):
 def test_choosing_a_ward_drills_down(app_test):
     at = app_test("pages/maps.py")
     assert not [d for d in at.dataframe if "Place" in d.value.columns]
+    castle_total = int(ward_table(at).set_index("Ward").loc["Castle", "Count"].replace(",", ""))
     at.selectbox(key="maps_ward").set_value(CASTLE).run()
     assert not at.exception
-    assert "**Castle**:" in markdown(at)
+    # Beside the map the drill-down replaces the wards' table (a tab away); the lists follow.
+    assert at.session_state["maps_view"] == "Ward drill-down"
+    assert not [d for d in at.dataframe if "Ward" in d.value.columns]
+    assert f"**Castle**: {castle_total:,} ASB incidents" in markdown(at)
     streets, premises = places_tables(at)
     assert 0 < len(streets) <= 10 and 0 < len(premises) <= 10
     counts = streets["Count"].str.replace(",", "").astype(int)
     assert counts.is_monotonic_decreasing
-    castle_total = int(ward_table(at).set_index("Ward").loc["Castle", "Count"].replace(",", ""))
     assert counts.sum() <= castle_total
     assert {"Share of ward", "Change", "Verdict"} <= set(streets.columns)
     assert "contour" in set.union(*figure_types(at))          # the density surface
+    ward_map = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["locations"] for t in ward_map["data"] if t.get("name") == "drilled into"] == [[CASTLE]]
+    at.session_state["maps_view"] = "All wards"                # the other tab: the table again
+    at.run()
+    assert len(ward_table(at)) == 20 and places_tables(at)[0] is not None
+    assert "contour" not in set.union(*figure_types(at))      # the closed tab is not drawn
+    at.selectbox(key="maps_ward").set_value(None).run()       # no ward: no lists
+    assert places_tables(at) == (None, None)
 
 
 def test_hot_spots_section_states_the_method(app_test):
@@ -133,7 +144,8 @@ def test_change_measure_and_deprivation(app_test):
 def test_rates_need_a_population_file(app_test, wards, monkeypatch, tmp_path):
     at = app_test("pages/maps.py")
     assert at.toggle(key="maps_per_resident").disabled
-    assert any("No ward population file is configured" in c.value.replace("\\", "") for c in at.caption)
+    assert any("Rates need a ward population file (CDP_POPULATION)" in c.value for c in at.caption)
+    assert "set CDP_POPULATION to a CSV of ward_code,population" in at.toggle(key="maps_per_resident").help.replace("\\", "")
 
     codes = list(wards["ward_code"])
     path = tmp_path / "population.csv"
@@ -194,3 +206,22 @@ def test_hot_spots_are_not_tested_under_a_radius_or_street_filter(app_test):
     assert not at.exception
     assert any("not tested with a radius, premises or street filter" in i.value for i in at.info)
     assert any(m.value == "not tested" for m in at.metric)
+
+
+def test_a_map_address_opens_as_it_was(app_test):
+    """The map's choices and the ward drilled into are read from the URL (the browser writes them
+    there, see tests/test_browser.py), and the sidebar's filters keep to their own part of it."""
+    shared = app_test()
+    for name, value in {"maps_priority": "Domestic and sexual violence and abuse",
+                        "maps_measure": "Change on a year earlier", "maps_classes": "4",
+                        "maps_ward": "Castle"}.items():
+        shared.query_params[name] = value
+    shared.switch_page("pages/maps.py").run()
+    assert not shared.exception
+    assert shared.selectbox(key="maps_priority").value == "dsva"
+    assert shared.radio(key="maps_measure").value == "change" and shared.slider(key="maps_classes").value == 4
+    assert shared.selectbox(key="maps_ward").value == CASTLE
+    assert "**Castle**:" in markdown(shared) and places_tables(shared)[0] is not None
+    shared.selectbox(key="f_period").set_value("Latest month").run()    # the sidebar writes the URL
+    assert "start" in shared.query_params
+    assert shared.query_params["maps_ward"] == "Castle"     # and leaves the map's part alone
