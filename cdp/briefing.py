@@ -640,6 +640,14 @@ def panel_figure(panel: Panel, large: bool = False) -> go.Figure | None:
     return fig
 
 
+def chart_caption(panel: Panel) -> str:
+    """What the panel's chart draws, in words: its mean and limits only where it has them (a
+    published chart beside a "<5" month has none)."""
+    limits = panel.chart is not None and panel.chart["centre"].notna().any()
+    return ("Monthly counts, last 24 months: mean (dashed), control limits (dotted), signals in red."
+            if limits else "Monthly counts, last 24 months.")
+
+
 def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool = False) -> str:
     """The panel's control chart as a small self-contained SVG ('' when withheld), for the decks."""
     chart = panel.chart

@@ -82,8 +82,7 @@ def show_panel(panel: briefing.Panel, large: bool = False) -> None:
                                     key=f"briefing-chart-{panel.key}-large")
             else:
                 st.plotly_chart(figure, config={"displayModeBar": False}, key=f"briefing-chart-{panel.key}")
-            st.caption("Monthly counts, last 24 months: mean (dashed), control limits (dotted), "
-                       "signals in red.")
+            st.caption(briefing.chart_caption(panel))
             if panel.chart_note:
                 st.caption(md(panel.chart_note))
         else:

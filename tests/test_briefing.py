@@ -264,6 +264,12 @@ def test_a_chart_plots_published_months_with_gaps_for_small_ones():
                                             sentences, chart))
     assert svg.count("<polyline") == 2 and svg.count("<circle") == 23     # the gap is not drawn
     assert "nan" not in svg and "stroke-dasharray" not in svg
+    # ...and its caption names no mean or limits, which a chart of busy months has.
+    withheld = briefing.Panel("x", "x", "crimes", "full", "", "<5", "", "", (), status, sentences, chart)
+    assert briefing.chart_caption(withheld) == "Monthly counts, last 24 months."
+    _, _, busy_chart, _ = briefing.chart_status(busy)
+    drawn = briefing.Panel("x", "x", "crimes", "full", "", "40", "", "", (), "In control", (), busy_chart)
+    assert "mean (dashed), control limits (dotted)" in briefing.chart_caption(drawn)
 
 
 def exception_rows(rows: list[tuple]) -> pd.DataFrame:
