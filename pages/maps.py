@@ -254,9 +254,6 @@ with right:
             else:
                 st.info("Click a ward on the map, or choose one above, to see where in it "
                         "incidents cluster and its top streets and premises.")
-if ward:
-    ward_tables(ward, top_streets, top_premises)
-
 d1, d2, d3 = st.columns([1, 1, 2])
 public = figures.restricted or d1.toggle(
     "For publication", key="maps_public",
@@ -272,6 +269,8 @@ if figure is not None:
         key="maps_html", container=d2)
 d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. The HTML file is "
            "the interactive map, self-contained: it opens offline.")
+if ward:
+    ward_tables(ward, top_streets, top_premises)
 
 # --- the same by Neighbourhood Action Team area ------------------------------------------------
 nat_areas, _ = context.areas()
