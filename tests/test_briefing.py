@@ -2,6 +2,7 @@
 small-number suppression (including figures that could work a hidden count back) and the decks."""
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from dataclasses import replace
@@ -399,6 +400,23 @@ def test_pdf_deck(demo_con):
     assert pdf.startswith(b"%PDF")
     pages = int(re.search(rb"/Count (\d+)", pdf).group(1))
     assert pages >= 8                      # a title page and one or more pages per panel
+
+
+def test_the_pdf_deck_reads_as_the_panels_published(demo_con):
+    """The PDF's own text (as a PDF reader extracts it): every panel's title, published headline
+    and comparison, the disclosure statement, and no p-value or count of 1-4."""
+    from pypdf import PdfReader
+    deck = demo_deck(demo_con)
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(briefing.deck_pdf(deck))).pages)
+    words = " ".join(text.split())          # lines broken where the PDF wraps them, joined again
+    for panel in deck.panels:
+        assert panel.title in words and panel.headline in words, panel.title
+        assert " ".join(panel.comparison.split()) in words, panel.comparison
+    assert " ".join(Published().statement.split())[:80] in words
+    assert not re.search(r"\bp\s*[=<]\s*0?\.\d", words), "a p-value in the board's deck"
+    # No count of 1-4 (the rule's own wording and "the 3 years before" aside).
+    told = words.replace("counts of 1 to 4", "")
+    assert small_numbers(re.sub(r"the [1-4] years? before", "", told)) == []
 
 
 def test_html_deck_is_self_contained(demo_con):
