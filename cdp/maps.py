@@ -736,8 +736,9 @@ def publish_places(table: pd.DataFrame, total: int, figures: TrueValues, months:
     """A top-places table (`top_places`) as `figures` shows it, made before the table and the
     map markers: count_text, share (of the ward's `total`), change_text and verdict. Restricted
     figures list only places with a publishable count (a place of 1-4 beside the ward's total and
-    the other places could be worked out) and work the share, change and verdict out from the
-    published counts, when they are publishable."""
+    the other places could be worked out), in the order of their published counts (by name where
+    those are equal), and work the share, change and verdict out from the published counts, when
+    they are publishable."""
     out = table.copy()
     if not figures.restricted:
         out["count_text"] = figures.texts(out["count"])
@@ -754,7 +755,10 @@ def publish_places(table: pd.DataFrame, total: int, figures: TrueValues, months:
     out["change_text"] = [("new" if ch.pct_change is None else _change_text(ch.pct_change)) if ch
                           else WITHHELD if was else "n/a" for ch, was in zip(changes, compared)]
     out["verdict"] = [ch.verdict if ch else None for ch in changes]
-    return out.drop(columns=["count", "previous", "pct_change"])
+    # Places whose counts read the same are listed by name: their true order would tell more.
+    out["_shown"] = [figures.count(c) for c in out["count"]]
+    out = out.sort_values(["_shown", "place"], ascending=[False, True], kind="stable")
+    return out.drop(columns=["count", "previous", "pct_change", "_shown"]).reset_index(drop=True)
 
 
 def display_places(table: pd.DataFrame) -> pd.DataFrame:

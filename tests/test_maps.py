@@ -367,6 +367,20 @@ def test_display_places_of_a_table_restricted_for_the_viewer():
     assert maps.display_places(maps.publish_places(table.iloc[1:], 10, Published(), 6)).empty
 
 
+def test_places_whose_published_counts_are_equal_are_listed_by_name():
+    """12, 11 and 8 all read "10" for the board: listed by name, as their true order would tell
+    which is larger; a place reading more still comes first."""
+    table = pd.DataFrame({"place": ["Cross Street", "Albert Road", "Bridge Lane", "Deep Way"],
+                          "count": [12, 11, 8, 19], "share": [0.2] * 4, "previous": [10] * 4,
+                          "pct_change": [0.0] * 4, "verdict": ["no significant change"] * 4})
+    table = table.sort_values("count", ascending=False)          # as top_places ranks them
+    board = maps.publish_places(table, 60, Published(), 6)
+    assert board["place"].tolist() == ["Deep Way", "Albert Road", "Bridge Lane", "Cross Street"]
+    assert board["count_text"].tolist() == ["20", "10", "10", "10"]
+    analyst = maps.publish_places(table, 60, TrueValues(), 6)
+    assert analyst["place"].tolist() == ["Deep Way", "Cross Street", "Albert Road", "Bridge Lane"]
+
+
 def test_ward_points_and_density(small, wards_geojson):
     points = maps.ward_points(small, PERIOD, "asb", CASTLE)
     assert points["count"].sum() == 20 and len(points) == 3
