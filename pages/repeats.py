@@ -176,19 +176,28 @@ else:
                "months before it.")
     if escalating.empty:
         st.info("No victim meets the threshold for these filters.")
-    elif access.audited_view("domestic abuse escalation victims", audit.filters_record(f), len(escalating)):
-        st.dataframe(escalating, hide_index=True, key="escalation", column_config={
-            "victim_id": st.column_config.TextColumn("Victim key"),
-            "incidents_in_window": st.column_config.NumberColumn("Most in 12 months"),
-            "first": st.column_config.DateColumn("Those 12 months: from"),
-            "last": st.column_config.DateColumn("to"),
-            "total_incidents": st.column_config.NumberColumn("All in the span"),
-            "latest": st.column_config.DateColumn("Latest incident"),
-            "ward": "Ward of the latest", "vulnerable": st.column_config.CheckboxColumn("Vulnerable")})
-        listed = exports.csv_export(escalating, f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv", person_level=True,
-                                    what="domestic abuse escalation victims", filters=audit.filters_record(f))
-        files.download_button("Download the list (CSV)", listed, key="escalation-csv", viewer=viewer,
-                              help="Every download of victim keys is recorded in the audit log.")
+    else:
+        # The victims' keys are sent, and their view written to the audit log, only while the list
+        # is open (at ten million incidents the list was 1.8 MB of every opening of this page).
+        listing = st.expander(f"The {len(escalating):,} victims: keys, dates and wards (opening the "
+                              "list is recorded in the audit log)", key="escalation_open",
+                              on_change="rerun", icon=":material/lock:")
+        if listing.open and access.audited_view("domestic abuse escalation victims",
+                                                audit.filters_record(f), len(escalating)):
+            with listing:
+                st.dataframe(escalating, hide_index=True, key="escalation", column_config={
+                    "victim_id": st.column_config.TextColumn("Victim key"),
+                    "incidents_in_window": st.column_config.NumberColumn("Most in 12 months"),
+                    "first": st.column_config.DateColumn("Those 12 months: from"),
+                    "last": st.column_config.DateColumn("to"),
+                    "total_incidents": st.column_config.NumberColumn("All in the span"),
+                    "latest": st.column_config.DateColumn("Latest incident"),
+                    "ward": "Ward of the latest", "vulnerable": st.column_config.CheckboxColumn("Vulnerable")})
+                listed = exports.csv_export(escalating, f"da-escalation-{f.start:%Y%m}-{f.end:%Y%m}.csv",
+                                            person_level=True, what="domestic abuse escalation victims",
+                                            filters=audit.filters_record(f))
+                files.download_button("Download the list (CSV)", listed, key="escalation-csv", viewer=viewer,
+                                      help="Every download of victim keys is recorded in the audit log.")
 
 # --- repeat places and premises ------------------------------------------------------------------
 st.header("Repeat places and premises")

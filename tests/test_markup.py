@@ -196,6 +196,10 @@ def test_other_pages_on_hostile_data(hostile_page, page):
     assert_text_only(hostile_page(page))
 
 
+def test_the_escalation_list_opened_on_hostile_data(hostile_page):
+    assert_text_only(hostile_page("pages/repeats.py", escalation_open=True))
+
+
 def test_the_briefing_deck_escapes_ward_names(hostile):
     from cdp import briefing, store
     con = store.connect(hostile)

@@ -102,7 +102,9 @@ def test_streamlit_is_configured_for_local_mode_and_no_table_downloads():
 
 def test_the_scan_finds_person_keys_where_analysts_see_them(app_test, demo_facts):
     at = app_test("pages/repeats.py")
-    assert len(person_keys(received(at), demo_facts)) > 10       # the escalation list
+    at.session_state["escalation_open"] = True
+    at.run()
+    assert len(person_keys(received(at), demo_facts)) > 10       # the escalation list, opened
 
 
 def test_board_pages_carry_no_person_keys_or_residential_names(demo_db, demo_facts, monkeypatch):
@@ -188,6 +190,8 @@ def test_no_person_level_data_when_the_audit_log_cannot_be_written(app_test, dem
     unwritable.mkdir()
     monkeypatch.setenv("CDP_AUDIT_LOG", str(unwritable))
     at = app_test("pages/repeats.py")
+    at.session_state["escalation_open"] = True
+    at.run()
     assert not [d for d in at.dataframe if "incidents_in_window" in d.value.columns]   # no escalation list
     assert not at.get("download_button")
     assert any("Person-level data is not shown" in e.value and str(unwritable) in shown(e.value)

@@ -57,8 +57,13 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     text = " ".join(m.value for m in at.markdown)
     assert "Repeat victimisation rate: of the victims of hate crime incidents" in text
     assert "measured with none" in text  # the demo data has no look-back before April 2020
-    # Escalation: the list matches the count; showing it is logged as a view, and the CSV export
-    # is logged only when it is made, at the click.
+    # Escalation: the victims' keys are sent only once their list is opened; the list matches the
+    # count; showing it is logged as a view, and the CSV export is logged only when it is made, at
+    # the click.
+    assert not [d for d in at.dataframe if "incidents_in_window" in d.value.columns]
+    assert not at.get("download_button") and not list(audit.entries(audit_log))
+    at.session_state["escalation_open"] = True
+    at.run()
     escalation = frame_with(at, "incidents_in_window")
     assert shown["Victims with 3 or more domestic abuse incidents in 12 months"] == f"{len(escalation):,}"
     assert (escalation["incidents_in_window"] >= 3).all()
