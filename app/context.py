@@ -50,7 +50,7 @@ def writing() -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
         finally:
             _THIS_THREAD.writer = None
-            _forget_version()  # what this run reads next is asked of the store again
+            _forget_run_memo()  # what this run reads next is asked of the store again
 
 
 store_write_lock = writing  # the earlier name: `with store_write_lock(): ingest(cursor(), ...)` works
@@ -91,7 +91,12 @@ def _through_dashboard() -> None:
 
 
 def store_is_empty() -> bool:
-    """No store yet (without creating one), or a store without incidents."""
+    """No store yet (without creating one), or a store without incidents: asked once per script
+    run (the gate, the first-run check and the pages ask it)."""
+    return _once_per_run("empty", _store_is_empty)
+
+
+def _store_is_empty() -> bool:
     where = location()
     if not where.is_lake and not where.path.exists():
         return True
@@ -113,33 +118,37 @@ def _store_version() -> str:
     return f"{location()}#{rows[0][0]}"
 
 
-_VERSION = "_cdp_data_version"  # on the run's context: (its run's coordinator, the version)
+_RUN_MEMO = "_cdp_run_memo"  # on the run's context: (its run's coordinator, {question: answer})
 
 
 def data_version() -> str:
     """The store and its latest import: changes whenever an import lands, so cached results are
-    never stale (and never shared between two stores).
+    never stale (and never shared between two stores). Asked once per script run (every cached
+    query of the run uses it: some 20 on a page, 25 ms each on DuckLake)."""
+    return _once_per_run("version", _store_version)
 
-    Asked of the store once per script run (every cached query of the run uses it: some 20 on a
-    page, 25 ms each on DuckLake) and again in the next run, fragment runs included, so an import
-    between two runs is seen; a write from this run (`writing()`) forgets it. Streamlit's
-    ScriptRunContext.reset() gives each run (fragment runs too) a new `parallel_coordinator`:
-    the memo holds the one of the run it was made in."""
+
+def _once_per_run(question: str, ask: Callable[[], T]) -> T:
+    """`ask()`, answered once per script run and asked again in the next, fragment runs included,
+    so an import between two runs is seen; a write from this run (`writing()`) forgets the
+    answers. Streamlit's ScriptRunContext.reset() gives each run (fragment runs too) a new
+    `parallel_coordinator`: the memo holds the one of the run it was made in."""
     ctx = get_script_run_ctx(suppress_warning=True)
     if ctx is None:
-        return _store_version()
-    memo = getattr(ctx, _VERSION, None)
-    if memo is not None and memo[0] is ctx.parallel_coordinator:
-        return memo[1]
-    version = _store_version()
-    setattr(ctx, _VERSION, (ctx.parallel_coordinator, version))
-    return version
+        return ask()
+    memo = getattr(ctx, _RUN_MEMO, None)
+    if memo is None or memo[0] is not ctx.parallel_coordinator:
+        memo = (ctx.parallel_coordinator, {})
+        setattr(ctx, _RUN_MEMO, memo)
+    if question not in memo[1]:
+        memo[1][question] = ask()
+    return memo[1][question]
 
 
-def _forget_version() -> None:
+def _forget_run_memo() -> None:
     ctx = get_script_run_ctx(suppress_warning=True)
-    if ctx is not None and hasattr(ctx, _VERSION):
-        delattr(ctx, _VERSION)
+    if ctx is not None and hasattr(ctx, _RUN_MEMO):
+        delattr(ctx, _RUN_MEMO)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
