@@ -38,7 +38,8 @@ st.subheader("Where each month's figures come from")
 st.caption("Month by month, the incidents each source adds to the figures. police.uk rows are "
            "superseded (kept, not counted) in a month the force's own extract covers. A month is "
            "complete when every source covers it; only complete months are compared.")
-st.dataframe(context.cached(queries.month_sources)(), hide_index=True, width="stretch", height=320,
+by_month = context.cached(queries.month_sources)()
+st.dataframe(by_month, hide_index=True, width="stretch", height=widgets.table_height(len(by_month), most_rows=8),
              column_config={"month": "Month", "complete": st.column_config.CheckboxColumn("Complete")})
 st.subheader("Counted per priority")
 st.dataframe(info["priorities"][["label", "counted"]], hide_index=True, width="stretch",

@@ -4,7 +4,7 @@ officers places and premises in their own wards, without person keys. Every prof
 every download is written to the audit log."""
 import streamlit as st
 
-from app import access, context, files
+from app import access, context, files, widgets
 from cdp import audit, profiles, queries
 from cdp.markup import md
 
@@ -143,7 +143,8 @@ with left:
         "priority": "Priority", "crimes": "Crimes", "asb_incidents": "ASB incidents"})
 with right:
     st.subheader("Categories")
-    st.dataframe(profile.categories, hide_index=True, key="categories", height=250, column_config={
+    st.dataframe(profile.categories, hide_index=True, key="categories",
+                 height=widgets.table_height(len(profile.categories), most_rows=6), column_config={
         "category": "Category", "kind": "Kind", "incidents": "Incidents"})
 
 DATES = {"first": st.column_config.DateColumn("First"), "last": st.column_config.DateColumn("Latest"),
@@ -175,7 +176,8 @@ st.dataframe(profile.wards, hide_index=True, key="wards", column_config={
     "imd_rank": st.column_config.NumberColumn("Deprivation rank (1 = most deprived)")})
 
 st.subheader("Incidents")
-st.dataframe(profile.timeline, hide_index=True, key="timeline-table", height=320, column_config={
+st.dataframe(profile.timeline, hide_index=True, key="timeline-table",
+             height=widgets.table_height(len(profile.timeline), most_rows=8), column_config={
     "when": "When", "category": "Category", "role": "Role", "kind": "Kind", "priorities": "Priorities",
     "location": "Location", "premises": "Premises", "ward": "Ward", "victim_id": "Victim key",
     "offender_id": "Offender key", "outcome": "Outcome", "source": "Source", "incident_id": "Incident"})
