@@ -199,10 +199,3 @@ class PoliceUkFiles:
             paths.append(self._part(force).rename(
                 self.folder / f"{first}-to-{last}-{FILE_NAMES[force]}-street.csv"))
         return paths
-
-
-def write_police_uk(rows: pd.DataFrame, folder: Path) -> list[Path]:
-    """The rows as police.uk street files in `folder`, one per force for all its months."""
-    files = PoliceUkFiles(folder)
-    files.add(rows)
-    return files.close()

@@ -337,11 +337,6 @@ def _change_verdicts(recent, earlier) -> list[str]:
                     np.where(recent > earlier, "significant rise", "significant fall")).tolist()
 
 
-def _change_verdict(recent: int, earlier: int) -> str:
-    """`_change_verdicts` of one pair."""
-    return _change_verdicts([recent], [earlier])[0]
-
-
 def _describe_places(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, kind: str, snap_m: float,
                      f: flt.Filters, window_days: int, compare: bool) -> pd.DataFrame:
     """The top places' rows `rows` (keyed by the query's place_key, which is repeats.place_keys)

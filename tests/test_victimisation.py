@@ -319,7 +319,7 @@ def test_hate_crime_target_with_part_of_a_look_back(db):
 @pytest.mark.parametrize("recent, earlier", [(0, 0), (3, 1), (30, 10), (10, 30), (12, 12), (9, 0)])
 def test_place_change_agrees_with_compare_periods(recent, earlier):
     from cdp import stats
-    assert vic._change_verdict(recent, earlier) == stats.compare_periods(recent, earlier, 6, 6).verdict
+    assert vic._change_verdicts([recent], [earlier]) == [stats.compare_periods(recent, earlier, 6, 6).verdict]
 
 
 def test_the_store_s_place_key_is_repeats_place_keys_on_every_row(demo_db):
