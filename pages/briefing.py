@@ -2,6 +2,7 @@
 the plan's targets, control-chart status and exceptions; a presentation mode for the big screen
 and the deck as PDF or HTML. Every figure is published (cdp.disclosure) for every viewer: the
 briefing is a board view and its decks are for publication."""
+import re
 from datetime import date
 
 import streamlit as st
@@ -105,8 +106,8 @@ def panels_for(data, targets, treatment, priorities) -> list[briefing.Panel]:
 
 def presented_slide(count: int) -> int | None:
     """The slide being presented (0 up, within the `count` panels), or None when not presenting."""
-    text = st.query_params.get(SLIDE, "")
-    return min(int(text), count) - 1 if text.isdigit() and int(text) >= 1 else None
+    text = st.query_params.get(SLIDE, "")   # typed by anyone: only 1 to 9999 in ASCII digits
+    return min(int(text), count) - 1 if re.fullmatch(r"[1-9][0-9]{0,3}", text) else None
 
 
 def show_slide(index: int | None) -> None:

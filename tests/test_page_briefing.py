@@ -187,7 +187,7 @@ def test_the_slide_presented_is_in_the_url(briefing_page):
     assert any("Panel 3 of 7" in m.value for m in shared.markdown)
     shared.button(key="briefing_exit").click().run()
     assert "slide" not in shared.query_params and len(shared.subheader) == 7
-    for unreadable in ("0", "x", "-2"):  # not a slide: the briefing, not presentation mode
+    for unreadable in ("0", "x", "-2", "²", "9" * 5000):  # not a slide: the briefing, not presentation mode
         other = briefing_page()
         other.query_params["slide"] = unreadable
         other.run()
