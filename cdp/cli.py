@@ -81,10 +81,11 @@ def cmd_ingest(args) -> int:
         return 2
     dataset = "police_uk" if args.kind == "police-uk" else "partner"
     con = _open(args, write=True, create=True)
+    progress = _Progress()  # one for the command: a run again after a lost race goes on reporting
     try:
         result = store.retrying(lambda: ingest(
             con, dataset, args.paths, boundaries=args.boundaries, skip_bad_rows=args.skip_bad_rows,
-            rejects_path=args.rejects, progress=_Progress(), limits=_limits(args)), on_retry=_retry_line)
+            rejects_path=args.rejects, progress=progress, limits=_limits(args)), on_retry=_retry_line)
     except RejectsPathError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -251,10 +252,11 @@ def cmd_recount(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import DemoStoreError, build_demo
     con = _open(args, write=True, create=True)
+    progress = _Progress()
     try:
         wards, origin = geography.resolve_boundaries(con, args.boundaries)
         summary = store.retrying(lambda: build_demo(con, wards, seed=args.seed, rows=args.rows,
-                                                    progress=_Progress(), wards_origin=origin),
+                                                    progress=progress, wards_origin=origin),
                                  on_retry=_retry_line)
     except (geography.BoundaryError, DemoStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,9 @@ from servers import cdp, chromium, dashboard, metrics, open_page, start_cdp, wai
 from stores import new_store
 
 
+KILLED_ROWS = 200_000
+
+
 def partner_extract(wards, path, seed: int, rows: int, prefix: str):
     """A partner extract of `rows` incidents whose keys start with `prefix` (no two files share one)."""
     frame = demo.generate(wards, seed=seed, rows=rows)
@@ -45,7 +48,9 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
     first = cdp("ingest", "police-uk", police_uk_files[0], "--boundaries", WARDS_FILE, env=env)
     assert first.returncode == 0, first.stderr
     steady = partner_extract(wards, tmp_path / "steady.csv", seed=11, rows=10_000, prefix="S")
-    killed = partner_extract(wards, tmp_path / "killed.csv", seed=12, rows=40_000, prefix="K")
+    # Big enough that its reading alone takes over a second, so it reports its steps (a command
+    # says nothing in its first second) and is still writing when it is killed.
+    killed = partner_extract(wards, tmp_path / "killed.csv", seed=12, rows=KILLED_ROWS, prefix="K")
 
     with chromium() as browser, \
             dashboard(env, tmp_path / "server-1.log") as one, dashboard(env, tmp_path / "server-2.log") as two:
@@ -58,7 +63,7 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
         months = start_cdp("ingest", "police-uk", *police_uk_files[1:], "--boundaries", WARDS_FILE, env=env)
         partner = start_cdp("ingest", "partner", steady, env=env)
         wait_for_line(victim, "Writing to the store")
-        time.sleep(0.5)
+        time.sleep(0.2)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=30)
         for process in (months, partner):
@@ -83,7 +88,7 @@ def test_two_servers_and_concurrent_imports_share_one_lake(postgres, tmp_path, w
         # The killed import, run again, lands once.
         again = cdp("ingest", "partner", killed, env=env, timeout=600)
         assert again.returncode == 0, again.stderr
-        total = police_rows + 10_000 + 40_000
+        total = police_rows + 10_000 + KILLED_ROWS
         check = store.connect(lake, read_only=True)
         try:
             assert check.execute("SELECT count(*) FROM incidents").fetchall()[0][0] == total
