@@ -1,6 +1,8 @@
 """Small display pieces shared by pages."""
 from __future__ import annotations
 
+from typing import Callable
+
 import streamlit as st
 
 from cdp import targets
@@ -94,3 +96,13 @@ def table_height(rows: int, most_rows: int = 15) -> int | str:
     `most_rows`."""
     return "content" if rows <= most_rows else ROW_PX * (most_rows + 1) + 3
 
+
+def sections(draw: dict[str, Callable[[], None]], key: str, default: str | None = None) -> None:
+    """A page's sections as tabs, of which only the open one is computed, sent and drawn: choosing
+    a tab reruns the page, and the open tab is in the URL (`?<key>=<label>`), so a reload or a
+    shared link opens it. `default` is the tab opened when the URL names none."""
+    tabs = st.tabs(list(draw), key=key, default=default, on_change="rerun", bind="query-params")
+    for tab, section in zip(tabs, draw.values()):
+        if tab.open:
+            with tab:
+                section()

@@ -308,7 +308,4 @@ def rhythm() -> None:
 
 SECTIONS = {"What changed": what_changed, "Series": series_section, "Control chart": control_chart,
             "Rhythm": rhythm}
-for tab, draw in zip(st.tabs(list(SECTIONS), key="tr_section", on_change="rerun"), SECTIONS.values()):
-    if tab.open:
-        with tab:
-            draw()
+widgets.sections(SECTIONS, key="tr_section")

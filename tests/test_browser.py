@@ -174,7 +174,10 @@ def test_a_person_level_download_writes_the_audit_log_at_the_click(server, brows
 
 
 def test_a_frequent_offender_opens_their_profile_and_the_list_download_is_audited(server, browser, audit_log):
-    page, errors = open_page(browser, f"{server}/reoffending", height=1600)
+    # Its tab is in the address: a shared link opens it.
+    page, errors = open_page(browser, f"{server}/reoffending?reoffending_section=Most+frequent+offenders",
+                             height=1600)
+    assert page.get_by_role("tab", name="Most frequent offenders", selected=True).count() == 1
     grid = page.locator(".st-key-frequent-offenders")
     grid.scroll_into_view_if_needed()
     grid.locator("canvas").first.wait_for(timeout=60_000)

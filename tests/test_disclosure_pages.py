@@ -184,13 +184,32 @@ def observe_series(spec: dict, key: str, view: View, names: dict, seen: Observat
 
 
 TREND_SECTIONS = ["What changed", "Series", "Control chart", "Rhythm"]   # its tabs, drawn only while open
+# Each page's tabs (widgets.sections), drawn only while open: the attacker opens every one.
+PAGE_SECTIONS = {
+    "pages/trends.py": ("tr_section", TREND_SECTIONS),
+    "pages/substance.py": ("substance_section", ["Treatment", "Drug and alcohol demand", "Wards and premises"]),
+    "pages/reoffending.py": ("reoffending_section", ["Proven reoffending", "Repeat offending in the partner extract",
+                                                     "Most frequent offenders", "IOM cohort before and after entry"]),
+}
+OPENED = {"pages/reoffending.py": {"reoffending_cohorts_open": True}}   # lists drawn only once opened
+
+
+def each_section(at, page: str):
+    """`at` with each of the page's tabs open in turn (once, as it is, for a page without tabs),
+    every list that is drawn only once opened opened."""
+    key, sections = PAGE_SECTIONS.get(page, (None, [None]))
+    for opened, value in OPENED.get(page, {}).items():
+        at.session_state[opened] = value
+    for section in sections:
+        if key:
+            at.session_state[key] = section
+            at.run()
+            assert not at.exception, [e.value for e in at.exception]
+        yield at
 
 
 def observe_trends(at, view: View, names: dict, seen: Observations) -> None:
-    for section in TREND_SECTIONS:
-        at.session_state["tr_section"] = section
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
+    for _ in each_section(at, "pages/trends.py"):
         observe_trends_section(at, view, names, seen)
 
 
@@ -217,15 +236,19 @@ def observe_trends_section(at, view: View, names: dict, seen: Observations) -> N
 
 
 def observe_substance(at, view: View, names: dict, areas: nat_areas.Areas, seen: Observations) -> None:
+    metrics, frames = [], []
+    for _ in each_section(at, "pages/substance.py"):
+        metrics += list(at.metric)
+        frames += list(at.dataframe)
     wards = view.codes(names)
     measures = [m for m in substance.MEASURES]
-    metrics = list(at.metric)
     assert len(metrics) == len(measures)
     for m, metric in zip(measures, metrics):
         seen.add(cells(wards, view.months, m.key), metric.value, "total")
     by_label = {m.label: m.key for m in measures}
     code_of = {n: c for c, n in names.items()}
-    for frame in at.dataframe:
+    assert frames
+    for frame in frames:
         table = frame.value
         if "Ward" in table and "Premises" not in table:
             for _, row in table.iterrows():
@@ -372,6 +395,14 @@ def test_board_receives_only_published_counts_and_no_p_values(board, page, truth
     no sentence gives an exact p-value or a count of 1 to 4 ("of the 1 crimes"); the disclosure
     statement is on the page."""
     at = board(page, View((CASTLE,), "Latest month"))
+    for _ in each_section(at, page):
+        assert_only_published(at)
+    said = "\n".join(page_text(at) for _ in each_section(at, page))
+    assert P.statement.split(";")[0] in said
+
+
+def assert_only_published(at) -> None:
+    """What one run of a page sent the board: its charts' counts, its sentences and tables."""
     for widget, spec in charts(at):
         heading = title(spec)
         counts = "-trend-" in widget or COUNT_CHARTS.search(heading) or heading.startswith("People in treatment")
@@ -393,7 +424,6 @@ def test_board_receives_only_published_counts_and_no_p_values(board, page, truth
     assert not re.search(r"\bp = 0?\.\d|p < 0\.001", said), "an exact p-value beside a rounded count"
     unit = r"(crimes?|incidents?|offences?|offenders?|members?|people|completions)"
     assert not re.search(rf"(?<![\d,.%])[1-4] {unit}\b", said), re.findall(rf"(?<![\d,.%])[1-4] {unit}", said)
-    assert P.statement.split(";")[0] in said
     for frame in at.dataframe:
         for column in frame.value.columns:
             for v in frame.value[column]:

@@ -33,6 +33,17 @@ def frame_with(at, column: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
+TREATMENT, DEMAND, PLACES = "Treatment", "Drug and alcohol demand", "Wards and premises"
+
+
+def show(at, section: str):
+    """Open the page's tab `section` (each is drawn only while open)."""
+    at.session_state["substance_section"] = section
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def test_treatment_and_demand_for_an_analyst(app_test, demo):
     at = app_test(PAGE)
     page = texts(at)
@@ -40,9 +51,14 @@ def test_treatment_and_demand_for_an_analyst(app_test, demo):
     for _, row in treatment.latest_comparison(table).iterrows():
         assert treatment.comparison_sentence(row) in page
     assert "Synthetic demo treatment figures" in page
+    assert [t.label for t in at.tabs] == [TREATMENT, DEMAND, PLACES]
+    assert len(at.get("plotly_chart")) == 3 and not at.metric and not at.dataframe  # the open tab only
     counts = substance.period_counts(demo, LAST_12_MONTHS)["counts"]
+    show(at, DEMAND)
     shown = [m.value for m in at.metric]
     assert shown == [f"{counts[m.key]:,}" for m in substance.MEASURES]
+    assert len(at.get("plotly_chart")) == 2  # crimes, ASB
+    show(at, PLACES)
     wards = frame_with(at, "Ward")
     assert len(wards) == 20 and wards["Drug offences"].sum() == counts["drug_offences"]
     by_area = frame_with(at, "NAT area")  # config/areas.toml's example areas cover every ward
@@ -50,7 +66,6 @@ def test_treatment_and_demand_for_an_analyst(app_test, demo):
     assert by_area["Drug offences"].sum() == counts["drug_offences"]
     assert frame_with(at, "Premises type")["Alcohol-related crimes"].sum() == counts["alcohol_crimes"]
     assert len(frame_with(at, "Premises")) == 10
-    assert len(at.get("plotly_chart")) == 5  # completions, numbers, re-presentations, crimes, ASB
 
 
 def test_the_sidebar_moves_the_demand_but_not_the_city_wide_treatment(app_test, demo):
@@ -58,10 +73,12 @@ def test_the_sidebar_moves_the_demand_but_not_the_city_wide_treatment(app_test, 
     sentences = [m.value for m in at.markdown if "completed successfully" in m.value]
     at.multiselect(key="f_wards").set_value(["E05012275"]).run()  # Bulwell
     at.multiselect(key="f_priorities").set_value(["hate_crime"]).run()  # not the subject here
+    assert [m.value for m in at.markdown if "completed successfully" in m.value] == sentences
+    show(at, DEMAND)
     bulwell = substance.period_counts(demo, Filters(start=LAST_12_MONTHS.start, end=LAST_12_MONTHS.end,
                                                     wards=("E05012275",)))["counts"]
     assert [m.value for m in at.metric] == [f"{bulwell[m.key]:,}" for m in substance.MEASURES]
-    assert [m.value for m in at.markdown if "completed successfully" in m.value] == sentences
+    show(at, PLACES)
     assert frame_with(at, "Ward")["Ward"].tolist() == ["Bulwell"]
 
 
@@ -85,20 +102,28 @@ def test_the_board_sees_no_small_numbers(app_test, monkeypatch):
     at.multiselect(key="f_wards").set_value(["E05012285"]).run()  # one ward: small counts appear
     at.selectbox(key="f_period").set_value("Latest month").run()
     assert not at.exception
+    said = texts(at)
+    show(at, DEMAND)
+    said += texts(at)
+    show(at, PLACES)
+    assert at.dataframe
     for frame in at.dataframe:
         for column in frame.value.columns[1:]:
             assert not frame.value[column].astype(str).isin(["1", "2", "3", "4"]).any(), column
-    assert not re.search(r"(?<![\d,.<])[1-4] (of|completions)\b", texts(at))
+    assert not re.search(r"(?<![\d,.<])[1-4] (of|completions)\b", said + texts(at))
 
 
 def test_police_uk_data_shows_drug_offences_and_says_what_it_cannot(police_uk_store, monkeypatch, app_test):
     monkeypatch.setenv("CDP_STORE", police_uk_store)
     monkeypatch.delenv(treatment.ENV, raising=False)
     at = app_test(PAGE)
+    assert at.session_state["substance_section"] == DEMAND  # no treatment file: it opens on the store
     page = texts(at)
-    assert "No treatment file is configured" in page and "CDP_TREATMENT" in page
     assert "police.uk data has no drug or alcohol flags" in page
     assert len(at.metric) == 1 and int(at.metric[0].value.replace(",", "")) > 0  # drug offences only
+    page = texts(show(at, TREATMENT))
+    assert "No treatment file is configured" in page and "CDP_TREATMENT" in page
+    show(at, PLACES)
     assert frame_with(at, "Ward").columns.tolist() == ["Ward", "Drug offences"]
 
 
