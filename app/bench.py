@@ -110,6 +110,7 @@ def measure_pages(setting: str, repeats: int, pages: list[str]) -> dict:
     def timed_run(at, page: str, cold: bool = False) -> tuple[float, float]:
         if cold:
             st.cache_data.clear()
+            st.cache_resource.clear()  # the briefing's panels and charts too
         query_seconds.clear()
         started = time.perf_counter()
         at.run(timeout=600)
