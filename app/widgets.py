@@ -97,11 +97,15 @@ def table_height(rows: int, most_rows: int = 15) -> int | str:
     return "content" if rows <= most_rows else ROW_PX * (most_rows + 1) + 3
 
 
-def sections(draw: dict[str, Callable[[], None]], key: str, default: str | None = None) -> None:
+def sections(draw: dict[str, Callable[[], None]], key: str, default: str | None = None,
+             in_url: bool = True) -> None:
     """A page's sections as tabs, of which only the open one is computed, sent and drawn: choosing
-    a tab reruns the page, and the open tab is in the URL (`?<key>=<label>`), so a reload or a
-    shared link opens it. `default` is the tab opened when the URL names none."""
-    tabs = st.tabs(list(draw), key=key, default=default, on_change="rerun", bind="query-params")
+    a tab reruns the page. With `in_url` the open tab is in the URL (`?<key>=<label>`), so a
+    reload or a shared link opens it; a page that hands over to another with st.switch_page
+    cannot have it (Streamlit 1.67 refuses to clear a URL parameter bound to a widget).
+    `default` is the tab opened when the URL names none."""
+    tabs = st.tabs(list(draw), key=key, default=default, on_change="rerun",
+                   bind="query-params" if in_url else None)
     for tab, section in zip(tabs, draw.values()):
         if tab.open:
             with tab:

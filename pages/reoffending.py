@@ -203,5 +203,6 @@ def cohort_section() -> None:
 SECTIONS = {"Proven reoffending": proven_section, "Repeat offending in the partner extract": repeat_section,
             "Most frequent offenders": frequent_section, "IOM cohort before and after entry": cohort_section}
 # Without the Ministry of Justice's file the page opens on the partner extract's repeat offending.
-widgets.sections(SECTIONS, key="reoffending_section",
+# Not in the URL: the most frequent offenders hand over to the problem profile (st.switch_page).
+widgets.sections(SECTIONS, key="reoffending_section", in_url=False,
                  default=None if moj.source.path is not None else "Repeat offending in the partner extract")

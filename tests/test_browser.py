@@ -89,6 +89,25 @@ def test_filters_are_kept_in_the_url_and_restored(server, browser):
     page.close()
 
 
+def test_a_pages_open_tab_is_kept_in_the_url(server, browser):
+    """A page's sections are tabs drawn only while open; the open one is in the address, so a
+    reload or a shared link opens it."""
+    page, errors = open_page(browser, f"{server}/substance")
+    assert page.get_by_role("tab", name="Treatment", selected=True).count() == 1
+    page.get_by_role("tab", name="Wards and premises").click()
+    page.get_by_role("heading", name="By ward").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert "substance_section=Wards+and+premises" in page.url
+    page.reload()
+    wait_until_idle(page)
+    assert page.get_by_role("tab", name="Wards and premises", selected=True).count() == 1
+    assert page.get_by_role("heading", name="By ward").count() == 1
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 3
+    assert page.locator(".js-plotly-plot").count() == 0   # the treatment charts are not drawn
+    assert not errors
+    page.close()
+
+
 def test_maps_drill_down_into_a_ward(server, browser):
     """The drill-down opens beside the map, on screen; the map's choices and the ward are in the
     address, which opens the same map again."""
@@ -174,10 +193,9 @@ def test_a_person_level_download_writes_the_audit_log_at_the_click(server, brows
 
 
 def test_a_frequent_offender_opens_their_profile_and_the_list_download_is_audited(server, browser, audit_log):
-    # Its tab is in the address: a shared link opens it.
-    page, errors = open_page(browser, f"{server}/reoffending?reoffending_section=Most+frequent+offenders",
-                             height=1600)
-    assert page.get_by_role("tab", name="Most frequent offenders", selected=True).count() == 1
+    page, errors = open_page(browser, f"{server}/reoffending", height=1600)
+    page.get_by_role("tab", name="Most frequent offenders").click()
+    wait_until_idle(page)
     grid = page.locator(".st-key-frequent-offenders")
     grid.scroll_into_view_if_needed()
     grid.locator("canvas").first.wait_for(timeout=60_000)
