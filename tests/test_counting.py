@@ -132,6 +132,7 @@ def test_every_page_shows_the_in_area_counts(force_wide, monkeypatch):
     at.switch_page("pages/trends.py").run()
     assert not at.exception and statement in page_text(at)
 
+    at.session_state["repeats_section"] = "Repeat places and premises"   # the page's tab of places
     at.switch_page("pages/repeats.py").run()
     assert not at.exception
     located = re.search(r"of the ([\d,]+) incidents at locations", page_text(at))

@@ -197,7 +197,17 @@ def test_other_pages_on_hostile_data(hostile_page, page):
 
 
 def test_the_escalation_list_opened_on_hostile_data(hostile_page):
-    assert_text_only(hostile_page("pages/repeats.py", escalation_open=True))
+    assert_text_only(hostile_page("pages/repeats.py", repeats_section="Domestic abuse escalation",
+                                  escalation_open=True))
+
+
+@pytest.mark.parametrize("page, state", [
+    ("pages/repeats.py", {"repeats_section": "Repeat places and premises"}),
+    ("pages/substance.py", {"substance_section": "Wards and premises"}),
+    ("pages/substance.py", {"substance_section": "Drug and alcohol demand"}),
+], ids=["repeat-places", "substance-places", "substance-demand"])
+def test_tabs_on_hostile_data(hostile_page, page, state):
+    assert_text_only(hostile_page(page, **state))
 
 
 def test_the_briefing_deck_escapes_ward_names(hostile):

@@ -102,6 +102,7 @@ def test_streamlit_is_configured_for_local_mode_and_no_table_downloads():
 
 def test_the_scan_finds_person_keys_where_analysts_see_them(app_test, demo_facts):
     at = app_test("pages/repeats.py")
+    at.session_state["repeats_section"] = "Domestic abuse escalation"
     at.session_state["escalation_open"] = True
     at.run()
     assert len(person_keys(received(at), demo_facts)) > 10       # the escalation list, opened
@@ -190,6 +191,7 @@ def test_no_person_level_data_when_the_audit_log_cannot_be_written(app_test, dem
     unwritable.mkdir()
     monkeypatch.setenv("CDP_AUDIT_LOG", str(unwritable))
     at = app_test("pages/repeats.py")
+    at.session_state["repeats_section"] = "Domestic abuse escalation"
     at.session_state["escalation_open"] = True
     at.run()
     assert not [d for d in at.dataframe if "incidents_in_window" in d.value.columns]   # no escalation list

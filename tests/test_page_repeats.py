@@ -35,6 +35,18 @@ def pct(share) -> str:
     return f"{share:.1%}"
 
 
+VICTIMS, TARGET, ESCALATION, PLACES = ("Repeat victims", "Hate crime repeat target", "Domestic abuse escalation",
+                                       "Repeat places and premises")
+
+
+def show(at: AppTest, section: str) -> AppTest:
+    """Open the page's tab `section` (each is drawn only while open)."""
+    at.session_state["repeats_section"] = section
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 # --- repeat victimisation ------------------------------------------------------------------------
 
 def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
@@ -46,10 +58,13 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     assert shown["Repeat victims (2+ in 12 months)"] == pct(expected["repeat_share"])
     assert shown["High-frequency (3+ in 12 months)"] == pct(expected["high_frequency_share"])
     assert shown["Share of crimes suffered by repeat victims"] == pct(expected["repeat_incident_share"])
-    assert len(at.get("plotly_chart")) == 3  # survival, the open tab's group chart, target
+    assert {VICTIMS, TARGET, ESCALATION, PLACES} <= {t.label for t in at.tabs}
+    assert len(at.get("plotly_chart")) == 2  # survival, the open group tab's chart: the open tab only
     wards = frame_with(at, "repeat_victims")
     assert len(wards) == 20 and wards["group"].str.startswith("E0").sum() == 0  # ward names, not codes
     # The target: baseline, selected period and target, with the definition on the page.
+    shown = metrics(show(at, TARGET))
+    assert len(at.get("plotly_chart")) == 1
     target = vic.hate_crime_target(demo, LAST_12_MONTHS.start, LAST_12_MONTHS.end)
     assert shown["Baseline: April 2020 to March 2021"] == pct(target["baseline"]["rate"])
     assert shown["Selected period: Apr 2024 to Mar 2025"] == pct(target["selected"]["rate"])
@@ -60,6 +75,7 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     # Escalation: the victims' keys are sent only once their list is opened; the list matches the
     # count; showing it is logged as a view, and the CSV export is logged only when it is made, at
     # the click.
+    shown = metrics(show(at, ESCALATION))
     assert not [d for d in at.dataframe if "incidents_in_window" in d.value.columns]
     assert not at.get("download_button") and not list(audit.entries(audit_log))
     at.session_state["escalation_open"] = True
@@ -76,6 +92,7 @@ def test_repeats_page_shows_the_measures(app_test, demo, audit_log):
     at.run()
     assert len(list(audit.entries(audit_log))) == 1  # the same view again in the session: logged once
     # Repeat places: premises and locations, ranked, with the mix of priorities.
+    show(at, PLACES)
     premises = next(d.value for d in at.dataframe if "premises_type" in d.value.columns)
     assert len(premises) == 50 and premises["crimes"].add(premises["asb_incidents"]).is_monotonic_decreasing
     assert premises["priorities"].str.len().gt(0).all()
@@ -99,8 +116,10 @@ def test_repeat_rates_by_group_draw_the_open_tab_only(app_test, demo):
 def test_priority_wards_and_period_change_the_figures(app_test, demo):
     at = app_test("pages/repeats.py")
     hate_victims = metrics(at)["Victims"]
-    citywide_target = {k: v for k, v in metrics(at).items() if k.startswith(("Baseline", "Selected", "Target"))}
     wards_table = frame_with(at, "repeat_victims").set_index("group")
+    citywide_target = {k: v for k, v in metrics(show(at, TARGET)).items()
+                       if k.startswith(("Baseline", "Selected", "Target"))}
+    show(at, VICTIMS)
     at.multiselect(key="f_priorities").set_value(["dsva"]).run()
     assert at.selectbox(key="r_priority").value == "dsva"
     dsva = vic.repeat_victimisation(demo, LAST_12_MONTHS, "dsva")["summary"]
@@ -115,7 +134,7 @@ def test_priority_wards_and_period_change_the_figures(app_test, demo):
                                                        wards=(CASTLE,)), "hate_crime")["summary"]
     assert metrics(at)["Repeat victims (2+ in 12 months)"] == pct(in_castle["repeat_share"])
     assert len(frame_with(at, "repeat_victims")) == 1  # one ward left
-    assert {k: v for k, v in metrics(at).items() if k in citywide_target} == citywide_target  # citywide
+    assert {k: v for k, v in metrics(show(at, TARGET)).items() if k in citywide_target} == citywide_target  # citywide
 
     at.multiselect(key="f_wards").set_value([]).run()
     at.selectbox(key="f_period").set_value("Financial year 2020/21").run()
@@ -123,6 +142,7 @@ def test_priority_wards_and_period_change_the_figures(app_test, demo):
     shown = metrics(at)
     # The baseline year itself: the selected period and the baseline are the same measure.
     assert shown["Selected period: Apr 2020 to Mar 2021"] == shown["Baseline: April 2020 to March 2021"]
+    show(at, VICTIMS)
     assert any("lower bounds" in w.value for w in at.warning)  # no 12 months before April 2020
 
 
@@ -148,11 +168,15 @@ def test_police_uk_only_data_says_there_are_no_victim_keys(police_uk_store, monk
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     at.switch_page("pages/repeats.py").run()
     assert not at.exception
-    infos = " ".join(i.value for i in at.info)
+    assert at.session_state["repeats_section"] == PLACES   # the one measure without victim keys
+    infos = ""
+    for section in (VICTIMS, TARGET, ESCALATION):
+        infos += " ".join(i.value for i in show(at, section).info)
+        assert not at.metric and not at.get("plotly_chart")
     assert "The loaded data has no victim keys" in infos
     assert "Unavailable for the loaded data" in infos
-    assert not at.metric and not at.get("plotly_chart")
     # Repeat places still work from the snapped points.
+    show(at, PLACES)
     at.session_state["repeat_places_kind"] = "Locations"
     at.run()
     locations = next(d.value for d in at.dataframe if "asb_incidents" in d.value.columns)
