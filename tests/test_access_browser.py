@@ -214,7 +214,10 @@ def test_an_analyst_signs_in_and_is_audited(site, browser, facts):
     assert "Overview" in body and f"Signed in as Ana Lyst ({email}), analyst" in body
     nav = who.nav()
     assert "Repeat victimisation" in nav and "Problem profile" in nav and "Data" in nav
-    who.open("repeats", expect="Domestic abuse: potential escalation")
+    who.open("repeats", expect="Time to the next incident")
+    who.page.get_by_role("tab", name="Domestic abuse escalation").click()   # the page's tab
+    who.page.locator(".st-key-escalation_open summary").wait_for(timeout=60_000)
+    wait_until_idle(who.page)
     assert not [e for e in logged(site, email) if e["what"] == "domestic abuse escalation victims"]
     who.page.locator(".st-key-escalation_open summary").click()   # the victims' list, opened
     who.page.get_by_role("button", name="Download the list (CSV)").wait_for(timeout=60_000)
