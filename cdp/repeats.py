@@ -112,15 +112,23 @@ def victim_summary(incidents: pd.DataFrame, period_start, period_end, window_day
     (see `repeat_definition`).
     """
     in_period, peaks = _period_peaks(incidents, period_start, period_end, window_days)
-    victims = len(peaks)
     repeat_victims = int((peaks >= repeat).sum())
     high = int((peaks >= high_frequency).sum())
     to_repeat = int((in_period["victim_id"].map(peaks) >= repeat).sum())
+    return summary_figures(len(peaks), repeat_victims, high, len(in_period), to_repeat, window_days,
+                           repeat, high_frequency)
+
+
+def summary_figures(victims: int, repeat_victims: int, high_frequency_victims: int, incidents: int,
+                    incidents_to_repeat_victims: int, window_days: int = WINDOW_DAYS,
+                    repeat: int = REPEAT, high_frequency: int = HIGH_FREQUENCY) -> dict:
+    """`victim_summary`'s result from its counts (also counted in the store: cdp.victimisation)."""
     return {
-        "victims": victims, "repeat_victims": repeat_victims, "high_frequency_victims": high,
-        "repeat_share": _share(repeat_victims, victims), "high_frequency_share": _share(high, victims),
-        "incidents": len(in_period), "incidents_to_repeat_victims": to_repeat,
-        "repeat_incident_share": _share(to_repeat, len(in_period)),
+        "victims": victims, "repeat_victims": repeat_victims, "high_frequency_victims": high_frequency_victims,
+        "repeat_share": _share(repeat_victims, victims),
+        "high_frequency_share": _share(high_frequency_victims, victims),
+        "incidents": incidents, "incidents_to_repeat_victims": incidents_to_repeat_victims,
+        "repeat_incident_share": _share(incidents_to_repeat_victims, incidents),
         "definition": repeat_definition(window_days, repeat, high_frequency),
     }
 
@@ -138,13 +146,19 @@ def repeat_rate_for_target(incidents: pd.DataFrame, period_start, period_end,
     if priority is not None:
         incidents = incidents[incidents[priority_column(priority)].fillna(False).astype(bool)]
     in_period, peaks = _period_peaks(incidents, period_start, period_end, window_days)
-    numerator, denominator = int((peaks >= 2).sum()), len(peaks)
-    repeat_incidents = int((in_period["in_window"] >= 2).sum())
+    return target_rate_figures(int((peaks >= 2).sum()), len(peaks), int((in_period["in_window"] >= 2).sum()),
+                               len(in_period), window_days, priority)
+
+
+def target_rate_figures(numerator: int, denominator: int, repeat_incidents: int, incidents: int,
+                        window_days: int = WINDOW_DAYS, priority: str | None = "hate_crime") -> dict:
+    """`repeat_rate_for_target`'s result from its counts (also counted in the store:
+    cdp.victimisation)."""
     kind = f"{PRIORITY_BY_KEY[priority].label.lower()} " if priority else ""
     return {
         "numerator": numerator, "denominator": denominator, "rate": _share(numerator, denominator),
-        "repeat_incidents": repeat_incidents, "incidents": len(in_period),
-        "incident_rate": _share(repeat_incidents, len(in_period)),
+        "repeat_incidents": repeat_incidents, "incidents": incidents,
+        "incident_rate": _share(repeat_incidents, incidents),
         "definition": (
             f"Repeat victimisation rate: of the victims of {kind}incidents in the period, the share "
             f"who had also been the victim of another {kind}incident in the {window_days} days before "
@@ -152,6 +166,9 @@ def repeat_rate_for_target(incidents: pd.DataFrame, period_start, period_end,
             f"earlier counts). Victims are pseudonymous IDs; incidents with no "
             f"victim recorded are left out."),
     }
+
+
+CURVE_COLUMNS = ["days", "survival", "ci_low", "ci_high", "at_risk", "repeats"]
 
 
 def time_to_next(incidents: pd.DataFrame, period_start=None, period_end=None, data_end=None,
@@ -164,13 +181,12 @@ def time_to_next(incidents: pd.DataFrame, period_start=None, period_end=None, da
     yet, just after `days`), ci_low, ci_high (pointwise log-log interval from Greenwood's standard
     error), at_risk, repeats. Survival is 1 before the first listed day.
     """
-    columns = ["days", "survival", "ci_low", "ci_high", "at_risk", "repeats"]
     end = (incident_dates(incidents).max() if data_end is None
            else pd.Timestamp(data_end).normalize())
     events = _victim_events(incidents)
     events = events[events["date"] <= end].reset_index(drop=True)
     if events.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=CURVE_COLUMNS)
     same_victim = events["victim_id"].eq(events["victim_id"].shift(-1))
     next_day = events["day"].shift(-1).where(same_victim)
     end_day = np.datetime64(end, "D").astype(np.int64)
@@ -180,9 +196,16 @@ def time_to_next(incidents: pd.DataFrame, period_start=None, period_end=None, da
         follow = follow[follow["date"] >= pd.Timestamp(period_start).normalize()]
     if period_end is not None:
         follow = follow[follow["date"] <= pd.Timestamp(period_end).normalize()]
-    if follow.empty or not follow["repeat"].any():
-        return pd.DataFrame(columns=columns)
-    fit = SurvfuncRight(follow["days"].to_numpy(float), follow["repeat"].to_numpy(int))
+    return survival_curve(follow["days"].to_numpy(float), follow["repeat"].to_numpy(int), confidence)
+
+
+def survival_curve(days: np.ndarray, repeat: np.ndarray, confidence: float = 0.95) -> pd.DataFrame:
+    """The Kaplan-Meier curve of `time_to_next` from its follow-ups: each one's days (to the next
+    incident, or to censoring) and whether it ended in a repeat (1) or was censored (0). The
+    curve depends on the follow-ups alone, not on their order."""
+    if len(days) == 0 or not np.any(repeat):
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    fit = SurvfuncRight(days, repeat)
     s, se = fit.surv_prob, fit.surv_prob_se
     z = norm.ppf(0.5 + confidence / 2)
     with np.errstate(divide="ignore", invalid="ignore"):

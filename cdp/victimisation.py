@@ -77,6 +77,153 @@ def victim_incidents(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: s
     return _victim_rows(con, condition, params, f.start, f.end, until or f.end, VICTIM_COLUMNS)
 
 
+# --- the repeat windows in DuckDB ---------------------------------------------------------------
+#
+# cdp.repeats defines each measure on pulled rows. The queries below work the same measures out in
+# DuckDB, over the same rows read the same way, so only the figures leave the store (pulling the
+# rows and windowing them in pandas took most of each measure's time at a million incidents).
+# tests/test_victimisation.py holds every one against cdp.repeats.
+
+# The characters Python's str.strip() strips: cdp.repeats reads a person key stripped so.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_EPOCH = date(1970, 1, 1)
+
+
+def _day(value: date) -> int:
+    """`value` in whole days since 1970-01-01, as the queries' `day`."""
+    return (value - _EPOCH).days
+
+
+def _people(condition: str, params: list, start: date, end: date, earliest: date, until: date,
+            person: str = "victim_id", columns: tuple[str, ...] = ()) -> tuple[str, list]:
+    """WITH clauses over the rows `_victim_rows` pulls, and their parameters.
+
+    `pulled`: the rows meeting `condition` from the month `earliest` to `until`, of the people
+    (`person`: victim_id or offender_id) with such a row from `start` to `end`, as stored (_id,
+    month, occurred_at and `columns`), in one scan of the incidents. `events`: those with a
+    person, as cdp.repeats reads them: person (the key stripped as str.strip() strips it; blank
+    keys left out), day (the incident's date, cdp.repeats.incident_dates, in days since 1970),
+    at_time (occurred_at, else the month) and the pulled columns."""
+    extra = "".join(f", {column}" for column in columns)
+    # DuckDB's trim with a set of characters is slow (10 µs a row): only keys that start or end
+    # with one of them are trimmed.
+    spaces = f"'{WHITESPACE}'"
+    stripped = (f"CASE WHEN contains({spaces}, left(_id, 1)) OR contains({spaces}, right(_id, 1)) "
+                f"THEN trim(_id, {spaces}) ELSE _id END")
+    sql = f"""
+        base AS MATERIALIZED (
+            SELECT {person} AS _id, month, occurred_at{extra} FROM incidents
+            WHERE {condition} AND month BETWEEN ? AND ?),
+        pulled AS MATERIALIZED (
+            SELECT * FROM base WHERE month BETWEEN ? AND ?
+              AND _id IN (SELECT _id FROM base WHERE _id IS NOT NULL AND month BETWEEN ? AND ?)),
+        events AS MATERIALIZED (
+            SELECT * FROM (
+                SELECT {stripped} AS person, coalesce(occurred_at, month) AS at_time,
+                       coalesce(occurred_at, month)::DATE - DATE '1970-01-01' AS day, *
+                FROM pulled) WHERE person <> '')"""
+    return sql, params + [min(earliest, start), max(until, end), earliest, until, start, end]
+
+
+def _windows(start: date, end: date, window_days: int, which: str = "TRUE") -> str:
+    """WITH clauses after `_people` for the period from the day `start` to the day `end`, over the
+    events meeting `which` (cdp.repeats' period peaks).
+
+    `windowed`: the events from `window_days` days before `start` to `end`, with in_window (the
+    person's events in the `window_days` days up to and including its day; cdp.repeats counts a
+    day's events one by one, and the last of them reaches this count) and gap (days since the
+    person's previous event: 0 on the same day, NULL for the first; one by one, an event is the
+    second or later in its window when gap <= window_days). `in_period`: those from `start`, with
+    the person's peak (their most in_window: 2 or more makes a repeat)."""
+    first, last, days = _day(start), _day(end), int(window_days)
+    return f"""
+        windowed AS MATERIALIZED (
+            SELECT *, count(*) OVER (PARTITION BY person ORDER BY day
+                                     RANGE BETWEEN {days} PRECEDING AND CURRENT ROW) AS in_window,
+                   day - lag(day) OVER (PARTITION BY person ORDER BY day) AS gap
+            FROM events WHERE ({which}) AND day BETWEEN {first - days} AND {last}),
+        in_period AS MATERIALIZED (
+            SELECT *, max(in_window) OVER (PARTITION BY person) AS peak
+            FROM windowed WHERE day >= {first})"""
+
+
+def _summary_sql(repeat: int, high_frequency: int) -> str:
+    """A scalar subquery after `_windows`: repeats.victim_summary's counts."""
+    return f"""(SELECT {{'victims': count(DISTINCT person),
+                         'repeat': count(DISTINCT person) FILTER (WHERE peak >= {int(repeat)}),
+                         'high': count(DISTINCT person) FILTER (WHERE peak >= {int(high_frequency)}),
+                         'incidents': count(*),
+                         'to_repeat': count(*) FILTER (WHERE peak >= {int(repeat)})}} FROM in_period)"""
+
+
+def _summary(counts: dict, window_days: int, repeat: int, high_frequency: int) -> dict:
+    return repeats.summary_figures(int(counts["victims"]), int(counts["repeat"]), int(counts["high"]),
+                                   int(counts["incidents"]), int(counts["to_repeat"]), window_days,
+                                   repeat, high_frequency)
+
+
+def _follow_ups_sql(start: date, end: date, data_end: date) -> str:
+    """A scalar subquery after `_people`: repeats.time_to_next's follow-ups from the events from
+    the day `start` to the day `end`, censored at `data_end`, as a list of {days, repeat, n}."""
+    first, last, censor = _day(start), _day(end), _day(data_end)
+    return f"""(SELECT list({{'days': days, 'repeat': repeat, 'n': n}} ORDER BY days, repeat) FROM (
+                SELECT coalesce(next_day, {censor}) - day AS days, next_day IS NOT NULL AS repeat,
+                       count(*) AS n
+                FROM (SELECT day, lead(day) OVER (PARTITION BY person ORDER BY day) AS next_day
+                      FROM events WHERE day <= {censor})
+                WHERE day BETWEEN {first} AND {last} GROUP BY ALL))"""
+
+
+def _curve(follow_ups: list | None) -> pd.DataFrame:
+    """repeats.time_to_next's curve from `_follow_ups_sql`'s list (the curve depends on the
+    follow-ups alone, not on their order)."""
+    follow_ups = follow_ups or []
+    n = np.array([f["n"] for f in follow_ups], dtype=np.int64)
+    days = np.repeat(np.array([f["days"] for f in follow_ups], dtype=float), n)
+    repeat = np.repeat(np.array([f["repeat"] for f in follow_ups], dtype=int), n)
+    return repeats.survival_curve(days, repeat)
+
+
+def _rates_sql(column: str, repeat: int, high_frequency: int) -> str:
+    """A scalar subquery after `_windows`: repeats.repeat_rates_by's groups of `column` in its
+    order (missing last), as a list of {value, victims, repeat, high}."""
+    return f"""(SELECT list({{'value': {column}, 'victims': victims, 'repeat': repeat, 'high': high}}
+                            ORDER BY {column} NULLS LAST) FROM (
+                SELECT {column}, count(*) AS victims,
+                       count(*) FILTER (WHERE peak >= {int(repeat)}) AS repeat,
+                       count(*) FILTER (WHERE peak >= {int(high_frequency)}) AS high
+                FROM (SELECT DISTINCT person, {column}, peak FROM in_period) GROUP BY {column}))"""
+
+
+def _rates_table(column: str, groups: list | None) -> pd.DataFrame:
+    """repeats.repeat_rates_by's table (its column types too) from `_rates_sql`'s list."""
+    groups = groups or []
+    table = pd.DataFrame({
+        column: pd.Series([g["value"] for g in groups], dtype=object),
+        "victims": pd.array([g["victims"] for g in groups], dtype="Int64"),
+        "repeat_victims": pd.array([g["repeat"] for g in groups], dtype="int64[pyarrow]"),
+        "high_frequency_victims": pd.array([g["high"] for g in groups], dtype="int64[pyarrow]")})
+    table["rate"] = table["repeat_victims"] / table["victims"]
+    return table
+
+
+def person_measures(con: duckdb.DuckDBPyConnection, condition: str, params: list, start: date, end: date,
+                    earliest: date, until: date, data_end: date, person: str = "victim_id",
+                    window_days: int = repeats.WINDOW_DAYS, repeat: int = repeats.REPEAT,
+                    high_frequency: int = repeats.HIGH_FREQUENCY) -> tuple[dict, pd.DataFrame]:
+    """repeats.victim_summary and repeats.time_to_next (followed to `data_end`) for the period
+    from the month `start` to the month `end`, over the rows meeting `condition` from `earliest`
+    to `until` of the people (`person`) with one in the period, worked out in the store."""
+    people, values = _people(condition, params, start, end, earliest, until, person)
+    first, last = period_days(start, end)
+    counts, follow_ups = con.execute(f"""
+        WITH {people}, {_windows(first, last, window_days)}
+        SELECT {_summary_sql(repeat, high_frequency)}, {_follow_ups_sql(first, last, data_end)}""",
+                                     values).fetchone()
+    return _summary(counts, window_days, repeat, high_frequency), _curve(follow_ups)
+
+
 # --- the measures for one priority ----------------------------------------------------------------
 
 def _labelled_rates(table: pd.DataFrame, column: str, labels: dict | None = None,
@@ -101,15 +248,32 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     repeat_victims, high_frequency_victims, rate), rows (incidents pulled), lookback_complete,
     data_end.
     """
-    rows = victim_incidents(con, f, priority, follow_up=True)
+    condition, params = flt.where(f, period=False, priority=priority)
     first, last = data_months(con)
     start, end = period_days(f.start, f.end)
     data_end = month_end(last) if last else end
     wards = ward_names(con)
-    by = {}
     d = targets.definitions()
-    tables = repeats.repeat_rates_by_columns(rows, list(GROUPINGS.values()), start, end,
-                                             d.window_days, d.repeat, d.high_frequency)
+    columns = tuple(GROUPINGS.values())
+    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+                             last or f.end, columns=columns)
+    pulled, counts, follow_ups, *groups = con.execute(f"""
+        WITH {people}, {_windows(start, end, d.window_days)}
+        SELECT (SELECT count(*) FROM pulled), {_summary_sql(d.repeat, d.high_frequency)},
+               {_follow_ups_sql(start, end, data_end)},
+               {', '.join(_rates_sql(column, d.repeat, d.high_frequency) for column in columns)}""",
+                                                      values).fetchone()
+    tables = {column: _rates_table(column, found) for column, found in zip(columns, groups)}
+    return {"summary": _summary(counts, d.window_days, d.repeat, d.high_frequency),
+            "curve": _curve(follow_ups), "by": rates_by_group(tables, wards), "rows": int(pulled),
+            "lookback_complete": lookback_complete(first, f.start), "data_end": data_end}
+
+
+def rates_by_group(tables: dict[str, pd.DataFrame], wards: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The page's tables (group name -> group, victims, repeat_victims, high_frequency_victims,
+    rate) from repeats.repeat_rates_by's, one per GROUPINGS column: wards by name, highest rate
+    first; the rest in their natural order."""
+    by = {}
     for name, column in GROUPINGS.items():
         table = tables[column]
         if name == "ward":
@@ -124,10 +288,7 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
             table = _labelled_rates(table, column, {True: "Vulnerable", False: "Not vulnerable"},
                                     order=["Vulnerable", "Not vulnerable", NOT_RECORDED])
         by[name] = table.reset_index(drop=True)
-    return {"summary": repeats.victim_summary(rows, start, end, d.window_days, d.repeat, d.high_frequency),
-            "curve": repeats.time_to_next(rows, start, end, data_end=data_end),
-            "by": by, "rows": len(rows), "lookback_complete": lookback_complete(first, f.start),
-            "data_end": data_end}
+    return by
 
 
 def repeat_within(curve: pd.DataFrame, days: int) -> float | None:
@@ -147,13 +308,20 @@ def _repeat_rate(con: duckdb.DuckDBPyConnection, priority: str, start: date, end
     looking back at most `look_back_months`."""
     area = flt.Filters(start=start, end=end, wards=tuple(wards))
     condition, params = flt.where(area, period=False, priority=priority)
-    rows = _victim_rows(con, condition, params, start, end, end,
-                        ("victim_id", "month", "occurred_at", PRIORITY_COLUMNS[priority]))
+    column = PRIORITY_COLUMNS[priority]
+    window_days = targets.definitions().window_days
+    people, values = _people(condition, params, start, end, flt.month_add(start, -LOOK_BACK_MONTHS), end,
+                             columns=(column,))
+    # repeats.repeat_rate_for_target counts the priority's incidents, from the look-back's first month.
+    which = f"coalesce({column}, false)"
     if look_back_months < LOOK_BACK_MONTHS:
-        earliest = pd.Timestamp(flt.month_add(start, -look_back_months))
-        rows = rows[pd.to_datetime(rows["month"]) >= earliest]
-    result = repeats.repeat_rate_for_target(rows, *period_days(start, end), priority=priority,
-                                            window_days=targets.definitions().window_days)
+        which += f" AND month >= DATE '{flt.month_add(start, -look_back_months).isoformat()}'"
+    counts = con.execute(f"""
+        WITH {people}, {_windows(*period_days(start, end), window_days, which)}
+        SELECT count(DISTINCT person) FILTER (WHERE peak >= 2), count(DISTINCT person),
+               count(*) FILTER (WHERE gap <= {int(window_days)}), count(*)
+        FROM in_period""", values).fetchone()
+    result = repeats.target_rate_figures(*(int(n) for n in counts), window_days=window_days, priority=priority)
     return {**result, "start": start, "end": end, "months": flt.months_between(start, end),
             "look_back_months": look_back_months,
             "lookback_complete": look_back_months == LOOK_BACK_MONTHS and lookback_complete(first, start)}
@@ -229,26 +397,45 @@ def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters, threshold: int | 
     (of the latest); vulnerable. Latest first.
     """
     definitions = targets.definitions()
-    threshold = threshold or definitions.escalation
+    threshold = int(threshold or definitions.escalation)
+    window_days = int(definitions.window_days)
     condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
     condition += " AND flag_domestic_abuse"
-    rows = _victim_rows(con, condition, params, f.start, f.end, f.end,
-                        ("victim_id", "month", "occurred_at", "flag_domestic_abuse", "ward_code",
-                         "victim_vulnerable"))
-    start, end = period_days(f.start, f.end)
-    # Victims whose count reaches the threshold at an incident inside the period.
-    peaks = repeats.victim_peaks(rows, start, end, definitions.window_days)
-    table = repeats.escalation_victims(rows, threshold=threshold, window_days=definitions.window_days)
-    table = table[table["victim_id"].map(peaks) >= threshold]
-    latest = (rows.assign(date=repeats.incident_dates(rows)).sort_values("date", kind="stable")
-              .groupby("victim_id").tail(1).set_index("victim_id"))
-    latest = latest[["date", "ward_code", "victim_vulnerable"]].rename(
-        columns={"date": "latest", "victim_vulnerable": "vulnerable"})
-    table = table.merge(latest, left_on="victim_id", right_index=True, how="left")  # safe when empty
+    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+                             f.end, columns=("flag_domestic_abuse", "ward_code", "victim_vulnerable"))
+    # repeats.victim_peaks over the period (in_period), repeats.escalation_victims over every
+    # flagged event pulled (the most in a window: its latest day when several windows reach it),
+    # and each victim's latest incident (of the rows as pulled: the latest time, then by ward and
+    # vulnerability when two share it).
+    table = con.execute(f"""
+        WITH {people}, {_windows(*period_days(f.start, f.end), window_days)},
+        peaks AS (SELECT person, max(peak) AS peak FROM in_period GROUP BY person),
+        flagged AS (
+            SELECT person, day, count(*) OVER (PARTITION BY person) AS total_incidents,
+                   count(*) OVER last_days AS incidents_in_window, min(day) OVER last_days AS first
+            FROM events WHERE coalesce(flag_domestic_abuse, false)
+            WINDOW last_days AS (PARTITION BY person ORDER BY day
+                                 RANGE BETWEEN {window_days} PRECEDING AND CURRENT ROW)),
+        peak AS (SELECT * FROM flagged QUALIFY row_number() OVER (
+                     PARTITION BY person ORDER BY incidents_in_window DESC, day DESC) = 1),
+        latest AS (SELECT _id, day AS latest, ward_code, victim_vulnerable AS vulnerable FROM events
+                   QUALIFY row_number() OVER (PARTITION BY _id ORDER BY at_time DESC, ward_code DESC NULLS FIRST,
+                                                                   victim_vulnerable DESC NULLS FIRST) = 1)
+        SELECT peak.person AS victim_id, incidents_in_window, DATE '1970-01-01' + first::INTEGER AS first,
+               DATE '1970-01-01' + peak.day::INTEGER AS last, total_incidents,
+               DATE '1970-01-01' + latest::INTEGER AS latest,
+               ward_code, vulnerable, (SELECT bool_or(victim_vulnerable IS NULL) FROM pulled) AS _unknown
+        FROM peak JOIN peaks USING (person) LEFT JOIN latest ON latest._id = peak.person
+        WHERE incidents_in_window >= {threshold} AND peaks.peak >= {threshold}
+        ORDER BY latest DESC NULLS LAST, incidents_in_window DESC, victim_id""", values).df()
+    # The types repeats.escalation_victims and the rows as pulled give these columns.
+    unknown = bool(table.pop("_unknown").any())
+    table = table.astype({"victim_id": object, "incidents_in_window": "int64", "total_incidents": "int64",
+                          "first": "datetime64[us]", "last": "datetime64[us]", "latest": "datetime64[us]",
+                          "vulnerable": "boolean" if unknown else bool})
     ward = table.pop("ward_code").map(ward_names(con)).fillna(NOT_RECORDED)
     table.insert(table.columns.get_loc("vulnerable"), "ward", ward)
-    return table.sort_values(["latest", "incidents_in_window", "victim_id"],
-                             ascending=[False, False, True], kind="stable").reset_index(drop=True)
+    return table
 
 
 # --- repeat places and premises -------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """Store queries behind the repeat victimisation page, on small hand-built stores."""
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from datetime import date
 
 import duckdb
 import pandas as pd
 import pytest
 
-from cdp import queries, repeats, store, victimisation as vic
+from cdp import filters as flt
+from cdp import queries, repeats, store, targets, victimisation as vic
 from cdp.filters import Filters
-from cdp.priorities import PRIORITY_COLUMNS
+from cdp.priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
 
 YEAR_2024 = Filters(start=date(2024, 1, 1), end=date(2024, 12, 1))
 FLAG_COLUMNS = ("flag_alcohol", "flag_drugs", "flag_domestic_abuse", "flag_sexual_violence",
@@ -357,3 +360,149 @@ def test_street_cleans_each_distinct_text_once_and_keeps_the_index():
     assert got.index.tolist() == [5, 3, 9, 1, 0, 7] and str(got.dtype) == str(text.astype("string").dtype)
     assert got.tolist() == ["Market Street", pd.NA, "market street", pd.NA, "Elm Close", "Market Street"]
     assert places.street(pd.Series([], dtype="string")).empty
+
+
+# --- the store's repeat windows against cdp.repeats -----------------------------------------------
+# repeat_victimisation, the repeat targets and escalation work their measures out in DuckDB; the
+# definitions are cdp.repeats', on the rows _victim_rows pulls. These are the pandas paths they
+# replaced, kept here to hold the store's figures to them.
+
+def pandas_repeat_victimisation(con, f: Filters, priority: str) -> dict:
+    rows = vic.victim_incidents(con, f, priority, follow_up=True)
+    first, last = queries.data_months(con)
+    start, end = vic.period_days(f.start, f.end)
+    data_end = vic.month_end(last) if last else end
+    d = targets.definitions()
+    tables = repeats.repeat_rates_by_columns(rows, list(vic.GROUPINGS.values()), start, end,
+                                             d.window_days, d.repeat, d.high_frequency)
+    return {"summary": repeats.victim_summary(rows, start, end, d.window_days, d.repeat, d.high_frequency),
+            "curve": repeats.time_to_next(rows, start, end, data_end=data_end),
+            "tables": tables, "rows": len(rows)}
+
+
+def pandas_repeat_rate(con, priority: str, start: date, end: date, wards=(), look_back_months=12) -> dict:
+    condition, params = flt.where(Filters(start=start, end=end, wards=tuple(wards)), period=False,
+                                  priority=priority)
+    rows = vic._victim_rows(con, condition, params, start, end, end,
+                            ("victim_id", "month", "occurred_at", PRIORITY_COLUMNS[priority]))
+    if look_back_months < 12:
+        rows = rows[pd.to_datetime(rows["month"]) >= pd.Timestamp(flt.month_add(start, -look_back_months))]
+    return repeats.repeat_rate_for_target(rows, *vic.period_days(start, end), priority=priority,
+                                          window_days=targets.definitions().window_days)
+
+
+def pandas_escalation(con, f: Filters, threshold: int = 3) -> pd.DataFrame:
+    condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
+    rows = vic._victim_rows(con, condition + " AND flag_domestic_abuse", params, f.start, f.end, f.end,
+                            ("victim_id", "month", "occurred_at", "flag_domestic_abuse", "ward_code",
+                             "victim_vulnerable"))
+    start, end = vic.period_days(f.start, f.end)
+    peaks = repeats.victim_peaks(rows, start, end)
+    table = repeats.escalation_victims(rows, threshold=threshold)
+    table = table[table["victim_id"].map(peaks) >= threshold]
+    latest = (rows.assign(date=repeats.incident_dates(rows)).sort_values("date", kind="stable")
+              .groupby("victim_id").tail(1).set_index("victim_id"))
+    latest = latest[["date", "ward_code", "victim_vulnerable"]].rename(
+        columns={"date": "latest", "victim_vulnerable": "vulnerable"})
+    table = table.merge(latest, left_on="victim_id", right_index=True, how="left")
+    ward = table.pop("ward_code").map(queries.ward_names(con)).fillna(vic.NOT_RECORDED)
+    table.insert(table.columns.get_loc("vulnerable"), "ward", ward)
+    return table.sort_values(["latest", "incidents_in_window", "victim_id"],
+                             ascending=[False, False, True], kind="stable").reset_index(drop=True)
+
+
+def assert_same_escalation(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The same table (an empty one only the same columns: pandas types an empty list's victim keys
+    as it happens to, object or string)."""
+    if expected.empty:
+        assert got.empty and list(got.columns) == list(expected.columns)
+    else:
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def assert_same_as_pandas(con, f: Filters, priority: str) -> None:
+    got = vic.repeat_victimisation(con, f, priority)
+    expected = pandas_repeat_victimisation(con, f, priority)
+    assert got["summary"] == expected["summary"] and got["rows"] == expected["rows"]
+    pd.testing.assert_frame_equal(got["curve"], expected["curve"], check_exact=True)
+    expected_by = vic.rates_by_group(expected["tables"], queries.ward_names(con))
+    for name in vic.GROUPINGS:
+        pd.testing.assert_frame_equal(got["by"][name], expected_by[name], check_exact=True)
+
+
+DEMO_VIEWS = [
+    Filters(start=date(2024, 4, 1), end=date(2025, 3, 1)),
+    Filters(start=date(2025, 1, 1), end=date(2025, 3, 1)),
+    Filters(start=date(2020, 4, 1), end=date(2020, 6, 1)),       # no look-back
+    Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), wards=("E05012277", "E05012275")),
+    Filters(start=date(2024, 4, 1), end=date(2025, 3, 1), age_bands=("18-24", "25-34"), sexes=("F",)),
+    Filters(start=date(2024, 10, 1), end=date(2025, 3, 1), vulnerable_only=True),
+    Filters(start=date(2024, 4, 1), end=date(2025, 3, 1), repeat_only=True),
+]
+
+
+@pytest.fixture(scope="module")
+def demo(demo_db):
+    con = store.connect(demo_db, read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize("view", range(len(DEMO_VIEWS)))
+def test_repeat_victimisation_is_cdp_repeats_on_the_demo(demo, view):
+    for priority in ("hate_crime", "asb", "dsva", "weapons"):
+        assert_same_as_pandas(demo, DEMO_VIEWS[view], priority)
+
+
+@pytest.mark.parametrize("view", range(len(DEMO_VIEWS)))
+def test_escalation_is_cdp_repeats_on_the_demo(demo, view):
+    for threshold in (3, 5):
+        assert_same_escalation(vic.escalation(demo, DEMO_VIEWS[view], threshold=threshold),
+                               pandas_escalation(demo, DEMO_VIEWS[view], threshold))
+    assert len(vic.escalation(demo, DEMO_VIEWS[0])) > 10
+
+
+def test_repeat_targets_are_cdp_repeats_on_the_demo(demo):
+    for f in DEMO_VIEWS[:4]:
+        for priority, wards in (("hate_crime", ()), ("dsva", f.wards), ("asb", ("E05012277",))):
+            for look_back in (12, 6, 0):
+                got = vic._repeat_rate(demo, priority, f.start, f.end, date(2020, 4, 1), wards, look_back)
+                expected = pandas_repeat_rate(demo, priority, f.start, f.end, wards, look_back)
+                assert {k: got[k] for k in expected} == expected
+
+
+# Keys the store's queries must read as cdp.repeats does: stripped as str.strip() strips them (an
+# ideographic space, a no-break space, a tab), blank ones left out, dates known to the month only
+# (the first of the month), two on one day and victims with no vulnerability recorded.
+AWKWARD = [
+    hate("a", "2024-02-01"), hate(" a", "2024-03-01", "E2"), hate("a\u3000", "2024-03-01 10:00"),
+    hate("\u00a0b\t", "2023-11-20"), hate("b", "2024-11-19", victim_vulnerable=True),
+    hate(" ", "2024-05-01"), hate("\u2003", "2024-05-02"), hate("c", "2024-06-01"),
+    hate("c", "2024-06-01"), hate("c", "2025-02-01"), hate("d", "2024-07-09", victim_vulnerable=False),
+    hate("d", "2024-07-31", victim_age_band="65+"),
+    da("e", "2023-12-01"), da("e", "2024-01-15"), da(" e", "2024-02-01", "E2"), da("e ", "2024-02-01 09:00"),
+    da("f", "2024-04-01"), da("f", "2024-04-01 12:00"), da("f", "2024-04-30", victim_vulnerable=True),
+]
+
+
+def test_awkward_keys_and_dates_read_as_cdp_repeats_reads_them(db):
+    insert_incidents(db, AWKWARD)
+    db.execute("UPDATE incidents SET occurred_at = NULL WHERE victim_id IN ('c', 'e ')")  # months only
+    for f in (YEAR_2024, Filters(start=date(2024, 3, 1), end=date(2024, 7, 1)), Filters(
+            start=date(2024, 6, 1), end=date(2024, 6, 1), wards=("E1",))):
+        assert_same_as_pandas(db, f, "hate_crime")
+        for threshold in (2, 3):
+            assert_same_escalation(vic.escalation(db, f, threshold=threshold), pandas_escalation(db, f, threshold))
+        for look_back in (12, 3):
+            got = vic._repeat_rate(db, "hate_crime", f.start, f.end, date(2023, 11, 1), (), look_back)
+            expected = pandas_repeat_rate(db, "hate_crime", f.start, f.end, (), look_back)
+            assert {k: got[k] for k in expected} == expected
+    summary = vic.repeat_victimisation(db, YEAR_2024, "hate_crime")["summary"]
+    assert (summary["victims"], summary["repeat_victims"]) == (4, 3)  # a, b, c, d; a, c and d repeat
+    escalating = vic.escalation(db, YEAR_2024)
+    assert escalating["victim_id"].tolist() == ["f", "e"] and escalating["vulnerable"].dtype == "boolean"
+
+
+def test_whitespace_is_what_str_strip_strips():
+    spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert vic.WHITESPACE == spaces
