@@ -102,12 +102,13 @@ def repeat_offending(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> dict:
     the data), within (share followed by another within 28, 90 and 365 days), coverage
     (`offence_coverage`), lookback_complete, data_end.
     """
-    rows = _as_person_rows(offender_rows(con, f))
+    condition, params = _offence_condition(f, period=False)
     first, last = data_months(con)
     start, end = victimisation.period_days(f.start, f.end)
     data_end = victimisation.month_end(last) if last else end
-    summary = repeats.victim_summary(rows, start, end)
-    curve = repeats.time_to_next(rows, start, end, data_end=data_end)
+    summary, curve = victimisation.person_measures(con, condition, params, f.start, f.end,
+                                                   flt.month_add(f.start, -12), last or f.end,
+                                                   data_end, person="offender_id")
     return {"offenders": summary["victims"], "repeat_offenders": summary["repeat_victims"],
             "repeat_share": summary["repeat_share"], "offences": summary["incidents"],
             "offences_by_repeat": summary["incidents_to_repeat_victims"],

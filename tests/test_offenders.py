@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from cdp import offenders
+from cdp import offenders, queries, repeats, store, victimisation
 from cdp.disclosure import Published, Rule
 from cdp.filters import Filters
 from cdp.ingest import ingest
@@ -58,6 +58,43 @@ def test_time_to_the_next_offence_kaplan_meier(loaded):
     assert result["within"] == {28: 0.0, 90: pytest.approx(0.2), 365: pytest.approx(0.6)}
     figure = offenders.survival_figure(result["curve"])
     assert figure.layout.xaxis.title.text == "Days since the offence"
+
+
+def pandas_repeat_offending(con, f: Filters) -> dict:
+    """What repeat_offending worked out in pandas before its store query: cdp.repeats' measures
+    on the pulled offences (offenders in `victim_id`)."""
+    rows = offenders._as_person_rows(offenders.offender_rows(con, f))
+    first, last = queries.data_months(con)
+    start, end = victimisation.period_days(f.start, f.end)
+    return {"summary": repeats.victim_summary(rows, start, end),
+            "curve": repeats.time_to_next(rows, start, end, data_end=victimisation.month_end(last))}
+
+
+@pytest.mark.parametrize("view", [
+    Filters(start=date(2024, 4, 1), end=date(2025, 3, 1)), Filters(start=date(2025, 1, 1), end=date(2025, 3, 1)),
+    Filters(start=date(2020, 4, 1), end=date(2020, 6, 1)),
+    Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), wards=("E05012277",), priorities=("asb", "dsva")),
+    Filters(start=date(2024, 4, 1), end=date(2025, 3, 1), categories=("Shoplifting", "Burglary"))])
+def test_repeat_offending_is_cdp_repeats_on_the_demo(demo_db, view):
+    """The store's windows (cdp.victimisation.person_measures) give cdp.repeats' figures exactly."""
+    con = store.connect(demo_db, read_only=True)
+    try:
+        got, expected = offenders.repeat_offending(con, view), pandas_repeat_offending(con, view)
+        summary = expected["summary"]
+        assert (got["offenders"], got["repeat_offenders"], got["repeat_share"]) == (
+            summary["victims"], summary["repeat_victims"], summary["repeat_share"])
+        assert (got["offences"], got["offences_by_repeat"], got["offence_share"]) == (
+            summary["incidents"], summary["incidents_to_repeat_victims"], summary["repeat_incident_share"])
+        pd.testing.assert_frame_equal(got["curve"], expected["curve"], check_exact=True)
+        assert got["offenders"] > 0 or view.start.year == 2020
+    finally:
+        con.close()
+
+
+def test_repeat_offending_hand_counted_is_cdp_repeats_too(loaded):
+    got, expected = offenders.repeat_offending(loaded, PERIOD), pandas_repeat_offending(loaded, PERIOD)
+    assert got["offenders"] == expected["summary"]["victims"]
+    pd.testing.assert_frame_equal(got["curve"], expected["curve"], check_exact=True)
 
 
 def test_the_ranked_list_of_frequent_offenders(loaded):
