@@ -1,7 +1,9 @@
 """Where crime concentrates: concentration at the top places, grid counts and Getis-Ord Gi*."""
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 import warnings
 
 import esda
@@ -9,7 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from libpysal.weights import Queen
+from libpysal.weights import W, Queen
 
 BNG = "EPSG:27700"
 HOTSPOT_CLASSES = ("hot spot", "cold spot", "not significant")
@@ -89,6 +91,27 @@ def grid_counts(grid_gdf: gpd.GeoDataFrame, easting, northing) -> pd.Series:
     return pd.Series(per_cell.reindex(cells, fill_value=0).to_numpy(), index=grid_gdf.index, name="count")
 
 
+_WEIGHTS: dict[tuple, W] = {}
+_WEIGHTS_LOCK = threading.Lock()
+
+
+def queen_weights(cells: gpd.GeoDataFrame) -> W:
+    """Binary queen contiguity of `cells` (libpysal, by position), built once per set of cell
+    geometries and then reused: a grid's weights never change, and building them was a third of a
+    Gi* test at a million incidents. Treat them as read-only (esda's G_Local copies them to put
+    each cell in its own neighbourhood)."""
+    key = (len(cells), hashlib.sha1(b"".join(shapely.to_wkb(cells.geometry.values))).hexdigest())
+    with _WEIGHTS_LOCK:
+        if key in _WEIGHTS:
+            return _WEIGHTS[key]
+    weights = Queen.from_dataframe(cells, use_index=False, silence_warnings=True)
+    with _WEIGHTS_LOCK:
+        if len(_WEIGHTS) >= 16:
+            _WEIGHTS.pop(next(iter(_WEIGHTS)))
+        _WEIGHTS[key] = weights
+    return weights
+
+
 def getis_ord(grid_gdf: gpd.GeoDataFrame, column: str = "count", alpha: float = 0.05,
               permutations: int = 999, seed: int | None = 12345) -> gpd.GeoDataFrame:
     """Getis-Ord Gi* hot and cold spots; returns a copy with z, p and hotspot.
@@ -110,7 +133,7 @@ def getis_ord(grid_gdf: gpd.GeoDataFrame, column: str = "count", alpha: float = 
         return result
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore")  # disconnected components, esda's z_sim on islands
-        weights = Queen.from_dataframe(result, use_index=False, silence_warnings=True)
+        weights = queen_weights(result)
         gi = esda.G_Local(y, weights, transform="B", permutations=permutations, star=True,
                           keep_simulations=True, seed=seed, n_jobs=1)
     observed = gi.Gs[:, None]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from cdp import hotspots
 from cdp.hotspots import METHOD_NOTE, concentration, getis_ord, grid, grid_counts
 
 WARDS_FILE = Path(__file__).resolve().parents[2] / "shared" / "geo" / "nottingham_wards.gpkg"
@@ -122,6 +123,23 @@ def test_getis_ord_is_reproducible_and_keeps_the_input():
     first, second = getis_ord(cells), getis_ord(cells)
     assert first["p"].tolist() == second["p"].tolist()
     assert "z" not in cells.columns
+
+
+def test_a_grid_s_weights_are_built_once_and_left_as_they_were(monkeypatch):
+    """getis_ord reuses a grid's queen weights (the same cells, the same weights) and gives what
+    weights built afresh give; G_Local works on its own copy, so the kept weights never change."""
+    cells = five_by_five()
+    first = getis_ord(cells)
+    kept = hotspots.queen_weights(cells)
+    assert hotspots.queen_weights(cells.copy()) is kept
+    assert kept.transform == "O" and kept.sparse.diagonal().sum() == 0 and kept.n == 25
+    monkeypatch.setattr(hotspots, "_WEIGHTS", {})
+    fresh = getis_ord(cells)
+    assert hotspots.queen_weights(cells) is not kept
+    pd.testing.assert_frame_equal(first, fresh, check_exact=True)
+    moved = cells.copy()
+    moved["geometry"] = moved.translate(250, 0)  # another grid: other weights
+    assert hotspots.queen_weights(moved) is not hotspots.queen_weights(cells)
 
 
 def test_getis_ord_flat_counts_and_islands():
