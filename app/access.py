@@ -244,3 +244,12 @@ def audited_view(what: str, filters: dict, rows: int) -> bool:
                  "dashboard's administrator.", icon=":material/gpp_bad:")
         return False
     return True
+
+
+def opened_person_list(label: str, key: str, what: str, filters: dict, rows: int):
+    """A closed-by-default section (`label`, widget `key`) holding person-level rows: they are sent,
+    and their view written to the audit log (audited_view), only while it is open. The section to
+    draw the rows into, or None while it is closed or the log cannot be written."""
+    listing = st.expander(f"{label} (opening the list is recorded in the audit log)", key=key,
+                          on_change="rerun", icon=":material/lock:")
+    return listing if listing.open and audited_view(what, filters, rows) else None

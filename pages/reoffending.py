@@ -175,13 +175,10 @@ def cohort_section() -> None:
                            "that the cohort file uses the partner extract's offender keys.")
             st.warning(offenders.REGRESSION_NOTE, icon=":material/info:")
             table = outcomes["members"]
-            # The members' keys are sent, and their view written to the audit log, only while the
-            # list is open.
-            listing = (st.expander("Each member (analysts only; opening the list is recorded in the audit "
-                                   "log)", key="iom_members_open", on_change="rerun", icon=":material/lock:")
-                       if viewer.sees_person_keys else None)
-            if listing is not None and listing.open and access.audited_view(
-                    "IOM cohort members", {"cohort_file": cohort_file.source.label}, len(table)):
+            listing = viewer.sees_person_keys and access.opened_person_list(
+                "Each member, for analysts only", "iom_members_open", "IOM cohort members",
+                {"cohort_file": cohort_file.source.label}, len(table))
+            if listing:
                 with listing:
                     st.dataframe(table, hide_index=True, key="iom-members", column_config={
                         "offender_id": st.column_config.TextColumn("Offender key"),

@@ -177,13 +177,12 @@ def escalation_section() -> None:
         if escalating.empty:
             st.info("No victim meets the threshold for these filters.")
         else:
-            # The victims' keys are sent, and their view written to the audit log, only while the list
-            # is open (at ten million incidents the list was 1.8 MB of every opening of this page).
-            listing = st.expander(f"The {len(escalating):,} victims: keys, dates and wards (opening the "
-                                  "list is recorded in the audit log)", key="escalation_open",
-                                  on_change="rerun", icon=":material/lock:")
-            if listing.open and access.audited_view("domestic abuse escalation victims",
-                                                    audit.filters_record(f), len(escalating)):
+            # The victims' keys are sent only while their list is open (at ten million incidents the
+            # list was 1.8 MB of every opening of this page).
+            listing = access.opened_person_list(
+                f"The {len(escalating):,} victims: keys, dates and wards", "escalation_open",
+                "domestic abuse escalation victims", audit.filters_record(f), len(escalating))
+            if listing:
                 with listing:
                     st.dataframe(escalating, hide_index=True, key="escalation", column_config={
                         "victim_id": st.column_config.TextColumn("Victim key"),
