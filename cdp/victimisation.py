@@ -21,7 +21,7 @@ from . import counting, places, repeats, stats, targets
 from . import filters as flt
 from .charts import PALETTE
 from .markup import chart, chart_series
-from .priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
+from .priorities import PRIORITY_BY_KEY, PRIORITY_COLUMNS, PRIORITY_KEYS
 from .queries import data_months, ward_names
 
 LOOK_BACK_MONTHS = 12  # the rows pulled before a period: 12 months hold the 365 days before it
@@ -95,6 +95,14 @@ def _day(value: date) -> int:
     return (value - _EPOCH).days
 
 
+def _stripped(column: str) -> str:
+    """SQL for `column` stripped as str.strip() strips it. DuckDB's trim with a set of characters
+    is slow (10 µs a row), so only a value that starts or ends with one of them is trimmed."""
+    spaces = f"'{WHITESPACE}'"
+    return (f"CASE WHEN contains({spaces}, left({column}, 1)) OR contains({spaces}, right({column}, 1)) "
+            f"THEN trim({column}, {spaces}) ELSE {column} END")
+
+
 def _people(condition: str, params: list, start: date, end: date, earliest: date, until: date,
             person: str = "victim_id", columns: tuple[str, ...] = ()) -> tuple[str, list]:
     """WITH clauses over the rows `_victim_rows` pulls, and their parameters.
@@ -106,11 +114,6 @@ def _people(condition: str, params: list, start: date, end: date, earliest: date
     keys left out), day (the incident's date, cdp.repeats.incident_dates, in days since 1970),
     at_time (occurred_at, else the month) and the pulled columns."""
     extra = "".join(f", {column}" for column in columns)
-    # DuckDB's trim with a set of characters is slow (10 µs a row): only keys that start or end
-    # with one of them are trimmed.
-    spaces = f"'{WHITESPACE}'"
-    stripped = (f"CASE WHEN contains({spaces}, left(_id, 1)) OR contains({spaces}, right(_id, 1)) "
-                f"THEN trim(_id, {spaces}) ELSE _id END")
     sql = f"""
         base AS MATERIALIZED (
             SELECT {person} AS _id, month, occurred_at{extra} FROM incidents
@@ -120,7 +123,7 @@ def _people(condition: str, params: list, start: date, end: date, earliest: date
               AND _id IN (SELECT _id FROM base WHERE _id IS NOT NULL AND month BETWEEN ? AND ?)),
         events AS MATERIALIZED (
             SELECT * FROM (
-                SELECT {stripped} AS person, coalesce(occurred_at, month) AS at_time,
+                SELECT {_stripped('_id')} AS person, coalesce(occurred_at, month) AS at_time,
                        coalesce(occurred_at, month)::DATE - DATE '1970-01-01' AS day, *
                 FROM pulled) WHERE person <> '')"""
     return sql, params + [min(earliest, start), max(until, end), earliest, until, start, end]
@@ -477,9 +480,13 @@ def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "p
     condition, params = flt.where(f, period=False)
     key = _place_key_sql(kind, snap_m)
     # One pass: key every row once, find each place's repeats (an incident in the period with
-    # another within the window before it), rank the places, and return the rows at the top
-    # places beside the totals (one row of totals with no incident columns when there are none).
-    frame = con.execute(f"""
+    # another within the window before it), rank the places, and describe the top places
+    # (repeats.repeat_places and the months, kinds and year earlier below) beside the totals.
+    start_month = f.start.isoformat()
+    sums = ", ".join(f"count(*) FILTER (WHERE coalesce({column}, false)) AS n_{key}"
+                     for key, column in PRIORITY_COLUMNS.items())
+    (incidents, repeat_count, at_repeat, described, commonest, streets, monthly, kinds,
+     earlier), = con.execute(f"""
         WITH keyed AS MATERIALIZED (
             SELECT {', '.join(PLACE_COLUMNS)}, {key} AS place_key,
                    coalesce(occurred_at, month)::DATE AS _day
@@ -494,18 +501,53 @@ def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "p
         totals AS (SELECT coalesce(sum(n), 0) AS _with_place,
                           count(*) FILTER (WHERE is_repeat) AS _repeat_places,
                           coalesce(sum(n) FILTER (WHERE is_repeat), 0) AS _at_repeat_places
-                   FROM places)
-        SELECT totals.*, chosen.* FROM totals LEFT JOIN (
-            SELECT * FROM keyed WHERE place_key IN (SELECT place_key FROM top)) AS chosen ON TRUE""",
+                   FROM places),
+        chosen AS MATERIALIZED (SELECT * FROM keyed WHERE place_key IN (SELECT place_key FROM top)),
+        -- repeats.repeat_places over the chosen rows: each place's peak, by its key stripped as
+        -- str.strip() strips it, and the places reaching a repeat, over their incidents in the period.
+        windows AS (SELECT skey, _day, count(*) OVER (PARTITION BY skey ORDER BY day
+                                                      RANGE BETWEEN {int(window_days)} PRECEDING AND CURRENT ROW) AS n
+                    FROM (SELECT {_stripped('place_key')} AS skey, _day, _day - DATE '1970-01-01' AS day
+                          FROM chosen) WHERE skey <> '' AND _day BETWEEN ? AND ?),
+        peaks AS (SELECT skey, max(n) AS peak FROM windows WHERE _day >= ? GROUP BY skey),
+        found AS MATERIALIZED (
+            SELECT chosen.*, peak FROM chosen JOIN peaks ON place_key = skey
+            WHERE _day BETWEEN ? AND ? AND peak >= {int(repeats.REPEAT)}),
+        commonest AS (
+            SELECT * FROM (SELECT place_key, 'premises_name' AS what, premises_name AS value, count(*) AS n
+                           FROM found WHERE premises_name IS NOT NULL GROUP BY ALL
+                           UNION ALL SELECT place_key, 'premises_type', premises_type, count(*)
+                           FROM found WHERE premises_type IS NOT NULL GROUP BY ALL
+                           UNION ALL SELECT place_key, 'ward_code', ward_code, count(*)
+                           FROM found WHERE ward_code IS NOT NULL GROUP BY ALL)
+            QUALIFY row_number() OVER (PARTITION BY place_key, what ORDER BY n DESC, value) = 1)
+        SELECT _with_place, _repeat_places, _at_repeat_places,
+            (SELECT list({{'place_key': place_key, 'incidents': incidents, 'peak': peak, 'first': first,
+                           'last': last, {', '.join(f"'n_{k}': n_{k}" for k in PRIORITY_COLUMNS)}}})
+             FROM (SELECT place_key, count(*) AS incidents, any_value(peak) AS peak, min(_day) AS first,
+                          max(_day) AS last, {sums} FROM found GROUP BY place_key)),
+            (SELECT list({{'place_key': place_key, 'what': what, 'value': value}}) FROM commonest),
+            (SELECT list({{'place_key': place_key, 'location': location, 'n': n}})
+             FROM (SELECT place_key, location, count(*) AS n FROM found
+                   WHERE location IS NOT NULL GROUP BY ALL)),
+            (SELECT list({{'place_key': place_key, 'month': month, 'n': n}})
+             FROM (SELECT place_key, month, count(*) AS n FROM chosen
+                   WHERE month >= DATE '{start_month}' GROUP BY ALL)),
+            (SELECT list({{'place_key': place_key, 'n': n, 'asb': asb}})
+             FROM (SELECT place_key, count(*) AS n, count(*) FILTER (WHERE is_asb) AS asb FROM chosen
+                   WHERE month >= DATE '{start_month}' GROUP BY ALL)),
+            (SELECT list({{'place_key': place_key, 'n': n}})
+             FROM (SELECT place_key, count(*) AS n FROM chosen
+                   WHERE month BETWEEN ? AND ? GROUP BY ALL))
+        FROM totals""",
                         params + [first_day.replace(day=1), f.end, start_day - timedelta(days=window_days),
-                                  end_day, start_day, start_day, window_days, start_day]).df()
-    incidents, repeat_count, at_repeat = (int(frame[c].iat[0]) for c in
-                                          ("_with_place", "_repeat_places", "_at_repeat_places"))
-    rows = frame[frame["place_key"].notna()].drop(columns=["_with_place", "_repeat_places",
-                                                           "_at_repeat_places", "_day"])
+                                  end_day, start_day, start_day, window_days, start_day,
+                                  start_day - timedelta(days=window_days), end_day, start_day,
+                                  start_day, end_day, year.start, year.end]).fetchall()
     compared = counting.months(con).why_not_compared((year.start, year.end))
-    places_found = (_describe_places(con, rows.reset_index(drop=True), kind, snap_m, f, window_days,
-                                     compared is None) if len(rows) else pd.DataFrame())
+    places_found = (_describe_places(con, kind, f, described, commonest, streets, monthly, kinds, earlier,
+                                     compared is None) if described else pd.DataFrame())
+    incidents, repeat_count, at_repeat = int(incidents), int(repeat_count), int(at_repeat)
     return {"places": places_found, "repeat_places": repeat_count, "incidents": incidents,
             "at_repeat_places": at_repeat, "share": at_repeat / incidents if incidents else None,
             "window": (f.start, f.end), "compared": compared}
@@ -524,33 +566,74 @@ def _change_verdicts(recent, earlier) -> list[str]:
                     np.where(recent > earlier, "significant rise", "significant fall")).tolist()
 
 
-def _describe_places(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, kind: str, snap_m: float,
-                     f: flt.Filters, window_days: int, compare: bool) -> pd.DataFrame:
-    """The top places' rows `rows` (keyed by the query's place_key, which is repeats.place_keys)
-    described: repeat_places, counts by kind and month, and the change on a year earlier."""
-    by = "premises" if kind == "premises" else "point"
-    keys = rows.pop("place_key").astype("string")
-    found = repeats.repeat_places(rows, *period_days(f.start, f.end), by=by, window_days=window_days,
-                                  snap_m=snap_m, keys=keys)
-    month = pd.to_datetime(rows["month"])
-    in_period = rows[month >= pd.Timestamp(f.start)].assign(place_key=keys, _month=month)
-    months = pd.date_range(pd.Timestamp(f.start), pd.Timestamp(f.end), freq="MS")
-    monthly = (in_period.groupby(["place_key", "_month"]).size().unstack(fill_value=0)
-               .reindex(columns=months, fill_value=0))
-    kinds = in_period.groupby("place_key")["is_asb"].agg(["sum", "size"])
-    year = f.year_earlier()
-    earlier = keys[month.between(pd.Timestamp(year.start), pd.Timestamp(year.end))].value_counts()
-    found["ward"] = found["ward_code"].map(ward_names(con)).fillna(NOT_RECORDED)
+def _commonest_street(streets: list) -> dict:
+    """Each place's commonest street (repeats.repeat_places' label): its locations' texts cleaned
+    as cdp.places.street cleans them, the most incidents, then the first alphabetically."""
+    if not streets:
+        return {}
+    texts = pd.DataFrame(streets)
+    texts["street"] = places.street(texts["location"]).astype(object)
+    texts = texts.dropna(subset=["street"])
+    counts = texts.groupby(["place_key", "street"], sort=False)["n"].sum()
+    best: dict = {}
+    for (place, street), n in counts.items():
+        if place not in best or (-n, street) < (-best[place][1], best[place][0]):
+            best[place] = (street, n)
+    return {place: street for place, (street, _) in best.items()}
+
+
+def _describe_places(con: duckdb.DuckDBPyConnection, kind: str, f: flt.Filters, described: list,
+                     commonest: list | None, streets: list | None, monthly: list | None,
+                     kinds: list | None, earlier: list | None, compare: bool) -> pd.DataFrame:
+    """The top places as repeats.repeat_places describes them, from the query's aggregates (per
+    place: its incidents in the period, peak, first and last, counts per priority; its commonest
+    premises name, type, ward and street), with ward, crimes, asb_incidents, monthly (the period's
+    monthly counts), year_earlier and change (against it by an exact rate-ratio test)."""
+    found = pd.DataFrame(described)
+    keys = found["place_key"].astype("string")
+    common = {(c["place_key"], c["what"]): c["value"] for c in commonest or []}
+    street = _commonest_street(streets)
+
+    def most(values: dict, dtype: str) -> pd.Series:
+        """The commonest value per place, typed as repeats.repeat_places types it (pandas gives
+        an untyped column when no place has a value at all)."""
+        if not values:
+            return pd.Series(np.nan, index=found.index, dtype=object)
+        return pd.Series([values.get(k) for k in found["place_key"]], dtype=dtype)
+
+    def named(what: str) -> pd.Series:
+        return most({k: v for (k, w), v in common.items() if w == what}, "str")
+
+    location = most(street, "string")
+    label = location if kind != "premises" else named("premises_name").fillna(location)
+    table = pd.DataFrame({"place_key": keys, "label": label.fillna(keys),
+                          "premises_type": named("premises_type"), "ward_code": named("ward_code"),
+                          "incidents": found["incidents"].astype("Int64"), "peak": found["peak"].astype("int64"),
+                          "first": pd.to_datetime(found["first"]).astype("datetime64[us]"),
+                          "last": pd.to_datetime(found["last"]).astype("datetime64[us]"),
+                          **{f"n_{k}": found[f"n_{k}"].astype("int64") for k in PRIORITY_COLUMNS}})
+    table["priorities"] = pd.Series([
+        ", ".join(f"{PRIORITY_BY_KEY[k].label} {int(row[f'n_{k}'])}"
+                  for k in sorted(PRIORITY_COLUMNS, key=lambda k: -row[f"n_{k}"]) if row[f"n_{k}"] > 0)
+        for row in found.to_dict("records")], dtype="str")
+    table = table.sort_values(["incidents", "last", "place_key"], ascending=[False, False, True],
+                              kind="stable").reset_index(drop=True)
+    table["ward"] = table["ward_code"].map(ward_names(con)).fillna(NOT_RECORDED)
     if kind == "premises":  # premises that share a name are told apart by street and ID
         labels = places.premises_table(con).set_index("premises_id")["label"]
-        found["label"] = found["place_key"].str.removeprefix("premises:").map(labels).fillna(found["label"])
-    found["asb_incidents"] = found["place_key"].map(kinds["sum"]).astype(int)
-    found["crimes"] = found["place_key"].map(kinds["size"] - kinds["sum"]).astype(int)
-    found["monthly"] = monthly.reindex(found["place_key"]).fillna(0).astype(int).to_numpy().tolist()
-    found["year_earlier"] = found["place_key"].map(earlier).fillna(0).astype(int)
-    found["change"] = (_change_verdicts(found["incidents"], found["year_earlier"]) if compare
-                       else ["not compared"] * len(found))
-    return found
+        table["label"] = table["place_key"].str.removeprefix("premises:").map(labels).fillna(table["label"])
+    size = {k["place_key"]: k["n"] for k in kinds or []}
+    asb = {k["place_key"]: k["asb"] for k in kinds or []}
+    table["asb_incidents"] = table["place_key"].map(asb).astype(int)
+    table["crimes"] = table["place_key"].map({k: size[k] - asb[k] for k in size}).astype(int)
+    months = [d.date() for d in pd.date_range(pd.Timestamp(f.start), pd.Timestamp(f.end), freq="MS")]
+    counts = {(m["place_key"], m["month"]): m["n"] for m in monthly or []}
+    table["monthly"] = [[int(counts.get((k, m), 0)) for m in months] for k in table["place_key"]]
+    before = {e["place_key"]: e["n"] for e in earlier or []}
+    table["year_earlier"] = table["place_key"].map(before).fillna(0).astype(int)
+    table["change"] = pd.Series(_change_verdicts(table["incidents"], table["year_earlier"]) if compare
+                                else ["not compared"] * len(table), dtype="str")
+    return table
 
 
 # --- figures -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdp import filters as flt
-from cdp import queries, repeats, store, targets, victimisation as vic
+from cdp import counting, places, queries, repeats, store, targets, victimisation as vic
 from cdp.filters import Filters
 from cdp.priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
 
@@ -506,3 +506,76 @@ def test_awkward_keys_and_dates_read_as_cdp_repeats_reads_them(db):
 def test_whitespace_is_what_str_strip_strips():
     spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
     assert vic.WHITESPACE == spaces
+
+
+def pandas_described_places(con, f: Filters, kind: str, keys: list[str], snap_m: float = 1.0) -> pd.DataFrame:
+    """ranked_places' table as it was worked out in pandas (repeats.repeat_places on the pulled
+    rows of the top places `keys`), to hold the store's description of them to."""
+    window_days = targets.definitions().window_days
+    year = f.year_earlier()
+    start_day, end_day = vic.period_days(f.start, f.end)
+    first_day = min(year.start, start_day - pd.Timedelta(days=window_days).to_pytimedelta())
+    condition, params = flt.where(f, period=False)
+    rows = con.execute(f"""
+        SELECT * FROM (SELECT {', '.join(vic.PLACE_COLUMNS)}, {vic._place_key_sql(kind, snap_m)} AS place_key
+                       FROM incidents WHERE {condition} AND month BETWEEN ? AND ?)
+        WHERE place_key IN (SELECT unnest(?::VARCHAR[]))""",
+                       params + [first_day.replace(day=1), f.end, keys]).df()
+    keys = rows.pop("place_key").astype("string")
+    found = repeats.repeat_places(rows, start_day, end_day, by="premises" if kind == "premises" else "point",
+                                  window_days=window_days, snap_m=snap_m, keys=keys)
+    month = pd.to_datetime(rows["month"])
+    in_period = rows[month >= pd.Timestamp(f.start)].assign(place_key=keys, _month=month)
+    months = pd.date_range(pd.Timestamp(f.start), pd.Timestamp(f.end), freq="MS")
+    monthly = (in_period.groupby(["place_key", "_month"]).size().unstack(fill_value=0)
+               .reindex(columns=months, fill_value=0))
+    kinds = in_period.groupby("place_key")["is_asb"].agg(["sum", "size"])
+    earlier = keys[month.between(pd.Timestamp(year.start), pd.Timestamp(year.end))].value_counts()
+    found["ward"] = found["ward_code"].map(queries.ward_names(con)).fillna(vic.NOT_RECORDED)
+    if kind == "premises":
+        labels = places.premises_table(con).set_index("premises_id")["label"]
+        found["label"] = found["place_key"].str.removeprefix("premises:").map(labels).fillna(found["label"])
+    found["asb_incidents"] = found["place_key"].map(kinds["sum"]).astype(int)
+    found["crimes"] = found["place_key"].map(kinds["size"] - kinds["sum"]).astype(int)
+    found["monthly"] = monthly.reindex(found["place_key"]).fillna(0).astype(int).to_numpy().tolist()
+    found["year_earlier"] = found["place_key"].map(earlier).fillna(0).astype(int)
+    compare = counting.months(con).why_not_compared((year.start, year.end)) is None
+    found["change"] = (vic._change_verdicts(found["incidents"], found["year_earlier"]) if compare
+                       else ["not compared"] * len(found))
+    return found
+
+
+@pytest.mark.parametrize("view", range(len(DEMO_VIEWS)))
+def test_ranked_places_are_repeat_places_on_the_demo(demo, view):
+    for kind in ("premises", "locations"):
+        for top in (50, 5):
+            got = vic.ranked_places(demo, DEMO_VIEWS[view], kind, top=top)["places"]
+            if got.empty:
+                continue
+            expected = pandas_described_places(demo, DEMO_VIEWS[view], kind, got["place_key"].tolist())
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert not vic.ranked_places(demo, DEMO_VIEWS[0], "premises")["places"].empty
+
+
+def test_ranked_places_labels_streets_as_cdp_places_does(db):
+    # Streets in several spellings (the commonest cleaned one labels the place; a tie goes to the
+    # first alphabetically), odd spaces, a premises without a name, and blank locations.
+    insert_incidents(db, [
+        place("2024-02", east=450000, north=342000, location="On or near Park\u00a0Road"),
+        place("2024-03", east=450000, north=342000, location="PARK  ROAD"),
+        place("2024-04", east=450000, north=342000, location="park road"),
+        place("2024-05", east=450000, north=342000, location="Park Road\u2003"),
+        place("2024-02", location="Zeta Street"), place("2024-03", location="Alpha Street"),
+        place("2024-02", east=451000, north=343000, location="Alpha Street"),
+        place("2024-03", east=451000, north=343000, location="Zeta Street"),
+        place("2024-06", "P9", None, 452000, 344000, location=" "),
+        place("2024-07", "P9", None, 452000, 344000, location=None),
+        place("2024-08", "P8", "Kiosk", 453000, 345000, ward="E2"),
+        place("2024-09", "P8", "kiosk", 453000, 345000, ward="E2"),
+    ])
+    for kind in ("premises", "locations"):
+        got = vic.ranked_places(db, YEAR_2024, kind)["places"]
+        pd.testing.assert_frame_equal(got, pandas_described_places(db, YEAR_2024, kind, got["place_key"].tolist()),
+                                      check_exact=True)
+    labels = vic.ranked_places(db, YEAR_2024, "locations")["places"].set_index("place_key")["label"]
+    assert labels["point:451000,343000"] == "Alpha Street"
