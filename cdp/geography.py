@@ -9,8 +9,10 @@ import hashlib
 import json
 import os
 import re
+import threading
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -43,6 +45,37 @@ _TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 _FROM_BNG = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 BNG = CRS.from_epsg(27700)
 WGS84 = CRS.from_epsg(4326)
+
+# pyproj makes a transformer's PROJ object afresh in every thread that uses it (about 30 ms each),
+# and Streamlit runs every script run in a thread of its own, so a page paid that on every run
+# for each transformer it used. Small transforms are done in one long-lived thread instead, where
+# each transformer is made once; large ones (an import's points) stay in the caller's thread, where
+# 30 ms does not count. The same transformer, so the same coordinates.
+_IN_WORKER = 200_000
+_WORKER: tuple[int, ThreadPoolExecutor] | None = None
+_WORKER_LOCK = threading.Lock()
+_TRANSFORMERS: dict[str, Transformer] = {}
+
+
+def _transform(transformer: Transformer, x, y) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size > _IN_WORKER:
+        return transformer.transform(x, y)
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None or _WORKER[0] != os.getpid():  # none yet, or made before a fork
+            _WORKER = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdp-proj"))
+        worker = _WORKER[1]
+    return worker.submit(transformer.transform, x, y).result()
+
+
+def _from_wgs84(crs: CRS) -> Transformer:
+    """The transformer from WGS84 longitude/latitude to `crs`, made once per CRS."""
+    key = crs.to_wkt()
+    with _WORKER_LOCK:
+        if key not in _TRANSFORMERS:
+            _TRANSFORMERS[key] = Transformer.from_crs(WGS84, crs, always_xy=True)
+        return _TRANSFORMERS[key]
 
 
 class BoundaryError(Exception):
@@ -259,7 +292,7 @@ def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame,
     x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     crs = CRS(wards.crs)
     if crs != WGS84:
-        x, y = Transformer.from_crs(WGS84, crs, always_xy=True).transform(x, y)
+        x, y = _transform(_from_wgs84(crs), x, y)
         if crs == BNG and easting is not None and northing is not None:
             east, north = np.asarray(easting, dtype=float), np.asarray(northing, dtype=float)
             grid = np.isfinite(east) & np.isfinite(north)
@@ -274,9 +307,9 @@ def assign_wards(lon: np.ndarray, lat: np.ndarray, wards: gpd.GeoDataFrame,
 
 def to_bng(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 longitude/latitude to British National Grid easting/northing (metres)."""
-    return _TO_BNG.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return _transform(_TO_BNG, lon, lat)
 
 
 def from_bng(easting: np.ndarray, northing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """British National Grid easting/northing to WGS84 longitude/latitude."""
-    return _FROM_BNG.transform(np.asarray(easting, dtype=float), np.asarray(northing, dtype=float))
+    return _transform(_FROM_BNG, easting, northing)

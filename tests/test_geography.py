@@ -146,3 +146,53 @@ def test_changing_boundaries_replaces_every_incident(db, police_uk_files, county
     statuses = dict(db.execute("SELECT location_status, count(*) FROM incidents GROUP BY 1").fetchall())
     assert "outside_area" not in statuses and statuses["in_area"] > in_city
     assert db.execute("SELECT count(*) FROM wards").fetchall()[0][0] == 8
+
+
+def test_transforms_from_any_thread_are_pyproj_s_own(monkeypatch):
+    """Small transforms run in one long-lived thread (pyproj makes its PROJ objects once per
+    thread, and Streamlit runs each script run in a new one); large ones in the caller's. Either
+    way the coordinates are exactly those of the transformer used directly."""
+    from pyproj import Transformer
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(-1.3, -1.0, 500), rng.uniform(52.85, 53.05, 500)
+    direct = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True).transform(lon, lat)
+    back = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(*direct)
+    found = {}
+
+    def run(name):
+        found[name] = (geography.to_bng(lon, lat), geography.from_bng(*direct))
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for east_north, lon_lat in found.values():
+        assert all(np.array_equal(a, b) for a, b in zip(east_north, direct))
+        assert all(np.array_equal(a, b) for a, b in zip(lon_lat, back))
+    worker = geography._WORKER
+    monkeypatch.setattr(geography, "_IN_WORKER", 10)  # large: done in the caller's thread
+    assert all(np.array_equal(a, b) for a, b in zip(geography.to_bng(lon, lat), direct))
+    assert geography._WORKER is worker
+    monkeypatch.setattr(geography, "_WORKER", (-1, worker[1]))  # as if made before a fork
+    monkeypatch.setattr(geography, "_IN_WORKER", 200_000)
+    assert all(np.array_equal(a, b) for a, b in zip(geography.to_bng(lon, lat), direct))
+    assert geography._WORKER[0] != -1 and geography._WORKER[1] is not worker[1]
+
+
+def test_points_are_placed_in_a_british_national_grid_file_as_before(wards):
+    """assign_wards in a BNG file: the WGS84 points transformed by one transformer per CRS."""
+    from pyproj import Transformer
+    bng = wards.to_crs(27700)
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(-1.25, -1.05, 2000), rng.uniform(52.89, 53.02, 2000)
+    x, y = Transformer.from_crs("EPSG:4326", bng.crs, always_xy=True).transform(lon, lat)
+    import shapely
+    point_idx, ward_idx = bng.sindex.query(shapely.points(x, y), predicate="intersects")
+    expected = np.full(len(lon), None, dtype=object)
+    first = {}
+    for p, w in zip(point_idx, ward_idx):
+        first[p] = min(first.get(p, w), w)
+    for p, w in first.items():
+        expected[p] = bng["ward_code"].to_numpy()[w]
+    assert list(geography.assign_wards(lon, lat, bng)) == list(expected)
+    assert geography.assign_wards(lon, lat, bng).tolist() == geography.assign_wards(lon, lat, bng).tolist()
