@@ -7,7 +7,6 @@ first, so only the rows at the top places are pulled.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -104,59 +103,33 @@ def _stripped(column: str) -> str:
             f"THEN trim({column}, {spaces}) ELSE {column} END")
 
 
-_STRIPPED_KEYS: dict[tuple, bool] = {}
-_STRIPPED_KEYS_LOCK = threading.Lock()
-
-
-def _keys_stripped(con: duckdb.DuckDBPyConnection, person: str) -> bool:
-    """Whether every `person` key in the store is already as str.strip() leaves it and none is
-    blank (so the queries need not strip them: at a million incidents stripping took 10-25 ms of
-    each query). Every import strips its cells, so this holds unless rows were written otherwise.
-    Asked once per state of the store (its file, latest import and size)."""
-    (path,), = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-                           ).fetchall() or [(None,)]
-    (version, rows), = con.execute("SELECT (SELECT max(import_id) FROM imports), count(*) FROM incidents"
-                                   ).fetchall()
-    key = (path, version, rows, person)
-    with _STRIPPED_KEYS_LOCK:
-        if path and key in _STRIPPED_KEYS:
-            return _STRIPPED_KEYS[key]
-    (unstripped,), = con.execute(f"SELECT count(*) FROM incidents WHERE {person} IS NOT NULL "
-                                 f"AND {_stripped(person)} IS DISTINCT FROM {person} OR {person} = ''"
-                                 ).fetchall()
-    with _STRIPPED_KEYS_LOCK:
-        if len(_STRIPPED_KEYS) >= 16:
-            _STRIPPED_KEYS.pop(next(iter(_STRIPPED_KEYS)))
-        _STRIPPED_KEYS[key] = unstripped == 0
-    return unstripped == 0
-
-
-def _people(con: duckdb.DuckDBPyConnection, condition: str, params: list, start: date, end: date,
-            earliest: date, until: date, person: str = "victim_id",
-            columns: tuple[str, ...] = ()) -> tuple[str, list]:
+def _people(condition: str, params: list, start: date, end: date, earliest: date, until: date,
+            person: str = "victim_id", columns: tuple[str, ...] = ()) -> tuple[str, list]:
     """WITH clauses over the rows `_victim_rows` pulls, and their parameters.
 
     `pulled`: the rows meeting `condition` from the month `earliest` to `until`, of the people
     (`person`: victim_id or offender_id) with such a row from `start` to `end`, as stored (_id,
-    month, occurred_at and `columns`), in one scan of the incidents. `events`: those with a
-    person, as cdp.repeats reads them: person (the key stripped as str.strip() strips it; blank
-    keys left out), day (the incident's date, cdp.repeats.incident_dates, in days since 1970),
-    at_time (occurred_at, else the month) and the pulled columns."""
+    month, occurred_at and `columns`), in one scan of the incidents, with person: the key
+    stripped as str.strip() strips it (worked out once per person, not per row: 10-25 ms of a
+    query at a million incidents). `events`: those with a person (blank keys left out), as
+    cdp.repeats reads them: day (the incident's date, cdp.repeats.incident_dates, in days since
+    1970) and at_time (occurred_at, else the month) besides."""
     extra = "".join(f", {column}" for column in columns)
-    key = "_id" if _keys_stripped(con, person) else _stripped("_id")
     sql = f"""
         base AS MATERIALIZED (
             SELECT {person} AS _id, month, occurred_at{extra} FROM incidents
             WHERE {condition} AND month BETWEEN ? AND ?),
         pulled AS MATERIALIZED (
-            SELECT * FROM base WHERE month BETWEEN ? AND ?
-              AND _id IN (SELECT _id FROM base WHERE _id IS NOT NULL AND month BETWEEN ? AND ?)),
+            SELECT base.*, people.person FROM base JOIN (
+                SELECT _id, {_stripped('_id')} AS person
+                FROM (SELECT DISTINCT _id FROM base WHERE _id IS NOT NULL AND month BETWEEN ? AND ?)
+            ) AS people USING (_id)
+            WHERE month BETWEEN ? AND ?),
         events AS MATERIALIZED (
-            SELECT * FROM (
-                SELECT {key} AS person, coalesce(occurred_at, month) AS at_time,
-                       coalesce(occurred_at, month)::DATE - DATE '1970-01-01' AS day, *
-                FROM pulled) WHERE person <> '')"""
-    return sql, params + [min(earliest, start), max(until, end), earliest, until, start, end]
+            SELECT coalesce(occurred_at, month) AS at_time,
+                   coalesce(occurred_at, month)::DATE - DATE '1970-01-01' AS day, *
+            FROM pulled WHERE person <> '')"""
+    return sql, params + [min(earliest, start), max(until, end), start, end, earliest, until]
 
 
 def _windows(start: date, end: date, window_days: int, which: str = "TRUE") -> str:
@@ -248,7 +221,7 @@ def person_measures(con: duckdb.DuckDBPyConnection, condition: str, params: list
     """repeats.victim_summary and repeats.time_to_next (followed to `data_end`) for the period
     from the month `start` to the month `end`, over the rows meeting `condition` from `earliest`
     to `until` of the people (`person`) with one in the period, worked out in the store."""
-    people, values = _people(con, condition, params, start, end, earliest, until, person)
+    people, values = _people(condition, params, start, end, earliest, until, person)
     first, last = period_days(start, end)
     counts, follow_ups = con.execute(f"""
         WITH {people}, {_windows(first, last, window_days)}
@@ -288,7 +261,7 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     wards = ward_names(con)
     d = targets.definitions()
     columns = tuple(GROUPINGS.values())
-    people, values = _people(con, condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
                              last or f.end, columns=columns)
     pulled, counts, follow_ups, *groups = con.execute(f"""
         WITH {people}, {_windows(start, end, d.window_days)}
@@ -343,7 +316,7 @@ def _repeat_rate(con: duckdb.DuckDBPyConnection, priority: str, start: date, end
     condition, params = flt.where(area, period=False, priority=priority)
     column = PRIORITY_COLUMNS[priority]
     window_days = targets.definitions().window_days
-    people, values = _people(con, condition, params, start, end, flt.month_add(start, -LOOK_BACK_MONTHS), end,
+    people, values = _people(condition, params, start, end, flt.month_add(start, -LOOK_BACK_MONTHS), end,
                              columns=(column,))
     # repeats.repeat_rate_for_target counts the priority's incidents, from the look-back's first month.
     which = f"coalesce({column}, false)"
@@ -434,7 +407,7 @@ def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters, threshold: int | 
     window_days = int(definitions.window_days)
     condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
     condition += " AND flag_domestic_abuse"
-    people, values = _people(con, condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
                              f.end, columns=("flag_domestic_abuse", "ward_code", "victim_vulnerable"))
     # repeats.victim_peaks over the period (in_period), repeats.escalation_victims over every
     # flagged event pulled (the most in a window: its latest day when several windows reach it),

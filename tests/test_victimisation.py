@@ -448,14 +448,6 @@ def demo(demo_db):
     con.close()
 
 
-def test_imported_keys_need_no_stripping(demo, db):
-    assert vic._keys_stripped(demo, "victim_id") and vic._keys_stripped(demo, "offender_id")
-    insert_incidents(db, [hate("a", "2024-02-01"), hate("b", "2024-03-01")])
-    assert vic._keys_stripped(db, "victim_id")
-    insert_incidents(db, [hate("", "2024-04-01")])  # a blank key: the store has changed, asked again
-    assert not vic._keys_stripped(db, "victim_id")
-
-
 @pytest.mark.parametrize("view", range(len(DEMO_VIEWS)))
 def test_repeat_victimisation_is_cdp_repeats_on_the_demo(demo, view):
     for priority in ("hate_crime", "asb", "dsva", "weapons"):
@@ -505,7 +497,6 @@ def test_awkward_keys_and_dates_read_as_cdp_repeats_reads_them(db):
             got = vic._repeat_rate(db, "hate_crime", f.start, f.end, date(2023, 11, 1), (), look_back)
             expected = pandas_repeat_rate(db, "hate_crime", f.start, f.end, (), look_back)
             assert {k: got[k] for k in expected} == expected
-    assert not vic._keys_stripped(db, "victim_id")  # so the queries strip them
     summary = vic.repeat_victimisation(db, YEAR_2024, "hate_crime")["summary"]
     assert (summary["victims"], summary["repeat_victims"]) == (4, 3)  # a, b, c, d; a, c and d repeat
     escalating = vic.escalation(db, YEAR_2024)
