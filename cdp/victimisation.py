@@ -1,9 +1,10 @@
 """The store queries and figures behind the repeat victimisation page.
 
-Each query pulls a bounded set of rows (one priority, the victims with an incident in the period,
-from 12 months before the period to its end or to the end of the data) with only the columns the
-measures need, and hands them to the measures in `cdp.repeats`. Repeat places are ranked in DuckDB
-first, so only the rows at the top places are pulled.
+Each measure is `cdp.repeats`' definition over a bounded set of rows (one priority, the victims
+with an incident in the period, from 12 months before the period to its end or to the end of the
+data: `victim_incidents` pulls them), worked out in DuckDB with window functions over each
+person's incidents, so only the figures leave the store. Repeat places are ranked and the top
+ones described in DuckDB too. The tests hold every figure to `cdp.repeats` on the pulled rows.
 """
 from __future__ import annotations
 
@@ -251,8 +252,8 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
 
     Returns summary (see repeats.victim_summary), curve (repeats.time_to_next, following each
     in-period incident to the end of the data), by (group name -> table with group, victims,
-    repeat_victims, high_frequency_victims, rate), rows (incidents pulled), lookback_complete,
-    data_end.
+    repeat_victims, high_frequency_victims, rate), rows (incidents victim_incidents pulls, with
+    follow_up), lookback_complete, data_end.
     """
     condition, params = flt.where(f, period=False, priority=priority)
     first, last = data_months(con)
@@ -467,8 +468,8 @@ def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "p
     of each other, at least one in the period (repeats.repeat_places). kind "premises": premises
     only (premises_id); kind "locations": the snapped point, else the street, whatever the
     premises. Incidents of the selected priorities (all incidents when all are selected) under
-    every shared filter. DuckDB ranks the places; only the rows at the `top` places are pulled
-    and passed to repeats.repeat_places. Returns places (its columns plus ward, crimes,
+    every shared filter. DuckDB ranks the places and describes the `top` ones as
+    repeats.repeat_places does. Returns places (its columns plus ward, crimes,
     asb_incidents, monthly: the period's monthly counts, year_earlier: the same months a year
     earlier, and change: against them by an exact rate-ratio test), repeat_places (how many),
     incidents (in the period, with a place), at_repeat_places, share, window (start, end months),
