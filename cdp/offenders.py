@@ -37,7 +37,7 @@ import plotly.graph_objects as go
 from scipy.stats import wilcoxon
 
 from . import filters as flt
-from . import repeats, victimisation
+from . import repeat_windows, repeats, victimisation
 from .disclosure import TrueValues
 from .markup import chart
 from .priorities import PRIORITIES, PRIORITY_KEYS, priority_column
@@ -104,9 +104,9 @@ def repeat_offending(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> dict:
     """
     condition, params = _offence_condition(f, period=False)
     first, last = data_months(con)
-    start, end = victimisation.period_days(f.start, f.end)
-    data_end = victimisation.month_end(last) if last else end
-    summary, curve = victimisation.person_measures(con, condition, params, f.start, f.end,
+    start, end = repeat_windows.period_days(f.start, f.end)
+    data_end = repeat_windows.month_end(last) if last else end
+    summary, curve = repeat_windows.person_measures(con, condition, params, f.start, f.end,
                                                    flt.month_add(f.start, -12), last or f.end,
                                                    data_end, person="offender_id")
     return {"offenders": summary["victims"], "repeat_offenders": summary["repeat_victims"],
@@ -115,7 +115,7 @@ def repeat_offending(con: duckdb.DuckDBPyConnection, f: flt.Filters) -> dict:
             "offence_share": summary["repeat_incident_share"], "curve": curve,
             "within": {days: victimisation.repeat_within(curve, days) for days in (28, 90, 365)},
             "coverage": offence_coverage(con, f),
-            "lookback_complete": victimisation.lookback_complete(first, f.start), "data_end": data_end}
+            "lookback_complete": repeat_windows.lookback_complete(first, f.start), "data_end": data_end}
 
 
 def survival_figure(curve: pd.DataFrame):
@@ -272,7 +272,7 @@ def cohort_outcomes(con: duckdb.DuckDBPyConnection, members: pd.DataFrame) -> di
     if first is None:
         return {"members": before_after(members, pd.DataFrame(columns=["offender_id", "date"]),
                                         date.min, date.min), "summary": pd.DataFrame(), "data": None}
-    data_start, data_end = first, victimisation.month_end(last)
+    data_start, data_end = first, repeat_windows.month_end(last)
     offences = cohort_offences(con, tuple(sorted(set(members["offender_id"]))))
     table = before_after(members, offences, data_start, data_end)
     return {"members": table, "summary": cohort_summary(table), "data": (data_start, data_end)}

@@ -3,7 +3,7 @@
 Each measure is `cdp.repeats`' definition over a bounded set of rows (one priority, the victims
 with an incident in the period, from 12 months before the period to its end or to the end of the
 data: `victim_incidents` pulls them), worked out in DuckDB with window functions over each
-person's incidents, so only the figures leave the store. Repeat places are ranked and the top
+person's incidents (cdp.repeat_windows), so only the figures leave the store. Repeat places are ranked and the top
 ones described in DuckDB too. The tests hold every figure to `cdp.repeats` on the pulled rows.
 """
 from __future__ import annotations
@@ -19,13 +19,14 @@ from scipy.stats import binom
 from statsmodels.stats.proportion import test_proportions_2indep
 
 from . import counting, places, repeats, stats, targets
+from . import repeat_windows as rw
 from . import filters as flt
 from .charts import PALETTE
 from .markup import chart, chart_series
 from .priorities import PRIORITY_BY_KEY, PRIORITY_COLUMNS, PRIORITY_KEYS
 from .queries import data_months, ward_names
+from .repeat_windows import LOOK_BACK_MONTHS, lookback_complete, month_end, period_days  # noqa: F401 (also the page's)
 
-LOOK_BACK_MONTHS = 12  # the rows pulled before a period: 12 months hold the 365 days before it
 NOT_RECORDED = "Not recorded"
 VICTIM_COLUMNS = ("victim_id", "month", "occurred_at", "ward_code", "victim_age_band", "victim_sex",
                   "victim_vulnerable")
@@ -34,23 +35,6 @@ PLACE_COLUMNS = ("month", "occurred_at", "is_asb", "premises_id", "premises_name
                  "location", "easting", "northing", "ward_code", *PRIORITY_COLUMNS.values())
 GROUPINGS = {"ward": "ward_code", "age band": "victim_age_band", "sex": "victim_sex",
              "vulnerability": "victim_vulnerable"}
-
-
-# --- dates -------------------------------------------------------------------------------------
-
-def month_end(month: date) -> date:
-    """The last day of `month`."""
-    return date.fromordinal(flt.month_add(month, 1).toordinal() - 1)
-
-
-def period_days(start: date, end: date) -> tuple[date, date]:
-    """The first day of the start month and the last day of the end month (both inclusive)."""
-    return start, month_end(end)
-
-
-def lookback_complete(first_month: date | None, start: date) -> bool:
-    """Whether the data reaches back the full 12 months before `start` the measures look at."""
-    return first_month is not None and first_month <= flt.month_add(start, -LOOK_BACK_MONTHS)
 
 
 # --- bounded pulls -----------------------------------------------------------------------------
@@ -76,159 +60,6 @@ def victim_incidents(con: duckdb.DuckDBPyConnection, f: flt.Filters, priority: s
     condition, params = flt.where(f, period=False, priority=priority)
     until = data_months(con)[1] if follow_up else f.end
     return _victim_rows(con, condition, params, f.start, f.end, until or f.end, VICTIM_COLUMNS)
-
-
-# --- the repeat windows in DuckDB ---------------------------------------------------------------
-#
-# cdp.repeats defines each measure on pulled rows. The queries below work the same measures out in
-# DuckDB, over the same rows read the same way, so only the figures leave the store (pulling the
-# rows and windowing them in pandas took most of each measure's time at a million incidents).
-# tests/test_victimisation.py holds every one against cdp.repeats.
-
-# The characters Python's str.strip() strips: cdp.repeats reads a person key stripped so.
-WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-_EPOCH = date(1970, 1, 1)
-
-
-def _day(value: date) -> int:
-    """`value` in whole days since 1970-01-01, as the queries' `day`."""
-    return (value - _EPOCH).days
-
-
-def _stripped(column: str) -> str:
-    """SQL for `column` stripped as str.strip() strips it. DuckDB's trim with a set of characters
-    is slow (10 µs a row), so only a value that starts or ends with one of them is trimmed."""
-    spaces = f"'{WHITESPACE}'"
-    return (f"CASE WHEN contains({spaces}, left({column}, 1)) OR contains({spaces}, right({column}, 1)) "
-            f"THEN trim({column}, {spaces}) ELSE {column} END")
-
-
-def _people(condition: str, params: list, start: date, end: date, earliest: date, until: date,
-            person: str = "victim_id", columns: tuple[str, ...] = ()) -> tuple[str, list]:
-    """WITH clauses over the rows `_victim_rows` pulls, and their parameters.
-
-    `pulled`: the rows meeting `condition` from the month `earliest` to `until`, of the people
-    (`person`: victim_id or offender_id) with such a row from `start` to `end`, as stored (_id,
-    month, occurred_at and `columns`), in one scan of the incidents, with person: the key
-    stripped as str.strip() strips it (worked out once per person, not per row: 10-25 ms of a
-    query at a million incidents). `events`: those with a person (blank keys left out), as
-    cdp.repeats reads them: day (the incident's date, cdp.repeats.incident_dates, in days since
-    1970) and at_time (occurred_at, else the month) besides."""
-    extra = "".join(f", {column}" for column in columns)
-    sql = f"""
-        base AS MATERIALIZED (
-            SELECT {person} AS _id, month, occurred_at{extra} FROM incidents
-            WHERE {condition} AND month BETWEEN ? AND ?),
-        pulled AS MATERIALIZED (
-            SELECT base.*, people.person FROM base JOIN (
-                SELECT _id, {_stripped('_id')} AS person
-                FROM (SELECT DISTINCT _id FROM base WHERE _id IS NOT NULL AND month BETWEEN ? AND ?)
-            ) AS people USING (_id)
-            WHERE month BETWEEN ? AND ?),
-        events AS MATERIALIZED (
-            SELECT coalesce(occurred_at, month) AS at_time,
-                   coalesce(occurred_at, month)::DATE - DATE '1970-01-01' AS day, *
-            FROM pulled WHERE person <> '')"""
-    return sql, params + [min(earliest, start), max(until, end), start, end, earliest, until]
-
-
-def _windows(start: date, end: date, window_days: int, which: str = "TRUE") -> str:
-    """WITH clauses after `_people` for the period from the day `start` to the day `end`, over the
-    events meeting `which` (cdp.repeats' period peaks).
-
-    `windowed`: the events from `window_days` days before `start` to `end`, with in_window (the
-    person's events in the `window_days` days up to and including its day; cdp.repeats counts a
-    day's events one by one, and the last of them reaches this count) and gap (days since the
-    person's previous event: 0 on the same day, NULL for the first; one by one, an event is the
-    second or later in its window when gap <= window_days). `in_period`: those from `start`, with
-    the person's peak (their most in_window: 2 or more makes a repeat)."""
-    first, last, days = _day(start), _day(end), int(window_days)
-    return f"""
-        windowed AS MATERIALIZED (
-            SELECT *, count(*) OVER (PARTITION BY person ORDER BY day
-                                     RANGE BETWEEN {days} PRECEDING AND CURRENT ROW) AS in_window,
-                   day - lag(day) OVER (PARTITION BY person ORDER BY day) AS gap
-            FROM events WHERE ({which}) AND day BETWEEN {first - days} AND {last}),
-        in_period AS MATERIALIZED (
-            SELECT *, max(in_window) OVER (PARTITION BY person) AS peak
-            FROM windowed WHERE day >= {first})"""
-
-
-def _summary_sql(repeat: int, high_frequency: int) -> str:
-    """A scalar subquery after `_windows`: repeats.victim_summary's counts."""
-    return f"""(SELECT {{'victims': count(DISTINCT person),
-                         'repeat': count(DISTINCT person) FILTER (WHERE peak >= {int(repeat)}),
-                         'high': count(DISTINCT person) FILTER (WHERE peak >= {int(high_frequency)}),
-                         'incidents': count(*),
-                         'to_repeat': count(*) FILTER (WHERE peak >= {int(repeat)})}} FROM in_period)"""
-
-
-def _summary(counts: dict, window_days: int, repeat: int, high_frequency: int) -> dict:
-    return repeats.summary_figures(int(counts["victims"]), int(counts["repeat"]), int(counts["high"]),
-                                   int(counts["incidents"]), int(counts["to_repeat"]), window_days,
-                                   repeat, high_frequency)
-
-
-def _follow_ups_sql(start: date, end: date, data_end: date) -> str:
-    """A scalar subquery after `_people`: repeats.time_to_next's follow-ups from the events from
-    the day `start` to the day `end`, censored at `data_end`, as a list of {days, repeat, n}."""
-    first, last, censor = _day(start), _day(end), _day(data_end)
-    return f"""(SELECT list({{'days': days, 'repeat': repeat, 'n': n}} ORDER BY days, repeat) FROM (
-                SELECT coalesce(next_day, {censor}) - day AS days, next_day IS NOT NULL AS repeat,
-                       count(*) AS n
-                FROM (SELECT day, lead(day) OVER (PARTITION BY person ORDER BY day) AS next_day
-                      FROM events WHERE day <= {censor})
-                WHERE day BETWEEN {first} AND {last} GROUP BY ALL))"""
-
-
-def _curve(follow_ups: list | None) -> pd.DataFrame:
-    """repeats.time_to_next's curve from `_follow_ups_sql`'s list (the curve depends on the
-    follow-ups alone, not on their order)."""
-    follow_ups = follow_ups or []
-    n = np.array([f["n"] for f in follow_ups], dtype=np.int64)
-    days = np.repeat(np.array([f["days"] for f in follow_ups], dtype=float), n)
-    repeat = np.repeat(np.array([f["repeat"] for f in follow_ups], dtype=int), n)
-    return repeats.survival_curve(days, repeat)
-
-
-def _rates_sql(column: str, repeat: int, high_frequency: int) -> str:
-    """A scalar subquery after `_windows`: repeats.repeat_rates_by's groups of `column` in its
-    order (missing last), as a list of {value, victims, repeat, high}."""
-    return f"""(SELECT list({{'value': {column}, 'victims': victims, 'repeat': repeat, 'high': high}}
-                            ORDER BY {column} NULLS LAST) FROM (
-                SELECT {column}, count(*) AS victims,
-                       count(*) FILTER (WHERE peak >= {int(repeat)}) AS repeat,
-                       count(*) FILTER (WHERE peak >= {int(high_frequency)}) AS high
-                FROM (SELECT DISTINCT person, {column}, peak FROM in_period) GROUP BY {column}))"""
-
-
-def _rates_table(column: str, groups: list | None) -> pd.DataFrame:
-    """repeats.repeat_rates_by's table (its column types too) from `_rates_sql`'s list."""
-    groups = groups or []
-    table = pd.DataFrame({
-        column: pd.Series([g["value"] for g in groups], dtype=object),
-        "victims": pd.array([g["victims"] for g in groups], dtype="Int64"),
-        "repeat_victims": pd.array([g["repeat"] for g in groups], dtype="int64[pyarrow]"),
-        "high_frequency_victims": pd.array([g["high"] for g in groups], dtype="int64[pyarrow]")})
-    table["rate"] = table["repeat_victims"] / table["victims"]
-    return table
-
-
-def person_measures(con: duckdb.DuckDBPyConnection, condition: str, params: list, start: date, end: date,
-                    earliest: date, until: date, data_end: date, person: str = "victim_id",
-                    window_days: int = repeats.WINDOW_DAYS, repeat: int = repeats.REPEAT,
-                    high_frequency: int = repeats.HIGH_FREQUENCY) -> tuple[dict, pd.DataFrame]:
-    """repeats.victim_summary and repeats.time_to_next (followed to `data_end`) for the period
-    from the month `start` to the month `end`, over the rows meeting `condition` from `earliest`
-    to `until` of the people (`person`) with one in the period, worked out in the store."""
-    people, values = _people(condition, params, start, end, earliest, until, person)
-    first, last = period_days(start, end)
-    counts, follow_ups = con.execute(f"""
-        WITH {people}, {_windows(first, last, window_days)}
-        SELECT {_summary_sql(repeat, high_frequency)}, {_follow_ups_sql(first, last, data_end)}""",
-                                     values).fetchone()
-    return _summary(counts, window_days, repeat, high_frequency), _curve(follow_ups)
 
 
 # --- the measures for one priority ----------------------------------------------------------------
@@ -262,17 +93,17 @@ def repeat_victimisation(con: duckdb.DuckDBPyConnection, f: flt.Filters, priorit
     wards = ward_names(con)
     d = targets.definitions()
     columns = tuple(GROUPINGS.values())
-    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+    people, values = rw.people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
                              last or f.end, columns=columns)
     pulled, counts, follow_ups, *groups = con.execute(f"""
-        WITH {people}, {_windows(start, end, d.window_days)}
-        SELECT (SELECT count(*) FROM pulled), {_summary_sql(d.repeat, d.high_frequency)},
-               {_follow_ups_sql(start, end, data_end)},
-               {', '.join(_rates_sql(column, d.repeat, d.high_frequency) for column in columns)}""",
+        WITH {people}, {rw.windows(start, end, d.window_days)}
+        SELECT (SELECT count(*) FROM pulled), {rw.summary_sql(d.repeat, d.high_frequency)},
+               {rw.follow_ups_sql(start, end, data_end)},
+               {', '.join(rw.rates_sql(column, d.repeat, d.high_frequency) for column in columns)}""",
                                                       values).fetchone()
-    tables = {column: _rates_table(column, found) for column, found in zip(columns, groups)}
-    return {"summary": _summary(counts, d.window_days, d.repeat, d.high_frequency),
-            "curve": _curve(follow_ups), "by": rates_by_group(tables, wards), "rows": int(pulled),
+    tables = {column: rw.rates_table(column, found) for column, found in zip(columns, groups)}
+    return {"summary": rw.summary(counts, d.window_days, d.repeat, d.high_frequency),
+            "curve": rw.curve(follow_ups), "by": rates_by_group(tables, wards), "rows": int(pulled),
             "lookback_complete": lookback_complete(first, f.start), "data_end": data_end}
 
 
@@ -317,14 +148,14 @@ def _repeat_rate(con: duckdb.DuckDBPyConnection, priority: str, start: date, end
     condition, params = flt.where(area, period=False, priority=priority)
     column = PRIORITY_COLUMNS[priority]
     window_days = targets.definitions().window_days
-    people, values = _people(condition, params, start, end, flt.month_add(start, -LOOK_BACK_MONTHS), end,
+    people, values = rw.people(condition, params, start, end, flt.month_add(start, -LOOK_BACK_MONTHS), end,
                              columns=(column,))
     # repeats.repeat_rate_for_target counts the priority's incidents, from the look-back's first month.
     which = f"coalesce({column}, false)"
     if look_back_months < LOOK_BACK_MONTHS:
         which += f" AND month >= DATE '{flt.month_add(start, -look_back_months).isoformat()}'"
     counts = con.execute(f"""
-        WITH {people}, {_windows(*period_days(start, end), window_days, which)}
+        WITH {people}, {rw.windows(*period_days(start, end), window_days, which)}
         SELECT count(DISTINCT person) FILTER (WHERE peak >= 2), count(DISTINCT person),
                count(*) FILTER (WHERE gap <= {int(window_days)}), count(*)
         FROM in_period""", values).fetchone()
@@ -408,14 +239,14 @@ def escalation(con: duckdb.DuckDBPyConnection, f: flt.Filters, threshold: int | 
     window_days = int(definitions.window_days)
     condition, params = flt.where(replace(f, priorities=PRIORITY_KEYS), period=False)
     condition += " AND flag_domestic_abuse"
-    people, values = _people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
+    people, values = rw.people(condition, params, f.start, f.end, flt.month_add(f.start, -LOOK_BACK_MONTHS),
                              f.end, columns=("flag_domestic_abuse", "ward_code", "victim_vulnerable"))
     # repeats.victim_peaks over the period (in_period), repeats.escalation_victims over every
     # flagged event pulled (the most in a window: its latest day when several windows reach it),
     # and each victim's latest incident (of the rows as pulled: the latest time, then by ward and
     # vulnerability when two share it).
     table = con.execute(f"""
-        WITH {people}, {_windows(*period_days(f.start, f.end), window_days)},
+        WITH {people}, {rw.windows(*period_days(f.start, f.end), window_days)},
         peaks AS (SELECT person, max(peak) AS peak FROM in_period GROUP BY person),
         flagged AS (
             SELECT person, day, count(*) OVER (PARTITION BY person) AS total_incidents,
@@ -511,7 +342,7 @@ def ranked_places(con: duckdb.DuckDBPyConnection, f: flt.Filters, kind: str = "p
         -- str.strip() strips it, and the places reaching a repeat, over their incidents in the period.
         windows AS (SELECT skey, _day, count(*) OVER (PARTITION BY skey ORDER BY day
                                                       RANGE BETWEEN {int(window_days)} PRECEDING AND CURRENT ROW) AS n
-                    FROM (SELECT {_stripped('place_key')} AS skey, _day, _day - DATE '1970-01-01' AS day
+                    FROM (SELECT {rw.stripped('place_key')} AS skey, _day, _day - DATE '1970-01-01' AS day
                           FROM chosen) WHERE skey <> '' AND _day BETWEEN ? AND ?),
         peaks AS (SELECT skey, max(n) AS peak FROM windows WHERE _day >= ? GROUP BY skey),
         found AS MATERIALIZED (

@@ -76,7 +76,7 @@ def pandas_repeat_offending(con, f: Filters) -> dict:
     Filters(start=date(2023, 4, 1), end=date(2024, 3, 1), wards=("E05012277",), priorities=("asb", "dsva")),
     Filters(start=date(2024, 4, 1), end=date(2025, 3, 1), categories=("Shoplifting", "Burglary"))])
 def test_repeat_offending_is_cdp_repeats_on_the_demo(demo_db, view):
-    """The store's windows (cdp.victimisation.person_measures) give cdp.repeats' figures exactly."""
+    """The store's windows (cdp.repeat_windows.person_measures) give cdp.repeats' figures exactly."""
     con = store.connect(demo_db, read_only=True)
     try:
         got, expected = offenders.repeat_offending(con, view), pandas_repeat_offending(con, view)

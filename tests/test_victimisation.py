@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdp import filters as flt
-from cdp import counting, places, queries, repeats, store, targets, victimisation as vic
+from cdp import counting, places, queries, repeat_windows, repeats, store, targets, victimisation as vic
 from cdp.filters import Filters
 from cdp.priorities import PRIORITY_COLUMNS, PRIORITY_KEYS
 
@@ -505,7 +505,7 @@ def test_awkward_keys_and_dates_read_as_cdp_repeats_reads_them(db):
 
 def test_whitespace_is_what_str_strip_strips():
     spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-    assert vic.WHITESPACE == spaces
+    assert repeat_windows.WHITESPACE == spaces
 
 
 def pandas_described_places(con, f: Filters, kind: str, keys: list[str], snap_m: float = 1.0) -> pd.DataFrame:
