@@ -122,7 +122,7 @@ def victim_summary(incidents: pd.DataFrame, period_start, period_end, window_day
 def summary_figures(victims: int, repeat_victims: int, high_frequency_victims: int, incidents: int,
                     incidents_to_repeat_victims: int, window_days: int = WINDOW_DAYS,
                     repeat: int = REPEAT, high_frequency: int = HIGH_FREQUENCY) -> dict:
-    """`victim_summary`'s result from its counts (also counted in the store: cdp.victimisation)."""
+    """`victim_summary`'s result from its counts (also counted in the store: cdp.repeat_windows)."""
     return {
         "victims": victims, "repeat_victims": repeat_victims, "high_frequency_victims": high_frequency_victims,
         "repeat_share": _share(repeat_victims, victims),
@@ -153,7 +153,7 @@ def repeat_rate_for_target(incidents: pd.DataFrame, period_start, period_end,
 def target_rate_figures(numerator: int, denominator: int, repeat_incidents: int, incidents: int,
                         window_days: int = WINDOW_DAYS, priority: str | None = "hate_crime") -> dict:
     """`repeat_rate_for_target`'s result from its counts (also counted in the store:
-    cdp.victimisation)."""
+    cdp.repeat_windows)."""
     kind = f"{PRIORITY_BY_KEY[priority].label.lower()} " if priority else ""
     return {
         "numerator": numerator, "denominator": denominator, "rate": _share(numerator, denominator),
