@@ -306,28 +306,24 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "pages":
-        print(json.dumps(measure_pages(argv[1], int(argv[2]), argv[3].split(","))))
-        return 0
-    if argv and argv[0] == "ingest":
-        print(json.dumps(measure_ingest(int(argv[1]))))
-        return 0
+def build_parser() -> argparse.ArgumentParser:
+    """`python -m cdp bench`'s options, each with its help and default."""
     parser = argparse.ArgumentParser(prog="python -m cdp bench")
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="synthetic incidents in the benchmark store (default 1000000)")
     parser.add_argument("--db", help="the embedded benchmark store (default: data/bench-<rows>.duckdb, reused)")
     parser.add_argument("--store", help="also measure the pages on this store, side by side with the "
                                         "embedded one (with --browser: measure the pages on it "
                                         "instead): a DuckLake catalog (ducklake:postgres:<libpq> "
                                         "or ducklake:sqlite:<file>, data files in $CDP_DATA_PATH), "
                                         "given the same incidents")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each measurement; medians and maxima are reported (default 3)")
     parser.add_argument("--ingest-rows", type=int, default=150_000,
-                        help="police.uk rows for the ingest timing (a year of the force)")
+                        help="police.uk rows for the ingest timing (a year of the force; default 150000)")
     parser.add_argument("--import-rows", type=int, default=0, metavar="N",
                         help="also time `ingest partner` of one file of N incidents (e.g. 10000000) "
-                             "and its peak memory")
+                             "and its peak memory (default 0: not timed)")
     parser.add_argument("--memory-limit", type=int, default=8000, metavar="MB",
                         help="stop that import past this much memory (default 8000)")
     parser.add_argument("--import-only", action="store_true",
@@ -337,6 +333,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead, time each page in headless Chromium as a user feels it: opening "
                              "it and changing the period, first-time and cached, beside a minimal "
                              "Streamlit page, with the bytes each sends (see README, Performance)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "pages":
+        print(json.dumps(measure_pages(argv[1], int(argv[2]), argv[3].split(","))))
+        return 0
+    if argv and argv[0] == "ingest":
+        print(json.dumps(measure_ingest(int(argv[1]))))
+        return 0
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.import_only:
         if not args.import_rows:

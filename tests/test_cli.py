@@ -80,7 +80,8 @@ def test_every_command_has_help_for_every_option_with_its_default():
                 for sub in action.choices.values():
                     yield from parsers(sub)
 
-    for parser in parsers(build_parser()):
+    from app.bench import build_parser as bench_parser
+    for parser in [*parsers(build_parser()), bench_parser()]:
         for action in parser._actions:
             assert action.help, f"{parser.prog} {action.option_strings or action.dest} has no help"
     for command in (["ingest"], ["refresh", "police-uk"], ["export", "ward-counts"], ["status"], ["recount"],
