@@ -8,8 +8,11 @@ server has said its run finished (over the websocket), Streamlit's running indic
 nothing has changed for `QUIET_MS`. Each is measured
 first-time (a new server, so nothing of that view is cached: the server is warmed with another
 view first, so Python's imports and the filter choices are not counted) and cached (the same
-action again), beside the floor: a minimal Streamlit page measured the same way in the same run.
-The payload is what the page's websocket received for the action.
+action again), beside the floor: a minimal Streamlit app measured the same way in the same run.
+An open loads the page's address, as a bookmark or a shared link does: the browser starts
+Streamlit's frontend anew each time. Moving between pages with the navigation, as users mostly
+do, keeps it running; that is timed too ("from the navigation": clicking the page's link on another
+page, the view seen before). The payload is what the page's websocket received for the action.
 """
 from __future__ import annotations
 
@@ -39,9 +42,22 @@ WARM_QUERY = "priorities=asb"  # another view, opened on a new server before mea
 FLOOR_SCRIPT = '''import streamlit as st
 st.set_page_config(layout="wide")
 period = st.sidebar.selectbox("Period", ["Last 12 months", "Last 3 months", "Latest month"], key="f_period")
-st.title("A minimal page")
-st.write(f"Period: {period}")
+
+
+def minimal():
+    st.title("A minimal page")
+    st.write(f"Period: {period}")
+
+
+def another():
+    st.title("Another minimal page")
+
+
+st.navigation([st.Page(minimal, title="Minimal", default=True),
+               st.Page(another, title="Another", url_path="another")]).run()
 '''
+FLOOR_AWAY = "another"  # the floor's other page, where its navigation is timed from
+AWAY, AWAY_ELSE = "profile", "overview"  # a page's navigation is timed from here (from the other for itself)
 
 # Installed before the page's own scripts: the time of the last change to the document and of the
 # last message its websocket received (what the server sent: the rest is the browser drawing it).
@@ -179,6 +195,15 @@ class Tab:
         seconds = self._settle(since)
         return seconds, self.received - before
 
+    def navigate(self, href: str) -> tuple[float, int]:
+        """Click the navigation's link to `href`: seconds from the click, bytes received."""
+        link = self.page.locator(f'[data-testid="stSidebarNavLink"][href="{href}"]')
+        before, self.finished = self.received, False
+        since = self.page.evaluate("performance.now()")
+        link.click()
+        seconds = self._settle(since)
+        return seconds, self.received - before
+
     def close(self) -> None:
         self.page.close()
 
@@ -215,6 +240,9 @@ def measure(store_env: dict, repeats: int, pages: list[str], log_dir: Path, time
                 note("floor", "period", tab.choose(PERIOD, CHANGED_VIEW))
                 tab.choose(PERIOD, FIRST_VIEW)
                 note("floor", "period cached", tab.choose(PERIOD, CHANGED_VIEW))
+                for _ in range(2):
+                    tab.navigate(f"{url}/{FLOOR_AWAY}")
+                    note("floor", "navigation", tab.navigate(f"{url}/"))
                 context.close()
             with server(ROOT / "dashboard.py", env, log_dir / "dashboard.log") as url:
                 context = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -231,6 +259,9 @@ def measure(store_env: dict, repeats: int, pages: list[str], log_dir: Path, time
                         note(page, "period cached", tab.choose(PERIOD, CHANGED_VIEW))
                         note(page, "open cached", tab.open(address(url, page)))
                         note(page, "open cached, last message", (tab.last_message, 0))
+                        for _ in range(2):
+                            tab.navigate(address(url, AWAY if page != AWAY else AWAY_ELSE))
+                            note(page, "navigation", tab.navigate(address(url, page)))
                     except Exception as exc:
                         raise RuntimeError(f"pages/{page}.py in the browser: {exc}") from exc
                     if tab.errors:
@@ -249,8 +280,8 @@ def _size(values: list[int]) -> str:
 
 
 def table(measured: dict) -> list[str]:
-    kinds = ["open", "open cached", "period", "period cached"]
-    head = ["first open", "cached open", "first period", "cached period"]
+    kinds = ["open", "open cached", "period", "period cached", "navigation"]
+    head = ["first open", "cached open", "first period", "cached period", "navigation"]
     lines = [f"{'page':<12}" + "".join(f"{h:>15}" for h in head) + f"{'open sends':>14}{'period sends':>14}"
              f"{'last message':>15}"]
     for name, m in measured.items():
@@ -279,7 +310,8 @@ def report(rows: int, where, build: str, size: str, repeats: int, pages: list[st
         f"cached = the same again; period: '{FIRST_VIEW}' to '{CHANGED_VIEW}'; sends = websocket "
         "bytes received (median); last message = a cached open's seconds to the last websocket "
         "message (loading, the server's run and the transfer: the rest of its time is the browser "
-        "drawing); floor = a minimal Streamlit page",
+        "drawing); open = loading the page's address, navigation = clicking its link on another "
+        f"page ({AWAY}, or {AWAY_ELSE} for {AWAY}), cached; floor = a minimal Streamlit app",
         "",
         *table(measured),
     ])

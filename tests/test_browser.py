@@ -156,7 +156,9 @@ def test_presentation_mode(server, browser):
     page.screenshot(path=str(ARTIFACTS / "presentation-mode.png"))
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("text=Panel 2 of 7", timeout=15_000)
-    assert page.locator(".st-key-briefing-slide h2").first.inner_text().startswith("Anti-social behaviour")
+    # The panel's heading follows its number within the same run: wait for it rather than race it.
+    page.locator(".st-key-briefing-slide h2").filter(
+        has_text=re.compile("^Anti-social behaviour")).first.wait_for(timeout=15_000)
     page.wait_for_url(re.compile(r"slide=2"), timeout=15_000)
     page.reload()                                   # the slide is in the address: it survives a reload
     page.wait_for_selector("text=Panel 2 of 7", timeout=30_000)
