@@ -106,6 +106,30 @@ def _centre(choices: dict) -> tuple[float | None, float | None, str, str | None]
     return float(east[0]), float(north[0]), text, None
 
 
+# The widgets of the People, Places and Premises sections: their keys (set by _init_state) and
+# what a closed section calls them when they are set.
+SECTIONS = {
+    "People": {"f_age": "victim age band", "f_sex": "victim sex", "f_vulnerable": "vulnerable victims only",
+               "f_repeat": "repeat victims only"},
+    "Places": {"f_location": "street or location", "f_radius": "radius",
+               "f_centre_premises": "radius around premises", "f_centre_point": "radius around a point"},
+    "Premises": {"f_ptypes": "premises type", "f_premises": "named premises"},
+}
+
+
+def _section(bar, title: str):
+    """A sidebar section of filters whose widgets are drawn only while it is open: closed, it
+    sends nothing (the premises lists are megabytes at scale, and every widget costs the browser
+    time) and what was chosen in it stays, named under it."""
+    for key in SECTIONS[title]:
+        st.session_state[key] = st.session_state.get(key)  # kept while the widget is not drawn
+    section = bar.expander(title, key=f"f_{title.lower()}_open", on_change="rerun")
+    chosen = [name for key, name in SECTIONS[title].items() if st.session_state[key]]
+    if chosen and not section.open:
+        bar.caption(f"{title}: {', '.join(chosen)} set")
+    return section
+
+
 def render() -> flt.Filters:
     """Draw the filter sidebar and return the filters it sets (also written to the URL)."""
     choices = _choices(context.data_version(), context.viewer().residential_wards)
@@ -155,35 +179,28 @@ def render() -> flt.Filters:
     def why(name: str) -> dict:
         return {"disabled": True, "help": available[name]} if available[name] else {}
 
-    with bar.expander("People", expanded=False):
-        st.multiselect("Victim age band", flt.AGE_BANDS, key="f_age", **why("age_bands"))
-        st.multiselect("Victim sex", flt.SEXES, key="f_sex", **why("sexes"))
-        st.checkbox("Vulnerable victims only", key="f_vulnerable", **why("vulnerable_only"))
-        st.checkbox("Repeat victims only", key="f_repeat", **why("repeat_only"),
-                    **({} if available["repeat_only"] else
-                       {"help": "Victims with two or more counted incidents within 12 months "
-                                f"({definitions().window_days} days) of each other, in any priority"}))
-    # The premises lists (every premises with incidents: megabytes at scale) are sent only while
-    # their section is open; the choice made in them stays while it is closed.
-    for key in ("f_centre_premises", "f_premises"):
-        st.session_state[key] = st.session_state.get(key)
-    places = bar.expander("Places", key="f_places_open", on_change="rerun",
-                          expanded=bool(st.session_state["f_centre_premises"]))
-    with places:
-        st.text_input("Street or location contains", key="f_location", **why("location_text"))
-        st.number_input("Within radius (metres)", min_value=0, max_value=20_000, step=100,
-                        key="f_radius", **why("radius_m"))
+    with _section(bar, "People") as people:
+        if people.open:
+            st.multiselect("Victim age band", flt.AGE_BANDS, key="f_age", **why("age_bands"))
+            st.multiselect("Victim sex", flt.SEXES, key="f_sex", **why("sexes"))
+            st.checkbox("Vulnerable victims only", key="f_vulnerable", **why("vulnerable_only"))
+            st.checkbox("Repeat victims only", key="f_repeat", **why("repeat_only"),
+                        **({} if available["repeat_only"] else
+                           {"help": "Victims with two or more counted incidents within 12 months "
+                                    f"({definitions().window_days} days) of each other, in any priority"}))
+    with _section(bar, "Places") as places:
         if places.open:
+            st.text_input("Street or location contains", key="f_location", **why("location_text"))
+            st.number_input("Within radius (metres)", min_value=0, max_value=20_000, step=100,
+                            key="f_radius", **why("radius_m"))
             st.selectbox("...of premises", list(choices["premises"]), key="f_centre_premises",
                          format_func=lambda p: choices["premises"][p][0], index=None,
                          placeholder="Choose premises", **why("premises_id"))
-        st.text_input("...or of a point (latitude, longitude)", key="f_centre_point",
-                      placeholder="52.9536, -1.1505", **why("radius_m"))
-    named = bar.expander("Premises", key="f_premises_open", on_change="rerun",
-                         expanded=bool(st.session_state["f_premises"]))
-    with named:
-        st.multiselect("Premises type", choices["premises_types"], key="f_ptypes", **why("premises_types"))
+            st.text_input("...or of a point (latitude, longitude)", key="f_centre_point",
+                          placeholder="52.9536, -1.1505", **why("radius_m"))
+    with _section(bar, "Premises") as named:
         if named.open:
+            st.multiselect("Premises type", choices["premises_types"], key="f_ptypes", **why("premises_types"))
             st.selectbox("Named premises", list(choices["premises"]), key="f_premises", index=None,
                          format_func=lambda p: choices["premises"][p][0], placeholder="Any premises",
                          **why("premises_id"))

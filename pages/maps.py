@@ -126,7 +126,7 @@ else:
     m3.metric(f"Significant hot spot cells ({maps.CELL_SIZE_M} m)", f"{summary['hot']:,}",
               help=f"{summary['hot_km2']:.2f} km² holding "
                    + (f"{summary['hot_share']:.0%} of {unit}" if summary["hot_share"] is not None
-                      else "none") + ". See the Gi* map below.")
+                      else "none") + ". See the Gi* map under the ward map (Hot spots tab).")
 widgets.not_counted(placed["not_counted"], figures)
 if concentration["share"] is not None:
     places_shown = "" if concentration["n_top_places"] is None else \
@@ -272,10 +272,115 @@ d3.caption("The map's toolbar camera saves it as a PNG, made in your browser. Th
 if ward:
     ward_tables(ward, top_streets, top_premises)
 
-# --- the same by Neighbourhood Action Team area ------------------------------------------------
-nat_areas, _ = context.areas()
-if nat_areas.areas:
-    st.subheader("By NAT area")
+# --- below the maps, one section at a time: only the open one is computed, sent and drawn ------
+def hot_spots() -> None:
+    """Getis-Ord Gi* on the grid: where high counts cluster, tested."""
+    if summary is None:
+        st.info(gi_unsuitable)
+    elif summary["incidents"] == 0:
+        st.info(f"No {unit} with a location in the mapped wards for these filters.")
+    else:
+        shown = list(table.loc[table["selected"], "ward_code"])
+        gi_figure = maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
+                                        maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
+                                        figures)
+        if cameras is not None:
+            cctv.add_cameras(gi_figure, cameras)
+        st.plotly_chart(gi_figure, key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
+        held = "n/a" if summary["hot_share"] is None else f"{summary['hot_share']:.0%}"
+        st.markdown(f"**{summary['hot']:,} hot spot cells** ({summary['hot_km2']:.2f} km²) hold "
+                    f"{held} of the {summary['incidents_text']} {unit} placed on the grid; "
+                    f"{summary['cold']:,} cells are cold spots. A hot spot is a cluster of high counts "
+                    "(a cell and its neighbours), not merely one large count.")
+        st.caption(method_note(maps.CELL_SIZE_M, maps.PERMUTATIONS, maps.ALPHA))
+
+
+def cctv_coverage() -> None:
+    """How much of the hot spots and incidents the CCTV cameras see, and the hot spots they miss."""
+    if camera_file.source.path is None:
+        st.info("No CCTV camera file is configured. Set **CDP_CCTV** to a CSV of the cameras (camera_id, "
+                "name, latitude and longitude or easting and northing, optional view_radius_m; format in "
+                "README.md, 'CCTV cameras') to show them on the maps, the share of hot spots and incidents "
+                "they cover, and the hot spots without a camera.")
+    elif camera_file.error:
+        st.error(f"The CCTV camera file cannot be used: {md(camera_file.error)}")
+    elif summary is None or summary["incidents"] == 0:
+        st.info("Coverage is measured against the significant hot spots (Hot spots tab): "
+                + (gi_unsuitable or f"no {unit} with a location for these filters."))
+    else:
+        reference_files.note(camera_file, "camera locations")
+        seen = context.cached(cctv.hotspot_coverage)(f, priority, gi, cameras, maps.CELL_SIZE_M)
+
+        def share(part, whole) -> str:
+            shown = figures.share(part, whole)
+            return "n/a" if whole == 0 else disclosure.WITHHELD if shown is None else f"{shown:.0%}"
+
+        k1, k2, k3, k4 = st.columns(4)
+        k1.metric("Cameras", f"{seen['cameras']:,}", f"{seen['cameras_in_area']:,} in the mapped wards",
+                  delta_color="off", delta_arrow="off")
+        k2.metric("Hot spot cells a camera sees", share(seen["hot_cells_covered"], seen["hot_cells"]),
+                  f"{seen['hot_cells_covered']:,} of {seen['hot_cells']:,} cells; "
+                  + ("n/a" if seen["hot_area_share"] is None else f"{seen['hot_area_share']:.0%} of their area"),
+                  delta_color="off", delta_arrow="off")
+        k3.metric(f"{unit[0].upper()}{unit[1:]} in a camera's view", share(seen["incidents_covered"], seen["incidents"]),
+                  f"{figures.text(seen['incidents_covered'])} of "
+                  f"{figures.total_text(seen['incidents'], parts=shown_wards)}",
+                  delta_color="off", delta_arrow="off")
+        k4.metric(f"Hot spot {unit} in a camera's view", share(seen["hot_incidents_covered"], seen["hot_incidents"]),
+                  delta_color="off", delta_arrow="off")
+        uncovered = seen["uncovered"]
+        if uncovered.empty:
+            st.success("Every significant hot spot is within a camera's view.")
+        else:
+            st.markdown(f"**{len(uncovered):,} hot spot(s) without camera coverage**, largest first "
+                        "(touching hot cells no camera's view reaches):")
+            uncovered = uncovered.assign(incidents=figures.texts(uncovered["incidents"]))
+            st.dataframe(uncovered, hide_index=True, key="maps_uncovered", column_config={
+                "hotspot": st.column_config.NumberColumn("Hot spot", width="small"),
+                "cells": st.column_config.NumberColumn(f"{maps.CELL_SIZE_M} m cells"),
+                "area_km2": st.column_config.NumberColumn("km²", format="%.2f"),
+                "incidents": unit[0].upper() + unit[1:], "ward": "Ward (at its centre)",
+                "latitude": st.column_config.NumberColumn("Latitude", format="%.5f"),
+                "longitude": st.column_config.NumberColumn("Longitude", format="%.5f"),
+                "nearest_camera": "Nearest camera",
+                "nearest_m": st.column_config.NumberColumn("Metres to it", format="%d")})
+        st.caption("A camera covers the disc of its view radius (100 m where the file gives none). A hot "
+                   "spot cell is covered when any camera's disc reaches it; incidents are covered when "
+                   "their point is inside a disc. The squares and circles on the hot spot map are the "
+                   "cameras and their view.")
+
+
+def deprivation() -> None:
+    """The wards' counts or rates against IMD 2019 deprivation."""
+    if imd is None:
+        st.info(f"Deprivation context is unavailable. {md(imd_error)}")
+    else:
+        missing, _unknown = reference.unmatched_wards(imd["ward_code"], table["ward_code"])
+        if missing:
+            st.caption(f"The IMD file has no score for {len(missing)} ward(s): {md(', '.join(missing))}.")
+        compared = "rate_per_1000" if measure == "rate" else "count"
+        label = f"{unit} per 1,000 residents" if compared == "rate_per_1000" else unit
+        correlation = maps.deprivation_correlation(table, compared)
+        if correlation:
+            rho, p_value = correlation["spearman"], correlation["spearman_p"]
+            words = "strong" if abs(rho) >= 0.6 else "moderate" if abs(rho) >= 0.3 else "weak"
+            stated = ("Spearman's rank correlation, tested at p < 0.05" if figures.restricted else
+                      f"Spearman ρ = {rho:.2f}, {format_p(p_value)}; Pearson r = "
+                      f"{correlation['pearson']:.2f}, {format_p(correlation['pearson_p'])}")
+            if p_value < 0.05:
+                st.markdown(f"Across {correlation['n']} wards, more deprived wards tend to have "
+                            f"**{'more' if rho > 0 else 'fewer'} {label}**: a {words} rank correlation "
+                            f"({stated}). A correlation across wards is not a cause.")
+            else:
+                st.markdown(f"Across {correlation['n']} wards there is **no clear relationship** between "
+                            f"{label} and deprivation: a {words} rank correlation that is not significant "
+                            f"({stated}).")
+        st.plotly_chart(maps.deprivation_scatter(table, compared, label), key="maps_imd_scatter")
+        st.caption("English Indices of Deprivation 2019, ward average score (higher is more deprived).")
+
+
+def by_area() -> None:
+    """The wards' figures summed by Neighbourhood Action Team area."""
     areas_table = maps.publish(maps.area_table(true_table, nat_areas, f.months, compare), figures,
                                f.months, wards=true_table)
     st.dataframe(maps.display_area_table(areas_table), hide_index=True, key="maps_area_table")
@@ -283,105 +388,8 @@ if nat_areas.areas:
                "tested as a ward's is (exact rate-ratio test). Areas: CDP_AREAS, else config/areas.toml."
                + (" Area totals are rounded on their own." if figures.restricted else ""))
 
-# --- deprivation -------------------------------------------------------------------------------
-st.subheader("Deprivation")
-if imd is None:
-    st.info(f"Deprivation context is unavailable. {md(imd_error)}")
-else:
-    missing, _unknown = reference.unmatched_wards(imd["ward_code"], table["ward_code"])
-    if missing:
-        st.caption(f"The IMD file has no score for {len(missing)} ward(s): {md(', '.join(missing))}.")
-    compared = "rate_per_1000" if measure == "rate" else "count"
-    label = f"{unit} per 1,000 residents" if compared == "rate_per_1000" else unit
-    correlation = maps.deprivation_correlation(table, compared)
-    if correlation:
-        rho, p_value = correlation["spearman"], correlation["spearman_p"]
-        words = "strong" if abs(rho) >= 0.6 else "moderate" if abs(rho) >= 0.3 else "weak"
-        stated = ("Spearman's rank correlation, tested at p < 0.05" if figures.restricted else
-                  f"Spearman ρ = {rho:.2f}, {format_p(p_value)}; Pearson r = "
-                  f"{correlation['pearson']:.2f}, {format_p(correlation['pearson_p'])}")
-        if p_value < 0.05:
-            st.markdown(f"Across {correlation['n']} wards, more deprived wards tend to have "
-                        f"**{'more' if rho > 0 else 'fewer'} {label}**: a {words} rank correlation "
-                        f"({stated}). A correlation across wards is not a cause.")
-        else:
-            st.markdown(f"Across {correlation['n']} wards there is **no clear relationship** between "
-                        f"{label} and deprivation: a {words} rank correlation that is not significant "
-                        f"({stated}).")
-    st.plotly_chart(maps.deprivation_scatter(table, compared, label), key="maps_imd_scatter")
-    st.caption("English Indices of Deprivation 2019, ward average score (higher is more deprived).")
 
-# --- significant hot spots ---------------------------------------------------------------------
-st.subheader("Significant hot spots (Getis-Ord Gi*)")
-if summary is None:
-    st.info(gi_unsuitable)
-elif summary["incidents"] == 0:
-    st.info(f"No {unit} with a location in the mapped wards for these filters.")
-else:
-    shown = list(table.loc[table["selected"], "ward_code"])
-    gi_figure = maps.hotspot_figure(gi, maps.ward_outline(maps.ward_features(geojson, shown)),
-                                    maps.ward_labels_bng(centres[centres["ward_code"].isin(shown)]),
-                                    figures)
-    if cameras is not None:
-        cctv.add_cameras(gi_figure, cameras)
-    st.plotly_chart(gi_figure, key="maps_gi", config=maps.plotly_config(f"cdp-hotspots-{priority}"))
-    held = "n/a" if summary["hot_share"] is None else f"{summary['hot_share']:.0%}"
-    st.markdown(f"**{summary['hot']:,} hot spot cells** ({summary['hot_km2']:.2f} km²) hold "
-                f"{held} of the {summary['incidents_text']} {unit} placed on the grid; "
-                f"{summary['cold']:,} cells are cold spots. A hot spot is a cluster of high counts "
-                "(a cell and its neighbours), not merely one large count.")
-    st.caption(method_note(maps.CELL_SIZE_M, maps.PERMUTATIONS, maps.ALPHA))
-
-# --- CCTV coverage of the hot spots ------------------------------------------------------------
-st.subheader("CCTV coverage of the hot spots")
-if camera_file.source.path is None:
-    st.info("No CCTV camera file is configured. Set **CDP_CCTV** to a CSV of the cameras (camera_id, "
-            "name, latitude and longitude or easting and northing, optional view_radius_m; format in "
-            "README.md, 'CCTV cameras') to show them on the maps, the share of hot spots and incidents "
-            "they cover, and the hot spots without a camera.")
-elif camera_file.error:
-    st.error(f"The CCTV camera file cannot be used: {md(camera_file.error)}")
-elif summary is None or summary["incidents"] == 0:
-    st.info("Coverage is measured against the significant hot spots above: "
-            + (gi_unsuitable or f"no {unit} with a location for these filters."))
-else:
-    reference_files.note(camera_file, "camera locations")
-    seen = context.cached(cctv.hotspot_coverage)(f, priority, gi, cameras, maps.CELL_SIZE_M)
-
-    def share(part, whole) -> str:
-        shown = figures.share(part, whole)
-        return "n/a" if whole == 0 else disclosure.WITHHELD if shown is None else f"{shown:.0%}"
-
-    k1, k2, k3, k4 = st.columns(4)
-    k1.metric("Cameras", f"{seen['cameras']:,}", f"{seen['cameras_in_area']:,} in the mapped wards",
-              delta_color="off", delta_arrow="off")
-    k2.metric("Hot spot cells a camera sees", share(seen["hot_cells_covered"], seen["hot_cells"]),
-              f"{seen['hot_cells_covered']:,} of {seen['hot_cells']:,} cells; "
-              + ("n/a" if seen["hot_area_share"] is None else f"{seen['hot_area_share']:.0%} of their area"),
-              delta_color="off", delta_arrow="off")
-    k3.metric(f"{unit[0].upper()}{unit[1:]} in a camera's view", share(seen["incidents_covered"], seen["incidents"]),
-              f"{figures.text(seen['incidents_covered'])} of "
-              f"{figures.total_text(seen['incidents'], parts=shown_wards)}",
-              delta_color="off", delta_arrow="off")
-    k4.metric(f"Hot spot {unit} in a camera's view", share(seen["hot_incidents_covered"], seen["hot_incidents"]),
-              delta_color="off", delta_arrow="off")
-    uncovered = seen["uncovered"]
-    if uncovered.empty:
-        st.success("Every significant hot spot is within a camera's view.")
-    else:
-        st.markdown(f"**{len(uncovered):,} hot spot(s) without camera coverage**, largest first "
-                    "(touching hot cells no camera's view reaches):")
-        uncovered = uncovered.assign(incidents=figures.texts(uncovered["incidents"]))
-        st.dataframe(uncovered, hide_index=True, key="maps_uncovered", column_config={
-            "hotspot": st.column_config.NumberColumn("Hot spot", width="small"),
-            "cells": st.column_config.NumberColumn(f"{maps.CELL_SIZE_M} m cells"),
-            "area_km2": st.column_config.NumberColumn("km²", format="%.2f"),
-            "incidents": unit[0].upper() + unit[1:], "ward": "Ward (at its centre)",
-            "latitude": st.column_config.NumberColumn("Latitude", format="%.5f"),
-            "longitude": st.column_config.NumberColumn("Longitude", format="%.5f"),
-            "nearest_camera": "Nearest camera",
-            "nearest_m": st.column_config.NumberColumn("Metres to it", format="%d")})
-    st.caption("A camera covers the disc of its view radius (100 m where the file gives none). A hot "
-               "spot cell is covered when any camera's disc reaches it; incidents are covered when "
-               "their point is inside a disc. The squares and circles on the hot spot map are the "
-               "cameras and their view.")
+nat_areas, _ = context.areas()
+SECTIONS = {"Hot spots (Gi*)": hot_spots, "CCTV coverage": cctv_coverage, "Deprivation": deprivation,
+            **({"By NAT area": by_area} if nat_areas.areas else {})}
+widgets.sections(SECTIONS, key="maps_section")

@@ -185,8 +185,9 @@ def test_the_profile_of_a_hostile_premises(hostile_page):
     assert_text_only(at, must_show=LOCATION)
 
 
-def test_maps_with_a_hostile_ward_name(hostile_page):
-    at = hostile_page("pages/maps.py", maps_ward=CASTLE)
+@pytest.mark.parametrize("section", ["Hot spots (Gi*)", "CCTV coverage", "Deprivation", "By NAT area"])
+def test_maps_with_a_hostile_ward_name(hostile_page, section):
+    at = hostile_page("pages/maps.py", maps_ward=CASTLE, maps_section=section)
     assert_text_only(at, must_show=WARD)
 
 

@@ -105,7 +105,8 @@ def test_the_sidebar_period_does_not_move_the_briefing_but_wards_and_priorities_
 
 def test_people_filters_are_said_not_to_apply(briefing_page):
     at = briefing_page()
-    at.checkbox(key="f_vulnerable").check().run()
+    at.session_state["f_people_open"] = True  # the sidebar's People section
+    at.run().checkbox(key="f_vulnerable").check().run()
     at.multiselect(key="f_age").set_value(["18-24"]).run()
     warning = next(w.value for w in at.warning if "do not apply to the briefing" in w.value)
     assert "victims aged 18-24" in warning and "vulnerable victims only" in warning

@@ -60,6 +60,9 @@ def test_page_renders_a_choropleth_with_every_ward(app_test):
     assert len(table) == 20
     total = int(metric(at, "ASB incidents in the mapped wards").replace(",", ""))
     assert table["Count"].str.replace(",", "").astype(int).sum() == total > 0
+    assert not any("NAT area" in d.value.columns for d in at.dataframe)   # a tab away: not sent
+    at.session_state["maps_section"] = "By NAT area"
+    at.run()
     by_area = next(d.value for d in at.dataframe if "NAT area" in d.value.columns)
     assert by_area["NAT area"].tolist()[:5] == ["North", "West", "Central", "East", "South"]
     assert by_area["Count"].str.replace(",", "").astype(int).sum() == total
@@ -118,7 +121,7 @@ def test_choosing_a_ward_drills_down(app_test):
 
 def test_hot_spots_section_states_the_method(app_test):
     at = app_test("pages/maps.py")
-    assert "Significant hot spots (Getis-Ord Gi*)" in [h.value for h in at.subheader]
+    assert at.session_state["maps_section"] == "Hot spots (Gi*)"   # the first tab under the maps
     assert "hot spot cells" in markdown(at)
     assert any("Getis-Ord Gi* on 250 m grid cells" in c.value and "< 0.05" in c.value for c in at.caption)
     gi_map = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
@@ -130,7 +133,9 @@ def test_hot_spots_section_states_the_method(app_test):
 
 def test_change_measure_and_deprivation(app_test):
     at = app_test("pages/maps.py")
-    assert "Spearman ρ" in markdown(at)
+    at.session_state["maps_section"] = "Deprivation"
+    assert "Spearman ρ" in markdown(at.run())
+    assert "maps_imd_scatter" in [c.key for c in at.get("plotly_chart")]
     at.radio(key="maps_measure").set_value("change").run()
     assert not at.exception
     assert any("▲/▼ mark a significant rise/fall" in c.value for c in at.caption)
@@ -202,7 +207,8 @@ def test_board_role_sees_no_small_counts(app_test, monkeypatch):
 
 def test_hot_spots_are_not_tested_under_a_radius_or_street_filter(app_test):
     at = app_test("pages/maps.py")
-    at.text_input(key="f_location").set_value("Road").run()
+    at.session_state["f_places_open"] = True  # the sidebar's Places section
+    at.run().text_input(key="f_location").set_value("Road").run()
     assert not at.exception
     assert any("not tested with a radius, premises or street filter" in i.value for i in at.info)
     assert any(m.value == "not tested" for m in at.metric)

@@ -23,6 +23,12 @@ def demo(demo_db, monkeypatch):
     con.close()
 
 
+def cctv_section(at):
+    """`at` with the CCTV coverage tab under the maps open."""
+    at.session_state["maps_section"] = "CCTV coverage"
+    return at.run()
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -35,7 +41,7 @@ def test_cameras_and_their_coverage_of_the_hot_spots(app_test, demo):
     cameras = cctv.placed(demo, cctv.load_cameras(reference.configured(demo, cctv.ENV, "cctv").path))
     result = cctv.hotspot_coverage(demo, LAST_12_MONTHS, "asb", maps.gi_star(demo, LAST_12_MONTHS, "asb"),
                                    cameras, maps.CELL_SIZE_M)
-    shown = metrics(at)
+    shown = metrics(cctv_section(at))
     assert shown["Cameras"] == f"{len(cameras):,}"
     assert shown["Hot spot cells a camera sees"] == f"{result['hot_cell_share']:.0%}"
     assert shown["ASB incidents in a camera's view"] == f"{result['incident_share']:.0%}"
@@ -55,11 +61,11 @@ def test_a_camera_file_of_ones_own_and_one_that_cannot_be_used(app_test, tmp_pat
     path.write_text("camera_id,name,latitude,longitude,view_radius_m\n"
                     "C1,Old Market Square,52.9530,-1.1500,200\n", encoding="utf-8")
     monkeypatch.setenv(cctv.ENV, str(path))
-    at = app_test(PAGE)
+    at = cctv_section(app_test(PAGE))
     assert metrics(at)["Cameras"] == "1"
     assert any("Camera locations from" in c.value and "cameras.csv" in c.value for c in at.caption)
     path.write_text("camera_id,name,latitude,longitude\nC1,Somewhere,48.85,2.35\n", encoding="utf-8")
-    at = app_test(PAGE)
+    at = cctv_section(app_test(PAGE))
     assert any(f"{path}, line 2: latitude 48.85, longitude 2.35 lie outside Great Britain" in e.value.replace("\\", "")
                for e in at.error)  # shown markdown-escaped
 
@@ -67,6 +73,6 @@ def test_a_camera_file_of_ones_own_and_one_that_cannot_be_used(app_test, tmp_pat
 def test_no_camera_file_says_how_to_supply_one(police_uk_store, app_test, monkeypatch):
     monkeypatch.setenv("CDP_STORE", police_uk_store)
     monkeypatch.delenv(cctv.ENV, raising=False)
-    at = app_test(PAGE)
+    at = cctv_section(app_test(PAGE))
     assert any("No CCTV camera file is configured" in i.value and "CDP_CCTV" in i.value for i in at.info)
     assert "Cameras" not in metrics(at)

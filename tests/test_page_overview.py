@@ -53,6 +53,28 @@ def test_filters_change_the_figures_and_persist_across_pages(app_test):
     assert numbers(at) == [castle[0], castle[5]]
 
 
+def test_a_closed_sidebar_section_keeps_its_filters_and_names_them(app_test):
+    """People, Places and Premises draw their widgets only while open; what was chosen stays."""
+    at = app_test()
+    city = numbers(at)
+    assert not {"f_age", "f_location", "f_ptypes"} & {w.key for w in [*at.multiselect, *at.text_input]}
+    at.session_state["f_people_open"] = True
+    at.run().multiselect(key="f_age").set_value(["18-24"]).run()
+    at.checkbox(key="f_vulnerable").check().run()
+    at.session_state["f_people_open"] = False  # closed again
+    at.run()
+    assert "f_age" not in [w.key for w in at.sidebar.multiselect]
+    assert "People: victim age band, vulnerable victims only set" in [c.value for c in at.sidebar.caption]
+    assert at.query_params["age_bands"] == "18-24" and at.query_params["vulnerable_only"] == "1"
+    young = numbers(at)
+    assert all(y <= c for y, c in zip(young, city)) and young != city
+    at.switch_page("pages/data.py").run()  # kept across pages too
+    at.switch_page("pages/overview.py").run()
+    assert numbers(at) == young
+    at.session_state["f_people_open"] = True
+    assert at.run().multiselect(key="f_age").value == ["18-24"]
+
+
 def test_period_quick_picks_and_financial_years(app_test):
     at = app_test()
     options = at.selectbox(key="f_period").options
@@ -144,6 +166,9 @@ def test_people_filters_are_disabled_with_a_reason_for_police_uk_data(police_uk_
     monkeypatch.setenv("CDP_STORE", police_uk_store)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
     assert not at.exception
+    assert "f_age" not in [w.key for w in at.multiselect]  # the People section is closed
+    at.session_state["f_people_open"] = at.session_state["f_places_open"] = True
+    at.run()
     age = at.multiselect(key="f_age")
     assert age.disabled and "police.uk data has no victim age bands" in age.help
     assert at.checkbox(key="f_repeat").disabled
