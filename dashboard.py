@@ -27,7 +27,8 @@ PAGES = [
     ("data", "pages/data.py", "Data", ":material/database:"),
 ]
 
-st.set_page_config(page_title="Nottingham CDP community safety", page_icon=":material/shield:",
+# The icon is served from here: a Material or emoji icon makes the browser fetch it from Google.
+st.set_page_config(page_title="Nottingham CDP community safety", page_icon=str(HERE / "app" / "icon.svg"),
                    layout="wide")
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -104,6 +105,11 @@ def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The browser asks nothing of anyone but the dashboard's server (no icons, fonts or scripts
+    # from elsewhere: offline, and no third party learns who looks at what).
+    ours = urlsplit(url).hostname
+    page.on("request", lambda request: urlsplit(request.url).hostname in (ours, None)
+            or errors.append(f"a request outside the dashboard's server: {request.url}"))
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
     wait_until_idle(page)
