@@ -89,7 +89,7 @@ def measure_pages(setting: str, repeats: int, pages: list[str]) -> dict:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from app import context
+    from app import context, sidebar
 
     query_seconds: list[float] = []
 
@@ -129,16 +129,21 @@ def measure_pages(setting: str, repeats: int, pages: list[str]) -> dict:
             first.append(seconds)
             first_q.append(queries)
             for label, kind, key, value in FILTER_CHANGES:
+                section = sidebar.section_of(key)  # drawn only while its section is open
+                if section:
+                    at.session_state[section] = True
+                    at.run(timeout=600)
                 widget = getattr(at, kind)(key=key)
-                if widget.disabled:
-                    continue
-                before = widget.value
-                widget.set_value(value)
-                seconds, queries = timed_run(at, page)
-                rerun.append(seconds)
-                rerun_q.append(queries)
-                by_filter.setdefault(label, []).append(seconds)
-                getattr(at, kind)(key=key).set_value(before)
+                if not widget.disabled:
+                    before = widget.value
+                    widget.set_value(value)
+                    seconds, queries = timed_run(at, page)
+                    rerun.append(seconds)
+                    rerun_q.append(queries)
+                    by_filter.setdefault(label, []).append(seconds)
+                    getattr(at, kind)(key=key).set_value(before)
+                if section:
+                    at.session_state[section] = False
                 at.run(timeout=600)
         results[page] = {"first": first, "first_queries": first_q, "rerun": rerun,
                          "rerun_queries": rerun_q, "by_filter": by_filter}

@@ -117,13 +117,23 @@ SECTIONS = {
 }
 
 
+def open_key(title: str) -> str:
+    """The key of section `title`'s open state (True while it is open)."""
+    return f"f_{title.lower()}_open"
+
+
+def section_of(widget: str) -> str | None:
+    """The open_key of the section that draws the widget of key `widget`, if one does."""
+    return next((open_key(title) for title, keys in SECTIONS.items() if widget in keys), None)
+
+
 def _section(bar, title: str):
     """A sidebar section of filters whose widgets are drawn only while it is open: closed, it
     sends nothing (the premises lists are megabytes at scale, and every widget costs the browser
     time) and what was chosen in it stays, named under it."""
     for key in SECTIONS[title]:
         st.session_state[key] = st.session_state.get(key)  # kept while the widget is not drawn
-    section = bar.expander(title, key=f"f_{title.lower()}_open", on_change="rerun")
+    section = bar.expander(title, key=open_key(title), on_change="rerun")
     chosen = [name for key, name in SECTIONS[title].items() if st.session_state[key]]
     if chosen and not section.open:
         bar.caption(f"{title}: {', '.join(chosen)} set")
