@@ -11,6 +11,8 @@ through one of these:
   link, autolink, image, emphasis, code, heading, list, quote, table, HTML, LaTeX, colour
   directive, emoji or icon can be formed; line breaks become spaces. Other text (apostrophes, commas) is left
   as it is, so the markdown source still reads as the text.
+- `md_table`: a table whose every cell and heading is Streamlit markdown (st.table), its text
+  through `md` and its numbers, dates and flags written out as they read.
 - `chart`: plotly text (axis labels, hover text, trace names, titles, annotations), which reads a
   subset of HTML (<a href>, <b>, <br>, entities): &, < and > become entities, which plotly shows
   as the characters themselves.
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import html as _html
 import re
+from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 _MD_ANYWHERE = re.compile(r"([\\`*_\[\]<>|~$:&!@{}])")
@@ -43,6 +47,30 @@ def md(value) -> str:
     text = _MD_ANYWHERE.sub(r"\\\1", _LINE_BREAKS.sub(" ", _text(value)))
     text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
     return _MD_AT_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), text)
+
+
+def md_table(frame: pd.DataFrame, headings: dict[str, str] | None = None, months: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`frame` (its columns `headings` names, under those headings; all of them without) as text
+    for st.table, which renders markdown in every cell and heading: text escaped with `md`,
+    whole numbers with thousands separators, the `months` columns as "Mar 2025", other times to
+    the minute, flags as yes/no, missing values empty."""
+    shown = frame[list(headings)] if headings else frame
+    return pd.DataFrame({md((headings or {}).get(column, column)): [_cell(v, column in months) for v in shown[column]]
+                         for column in shown.columns})
+
+
+def _cell(value, month: bool) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return f"{value:%b %Y}" if month else f"{value:%d %b %Y %H:%M}" if isinstance(value, datetime) else f"{value:%d %b %Y}"
+    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.2f}"
+    return md(value)
 
 
 def chart(value) -> str:

@@ -26,26 +26,24 @@ st.caption("Police records: " + ("; ".join(r.describe() for r in info["force_ext
            + f" (set {counting.FORCE_EXTRACTS_ENV} to change; the rule applies from the next import).")
 
 st.subheader("Sources")
-number = lambda title: st.column_config.NumberColumn(title, format="localized")  # noqa: E731
-st.dataframe(info["sources"], hide_index=True, width="stretch", column_config={
-    "dataset": "Kind", "source": "Source", "rows": number("Rows stored"), "counted": number("Counted"),
-    "outside_area": number("Outside the wards"), "unlocated": number("Without a location"),
-    "superseded": number("Superseded (kept, not counted)"),
-    "first_month": st.column_config.DateColumn("First month", format="MMM YYYY"),
-    "last_month": st.column_config.DateColumn("Last month", format="MMM YYYY"),
-    "months_covered": "Months covered"})
+widgets.static_table(info["sources"], {
+    "dataset": "Kind", "source": "Source", "rows": "Rows stored", "counted": "Counted",
+    "outside_area": "Outside the wards", "unlocated": "Without a location",
+    "superseded": "Superseded (kept, not counted)", "first_month": "First month",
+    "last_month": "Last month", "months_covered": "Months covered"}, months=("first_month", "last_month"))
 st.subheader("Where each month's figures come from")
 st.caption("Month by month, the incidents each source adds to the figures. police.uk rows are "
            "superseded (kept, not counted) in a month the force's own extract covers. A month is "
            "complete when every source covers it; only complete months are compared.")
 by_month = context.cached(queries.month_sources)()
-st.dataframe(by_month, hide_index=True, width="stretch", height=widgets.table_height(len(by_month), most_rows=8),
-             column_config={"month": "Month", "complete": st.column_config.CheckboxColumn("Complete")})
+widgets.static_table(by_month.rename(columns={"month": "Month", "complete": "Complete"}), most_rows=8)
 st.subheader("Counted per priority")
-st.dataframe(info["priorities"][["label", "counted"]], hide_index=True, width="stretch",
-             column_config={"label": "Priority", "counted": "Counted (crimes, or ASB incidents for ASB)"})
+widgets.static_table(info["priorities"], {"label": "Priority", "counted": "Counted (crimes, or ASB incidents for ASB)"})
 st.subheader("Last imports")
-st.dataframe(info["imports"], hide_index=True, width="stretch")
+widgets.static_table(info["imports"].astype({"import_id": str}), {
+    "import_id": "Import", "dataset": "Kind", "files": "Files", "rows_loaded": "Rows loaded",
+    "rows_replaced": "Rows replaced", "rows_rejected": "Rows rejected", "finished_at": "Finished",
+    "result": "Result", "imported_by": "By"})
 
 st.subheader("Ward boundaries")
 st.write(f"{info['wards']} wards from {md(info['boundary_source'])}")

@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from cdp import access, exports, profiles
 from cdp.filters import Filters
-from cdp.markup import WORD_JOINER, chart, md
+from cdp.markup import WORD_JOINER, chart, md, md_table
 from conftest import ROOT
-from hostile import (CASTLE, FORMULA, HTML, LINK, LOCATION, PREMISES, WARD, figure_markup, hostile_store,
+from hostile import (BOLD, CASTLE, FORMULA, HTML, LINK, LOCATION, PREMISES, WARD, figure_markup, hostile_store,
                      markup_from_data, rendered_markdown, strings_in)
 
 PERIOD = Filters(start=pd.Timestamp("2023-04-01").date(), end=pd.Timestamp("2025-03-01").date())
@@ -143,6 +143,8 @@ def markdown_sources(at) -> list[str]:
         for element in at.get(kind):
             sources.append(getattr(element, "label", "") or "")
             sources.append(getattr(getattr(element, "proto", None), "help", "") or "")
+    for table in at.table:   # st.table renders markdown in every heading and cell
+        sources += [str(c) for c in table.value.columns] + [str(v) for v in table.value.to_numpy().ravel()]
     return [s for s in sources if s]
 
 
@@ -197,6 +199,13 @@ def test_other_pages_on_hostile_data(hostile_page, page):
     assert_text_only(hostile_page(page))
 
 
+def test_the_data_pages_static_tables_show_a_hostile_source_as_text(hostile_page):
+    """st.table renders markdown in its cells and headings: a source's name is one of them."""
+    at = hostile_page("pages/data.py")
+    assert at.table and not at.dataframe
+    assert_text_only(at, must_show=f"council {BOLD}")
+
+
 def test_the_escalation_list_opened_on_hostile_data(hostile_page):
     assert_text_only(hostile_page("pages/repeats.py", repeats_section="Domestic abuse escalation",
                                   escalation_open=True))
@@ -221,3 +230,18 @@ def test_the_briefing_deck_escapes_ward_names(hostile):
     deck = briefing.Deck("Board briefing", f"{briefing.ward_caption(data)}.", tuple(panels), ())
     page = briefing.deck_html(deck)
     assert "evil.example" in page and '<a href="http://evil' not in page
+
+
+def test_a_static_tables_cells_and_headings_are_text():
+    """markup.md_table: what st.table renders as markdown, written out as it reads."""
+    frame = pd.DataFrame({"source": [f"council {BOLD}", None], "rows": [12345, 7],
+                          "share": [0.125, float("nan")], "complete": [True, False],
+                          "first_month": pd.to_datetime(["2025-03-01", "2024-04-01"]),
+                          "finished_at": pd.to_datetime(["2026-12-07 14:28:20", None])})
+    shown = md_table(frame, {"source": f"Source {LINK}", "rows": "Rows", "share": "Share", "complete": "Complete",
+                             "first_month": "First month", "finished_at": "Finished"}, months=("first_month",))
+    assert list(shown.columns) == [md(f"Source {LINK}"), "Rows", "Share", "Complete", "First month", "Finished"]
+    assert shown.iloc[0].tolist() == [md(f"council {BOLD}"), "12,345", "0.12", "yes", "Mar 2025", "07 Dec 2026 14:28"]
+    assert shown.iloc[1].tolist() == ["", "7", "", "no", "Apr 2024", ""]
+    for cell in [*shown.columns, *shown.to_numpy().ravel()]:
+        assert not markup_from_data(rendered_markdown(cell)), cell
