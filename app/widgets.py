@@ -103,7 +103,7 @@ def static_table(frame, headings: dict[str, str] | None = None, months: tuple[st
     loads no data grid (about 0.35 s of the first one's drawing); its text escaped (markup.md_table).
     With `most_rows`, a longer table scrolls."""
     st.table(md_table(frame, headings, months), hide_index=True,
-             height=ROW_PX * (most_rows + 1) + 3 if most_rows and len(frame) > most_rows else "content")
+             height=table_height(len(frame), most_rows) if most_rows else "content")
 
 
 def sections(draw: dict[str, Callable[[], None]], key: str, default: str | None = None,

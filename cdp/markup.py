@@ -64,7 +64,7 @@ def _cell(value, month: bool) -> str:
         return "yes" if value else "no"
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    if isinstance(value, (pd.Timestamp, datetime, date)):
+    if isinstance(value, date):  # a datetime (and a pandas Timestamp) too
         return f"{value:%b %Y}" if month else f"{value:%d %b %Y %H:%M}" if isinstance(value, datetime) else f"{value:%d %b %Y}"
     if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
         return f"{int(value):,}"
