@@ -189,20 +189,18 @@ class Tab:
         self.page.locator(f'.st-key-{key} [role="combobox"]').click()
         item = self.page.get_by_role("option", name=option, exact=True)
         item.wait_for()
-        before, self.finished = self.received, False
-        since = self.page.evaluate("performance.now()")
-        item.click()
-        seconds = self._settle(since)
-        return seconds, self.received - before
+        return self._timed(item.click)
 
     def navigate(self, href: str) -> tuple[float, int]:
         """Click the navigation's link to `href`: seconds from the click, bytes received."""
-        link = self.page.locator(f'[data-testid="stSidebarNavLink"][href="{href}"]')
+        return self._timed(self.page.locator(f'[data-testid="stSidebarNavLink"][href="{href}"]').click)
+
+    def _timed(self, click) -> tuple[float, int]:
+        """Seconds from `click` to the last change on screen, and the bytes received meanwhile."""
         before, self.finished = self.received, False
         since = self.page.evaluate("performance.now()")
-        link.click()
-        seconds = self._settle(since)
-        return seconds, self.received - before
+        click()
+        return self._settle(since), self.received - before
 
     def close(self) -> None:
         self.page.close()
