@@ -42,7 +42,7 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 .st-key-briefing-slide [data-testid="stMetricValue"] * {font-size: inherit !important; line-height: 1.05;}
 .st-key-briefing-slide [data-testid="stMetricLabel"] p {font-size: var(--u) !important;}
 .st-key-briefing-slide .stMarkdownBadge {font-size: var(--u) !important; padding: 0 0.4em;}
-.st-key-briefing-chart, .st-key-briefing-chart [data-testid="stPlotlyChart"] {height: 36vh !important;}
+.st-key-briefing-slide [data-testid="stImage"] img {max-height: 36vh; object-fit: contain;}
 </style>"""
 
 
@@ -51,8 +51,9 @@ def badge(status: str) -> str:
     return f":{STATUS_COLOURS.get(status, 'gray')}-badge[{status}]"
 
 
-def show_panel(panel: briefing.Panel, figure, large: bool = False) -> None:
-    """One priority: headline, comparison, targets, control chart (`figure`) and exceptions."""
+def show_panel(panel: briefing.Panel, chart: str, large: bool = False) -> None:
+    """One priority: headline, comparison, targets, control chart (`chart`, an SVG, '' when
+    withheld) and exceptions."""
     if large:
         st.header(md(panel.title))
         if panel.coverage != "full":
@@ -74,14 +75,8 @@ def show_panel(panel: briefing.Panel, figure, large: bool = False) -> None:
         for sentence in panel.chart_sentences[:3]:
             st.markdown(f"- {md(sentence)}.")
     with right:
-        if figure is not None:
-            if large:  # the chart fills a box sized to the screen (PRESENTATION_CSS)
-                with st.container(key="briefing-chart"):
-                    st.plotly_chart(figure, height="stretch", theme=None,
-                                    config={"displayModeBar": False, "staticPlot": True, "responsive": True},
-                                    key=f"briefing-chart-{panel.key}-large")
-            else:
-                st.plotly_chart(figure, config={"displayModeBar": False}, key=f"briefing-chart-{panel.key}")
+        if chart:
+            st.image(chart, width="stretch")
             st.caption(briefing.chart_caption(panel))
             if panel.chart_note:
                 st.caption(md(panel.chart_note))
@@ -98,13 +93,12 @@ def show_panel(panel: briefing.Panel, figure, large: bool = False) -> None:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def panels_for(data, targets, treatment, priorities) -> tuple[list[briefing.Panel], dict]:
-    """The panels and their control charts (by panel key), built once per briefing and shared by
-    every session, so moving between slides is instant: the briefing is published, the same
-    whoever looks, and the page never changes a panel or a figure (building the seven charts took
-    0.4 s of every run)."""
+def panels_for(data, targets, treatment, priorities) -> tuple[list[briefing.Panel], dict[str, str]]:
+    """The panels and their control charts (SVG by panel key), built once per briefing and shared
+    by every session, so moving between slides is instant: the briefing is published, the same
+    whoever looks, and the page never changes a panel or a chart."""
     panels = briefing.build_panels(data, targets, treatment, priorities, FIGURES)
-    return panels, {panel.key: briefing.panel_figure(panel) for panel in panels}
+    return panels, {panel.key: briefing.panel_svg(panel) for panel in panels}
 
 
 def presented_slide(count: int) -> int | None:
@@ -156,8 +150,7 @@ if index is not None:
         st.button("Exit presentation", icon=":material/close:", shortcut="Esc",
                   on_click=show_slide, args=(None,), key="briefing_exit")
     with st.container(key="briefing-slide"):
-        figure = briefing.panel_figure(panels[index], large=True)
-        show_panel(panels[index], figure and figure.update_layout(height=None), large=True)
+        show_panel(panels[index], charts[panels[index].key], large=True)
     st.caption(f"{md(briefing.period_caption(data, targets))} {FIGURES.statement}")
     st.stop()
 

@@ -2,6 +2,7 @@
 small-number suppression (including figures that could work a hidden count back) and the decks."""
 from __future__ import annotations
 
+import base64
 import io
 import re
 import shutil
@@ -28,6 +29,19 @@ CONFIG = briefing.TargetsConfig(date(2020, 4, 1), date(2021, 3, 1),
                                 (ASB_TARGET, HATE_REPEATS, CRIME_TARGET, MAINTAIN), "Plan")
 NO_TREATMENT = TreatmentIndicator(None)
 SMALL = re.compile(r"(?<![\d.,£])[1-4](?![\d.,%])(?! months?\b)")
+
+
+def chart_points(svg: str) -> dict[pd.Timestamp, float]:
+    """The months and counts a control chart's SVG plots, read from its points' tooltips; a month
+    published as "<5" is a gap and has no point."""
+    return {pd.Timestamp(month): float(value.replace(",", ""))
+            for month, value in re.findall(r"<title>(\w{3} \d{4}): ([\d,]+)", svg)}
+
+
+def page_charts(at) -> list[str]:
+    """The SVG of every chart an AppTest page shows as an image, in page order."""
+    return [base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode("utf-8")
+            for image in at.get("image")]
 
 
 def small_numbers(text: str) -> list[str]:
@@ -265,6 +279,10 @@ def test_a_chart_plots_published_months_with_gaps_for_small_ones():
                                             sentences, chart))
     assert svg.count("<polyline") == 2 and svg.count("<circle") == 23     # the gap is not drawn
     assert "nan" not in svg and "stroke-dasharray" not in svg
+    plotted = chart_points(svg)       # each point's month and count is its tooltip, the gap's none
+    assert len(plotted) == 23 and pd.Timestamp("2024-12-01") not in plotted and set(plotted.values()) == {40.0}
+    # The axis names the latest month and every sixth before it.
+    assert re.findall(r">(\w{3} \d{4})</text>", svg) == ["Mar 2025", "Sep 2024", "Mar 2024", "Sep 2023"]
     # ...and its caption names no mean or limits, which a chart of busy months has.
     withheld = briefing.Panel("x", "x", "crimes", "full", "", "<5", "", "", (), status, sentences, chart)
     assert briefing.chart_caption(withheld) == "Monthly counts, last 24 months."
@@ -317,15 +335,14 @@ def test_panels_publish_a_small_priority_everywhere():
     assert list(panels) == ["crime", *PRIORITY_KEYS]
     small = panels["exploitation"]
     assert small.headline == "<5"
-    figure = briefing.panel_figure(small)
-    assert all(np.isnan(v) or v == 0 for v in figure.data[0].y)        # "<5" months are gaps
+    plotted = chart_points(briefing.panel_svg(small))
+    assert len(plotted) < len(small.chart) and set(plotted.values()) <= {0.0}   # "<5" months are gaps
     for text in panel_texts(small):
         assert small_numbers(text) == [], text
     asb = panels["asb"]
     assert asb.headline == "8,425"                                       # 8,424 rounded on its own
     assert asb.targets[0].sentence == "ASB down 30% against the baseline; target 25%: on track."
-    figure = briefing.panel_figure(asb)
-    assert list(figure.data[0].y) == [700] * 24                          # each month published
+    assert list(chart_points(briefing.panel_svg(asb)).values()) == [700] * 24   # each month published
 
 
 def test_panels_follow_the_priority_choice_and_say_when_a_priority_is_unavailable():

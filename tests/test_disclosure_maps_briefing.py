@@ -28,8 +28,8 @@ from attacker import Observations, shown_value
 from cdp import briefing, places, queries, store, targets as plan
 from cdp.counting import counted_condition
 from cdp.disclosure import Published
-from cdp.filters import month_add
 from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY, count_condition, counted_unit
+from test_briefing import chart_points, page_charts
 from test_page_maps import plotly_array
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -471,20 +471,22 @@ def observe_briefing(at, made, wards, incidents, names, seen: Attacker, con) -> 
     texts = page_text(at)
     headers = [h.value for h in at.subheader]
     metrics = [m.value for m in at.metric]
-    charts = plotly(at)
+    charts = page_charts(at)
     no_statistic(texts, "the briefing")
     keys = ["crime" if t == "All recorded crime" else next(p.key for p in PRIORITIES if p.label == t)
             for t in headers]
     for key, headline in zip(keys, metrics):   # the latest 12 months, rounded on their own
         rows = here[here[key]]
         seen.add(ids(rows, latest[rows.index]), headline, "total")
-    # The control charts, in panel order: each month as published (a gap for "<5").
-    for key, fig in zip(keys, charts):
+    # The control charts, in panel order: each of the last 24 months as published, a month with
+    # no point being a gap for "<5".
+    months = pd.date_range(end=pd.Timestamp(data.latest_end), periods=briefing.CHART_MONTHS, freq="MS")
+    for key, svg in zip(keys, charts):
         rows = here[here[key]]
-        months = pd.to_datetime(fig["data"][0]["x"])
-        for month, y in zip(months, plotly_array(fig["data"][0]["y"])):
+        plotted = chart_points(svg)
+        for month in months:
             cell = ids(rows, rows["month"] == month)
-            true = len(cell)
+            true, y = len(cell), plotted.get(month, math.nan)
             if 1 <= true <= 4:
                 assert math.isnan(y), f"{key} {month:%b %Y}: a month of {true} plotted as {y}"
             seen.add(cell, "<5" if math.isnan(y) else f"{y:.0f}")
