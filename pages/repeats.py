@@ -29,12 +29,8 @@ def pct(share) -> str:
     return "n/a" if share is None else f"{share:.1%}"
 
 
-RATE_COLUMNS = {"group": st.column_config.TextColumn("Group"),
-                "victims": st.column_config.NumberColumn("Victims", format="localized"),
-                "repeat_victims": st.column_config.NumberColumn("Repeat (2+)", format="localized"),
-                "high_frequency_victims": st.column_config.NumberColumn("High-frequency (3+)",
-                                                                        format="localized"),
-                "rate": st.column_config.NumberColumn("Repeat rate", format="percent")}
+RATE_HEADINGS = {"group": "Group", "victims": "Victims", "repeat_victims": "Repeat (2+)",
+                 "high_frequency_victims": "High-frequency (3+)", "rate": "Repeat rate"}
 
 
 @st.fragment
@@ -53,9 +49,10 @@ def rates_by_group(by: dict) -> None:
                 continue
             left, right = st.columns([3, 2])
             left.plotly_chart(vic.rates_figure(table, f"Repeat victim rate by {name}"), key=f"rates-{name}")
-            right.dataframe(table, hide_index=True, column_config=RATE_COLUMNS, key=f"table-{name}")
-            right.caption("A victim counts in each group they had an incident in, so the groups "
-                          "can add up to more than all victims.")
+            with right:   # in the chart's order: wards by rate, highest first; the rest as they run
+                widgets.static_table(table.assign(rate=table["rate"].map(pct)), RATE_HEADINGS, most_rows=15)
+                st.caption("A victim counts in each group they had an incident in, so the groups "
+                           "can add up to more than all victims.")
 
 
 def victims_section() -> None:
