@@ -98,11 +98,11 @@ def table_height(rows: int, most_rows: int = 15) -> int | str:
 
 
 def static_table(frame, headings: dict[str, str] | None = None, months: tuple[str, ...] = (),
-                 most_rows: int | None = None) -> None:
+                 most_rows: int | None = None, decimals: int | None = None) -> None:
     """A table read as it is (no sorting, search or selection) drawn by st.table, so the page
-    loads no data grid (about 0.35 s of the first one's drawing); its text escaped (markup.md_table).
-    With `most_rows`, a longer table scrolls."""
-    st.table(md_table(frame, headings, months), hide_index=True,
+    loads no data grid (about 0.35 s of the first one's drawing); its text escaped and its numbers
+    written out (markup.md_table). With `most_rows`, a longer table scrolls."""
+    st.table(md_table(frame, headings, months, decimals), hide_index=True,
              height=table_height(len(frame), most_rows) if most_rows else "content")
 
 

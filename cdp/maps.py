@@ -171,8 +171,8 @@ def area_table(table: pd.DataFrame, areas: Areas, months: int, compare: bool = T
 
 
 def display_area_table(table: pd.DataFrame) -> pd.DataFrame:
-    """`display_table` of a published `area_table`, headed "NAT area"."""
-    return display_table(table).rename(columns={"Ward": "NAT area"})
+    """`display_table` of a published `area_table`, headed "NAT area", the areas in their file's order."""
+    return display_table(table, ranked=False).rename(columns={"Ward": "NAT area"})
 
 
 # --- disclosure control: the tables as a viewer is shown them ----------------------------------
@@ -531,10 +531,14 @@ def published_export(table: pd.DataFrame, months: int, column: str, scheme: str,
     return export_table(shown, classes, class_title, figures)
 
 
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The ward table beside the map, from a published table (`publish`): selected wards, counts,
-    change and verdict, rate, IMD (columns without any value are left out)."""
+def display_table(table: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
+    """The ward table beside the map, from a published table (`publish`): selected wards (with
+    `ranked`, highest count first: the published counts, "<5" last, a tie by name), counts, change
+    and verdict, rate, IMD (columns without any value are left out)."""
     rows = table[table["selected"]]
+    if ranked:
+        rows = rows.sort_values(["count", "ward_name"], ascending=[False, True], na_position="last",
+                                kind="stable")
     out = pd.DataFrame({"Ward": rows["ward_name"].to_numpy()})
     out["Count"] = rows["count_text"].to_numpy()
     if (rows["previous_text"] != "").any():

@@ -49,23 +49,28 @@ def md(value) -> str:
     return _MD_AT_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), text)
 
 
-def md_table(frame: pd.DataFrame, headings: dict[str, str] | None = None, months: tuple[str, ...] = ()) -> pd.DataFrame:
+def md_table(frame: pd.DataFrame, headings: dict[str, str] | None = None, months: tuple[str, ...] = (),
+             decimals: int | None = None) -> pd.DataFrame:
     """`frame` (its columns `headings` names, under those headings; all of them without) as text
     for st.table, which renders markdown in every cell and heading: text escaped with `md`,
-    whole numbers with thousands separators, the `months` columns as "Mar 2025", other times to
-    the minute, flags as yes/no, missing values empty."""
+    whole numbers with thousands separators, other numbers to 2 decimals (every float column to
+    `decimals`, when given), the `months` columns as "Mar 2025", other times to the minute, flags
+    as yes/no, missing values empty."""
     shown = frame[list(headings)] if headings else frame
-    return pd.DataFrame({md((headings or {}).get(column, column)): [_cell(v, column in months) for v in shown[column]]
+    return pd.DataFrame({md((headings or {}).get(column, column)): [_cell(v, column in months, decimals)
+                                                                     for v in shown[column]]
                          for column in shown.columns})
 
 
-def _cell(value, month: bool) -> str:
+def _cell(value, month: bool, decimals: int | None = None) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, date):  # a datetime (and a pandas Timestamp) too
         return f"{value:%b %Y}" if month else f"{value:%d %b %Y %H:%M}" if isinstance(value, datetime) else f"{value:%d %b %Y}"
+    if isinstance(value, (float, np.floating)) and decimals is not None:
+        return f"{value:,.{decimals}f}"
     if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):

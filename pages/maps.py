@@ -245,8 +245,7 @@ with right:
     top_streets, top_premises = ward_places(ward) if ward else (None, None)
     if wards_tab.open:
         with wards_tab:
-            st.dataframe(maps.display_table(table), hide_index=True, key="maps_table",
-                         height=widgets.table_height(len(options), most_rows=15))
+            widgets.static_table(maps.display_table(table), most_rows=15, decimals=1)
     if ward_tab.open:
         with ward_tab:
             if ward:
@@ -383,7 +382,7 @@ def by_area() -> None:
     """The wards' figures summed by Neighbourhood Action Team area."""
     areas_table = maps.publish(maps.area_table(true_table, nat_areas, f.months, compare), figures,
                                f.months, wards=true_table)
-    st.dataframe(maps.display_area_table(areas_table), hide_index=True, key="maps_area_table")
+    widgets.static_table(maps.display_area_table(areas_table), decimals=1)
     st.caption("The selected wards of each Neighbourhood Action Team area summed; the change is "
                "tested as a ward's is (exact rate-ratio test). Areas: CDP_AREAS, else config/areas.toml."
                + (" Area totals are rounded on their own." if figures.restricted else ""))

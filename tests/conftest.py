@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ import pytest
 import shapely
 
 from cdp import geography, store
+from cdp.markup import WORD_JOINER
 from cdp.police_uk_format import street_frame, write_street_csv
 from stores import MODES, PostgresCluster, copy_store, new_store, postgres_bin
 
@@ -89,6 +91,20 @@ def police_uk_files(tmp_path, county) -> list[Path]:
     folder = tmp_path / "policeuk"
     return [write_street_csv(police_uk_month(county, m, 400, seed=i), folder)
             for i, m in enumerate(["2024-01", "2024-02", "2024-03"])]
+
+
+def shown_tables(at) -> list[pd.DataFrame]:
+    """An AppTest page's static tables (st.table, every heading and cell markdown) as they read:
+    markdown escapes and invisible word joiners taken out."""
+    def plain(value) -> str:
+        return re.sub(r"\\(.)", r"\1", str(value)).replace(WORD_JOINER, "")
+    return [pd.DataFrame({plain(c): [plain(v) for v in t.value[c]] for c in t.value.columns})
+            for t in at.table]
+
+
+def shown_table(at, column: str) -> pd.DataFrame | None:
+    """The first of `shown_tables` with a `column`, else None."""
+    return next((t for t in shown_tables(at) if column in t.columns), None)
 
 
 def store_digest(con) -> str:

@@ -2,7 +2,6 @@
 plus one browser check that a profile download writes its audit log line at the click."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pandas as pd
@@ -11,8 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from cdp import audit, profiles, store, victimisation as vic
 from cdp.filters import Filters
-from cdp.markup import WORD_JOINER
-from conftest import ROOT
+from conftest import ROOT, shown_tables
 
 CASTLE = "E05012277"
 LAST_12_MONTHS = Filters(start=date(2024, 4, 1), end=date(2025, 3, 1))
@@ -34,13 +32,9 @@ def frame_with(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def rates_shown(at: AppTest) -> list[pd.DataFrame]:
-    """The rates tables by group on the page (static tables, their cells markdown), as they read:
-    group and victims."""
-    def plain(value: str) -> str:
-        return re.sub(r"\\(.)", r"\1", value).replace(WORD_JOINER, "")
-    return [pd.DataFrame({"group": [plain(g) for g in t.value["Group"]],
-                          "victims": [int(plain(v).replace(",", "")) for v in t.value["Victims"]]})
-            for t in at.table if "Repeat (2+)" in t.value.columns]
+    """The rates tables by group on the page (static tables) as they read: group and victims."""
+    return [pd.DataFrame({"group": t["Group"], "victims": t["Victims"].str.replace(",", "").astype(int)})
+            for t in shown_tables(at) if "Repeat (2+)" in t.columns]
 
 
 def pct(share) -> str:
