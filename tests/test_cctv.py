@@ -130,5 +130,6 @@ def test_cameras_drawn_with_names_as_text():
     assert names == ["Camera view", "CCTV camera"]
     marker = fig.data[1]
     assert "&lt;b&gt;Market&lt;/b&gt; &amp; &lt;a href='x'&gt;" in marker.customdata[0][0]
-    ring = np.array([v for v in fig.data[0].x if v is not None])
-    assert ring.max() - ring.min() == pytest.approx(160, abs=0.5)
+    ring = np.asarray(fig.data[0].x)           # each disc's ring, then a gap (NaN)
+    assert np.isnan(ring[-1]) and np.isnan(ring).sum() == 1
+    assert np.nanmax(ring) - np.nanmin(ring) == pytest.approx(160, abs=0.5)
