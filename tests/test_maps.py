@@ -3,6 +3,7 @@ concentration, on hand-built stores (hand-checkable) and on the demo store (adds
 from __future__ import annotations
 
 import json
+import math
 import urllib.parse
 from datetime import date
 
@@ -304,6 +305,9 @@ def test_export_table_and_suppression(small, wards_geojson):
                for n in label.split("–"))
     shown = maps.display_table(table)
     assert shown.set_index("Ward").loc["Clifton East", "Count"] == "<5"
+    # Highest published count first, "<5" last, a tie by name: the order tells no more than the counts.
+    published = [(-float(c.replace(",", "")) if c != "<5" else math.inf, w) for w, c in zip(shown["Ward"], shown["Count"])]
+    assert published == sorted(published) and shown["Count"].iloc[-1] == "<5"
     assert "Per 1,000" not in shown                                       # no population given
     hovers = [t for trace in fig.data if trace.type == "choropleth" for t in trace.text]
     assert not any("p =" in h or "p <" in h for h in hovers)
