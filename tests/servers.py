@@ -16,6 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CDP_CHROMIUM", "/usr/bin/chromium"))
+# Drawn charts: Plotly's, and the charts drawn as SVG images (the briefing's control charts).
+PLOTLY = ".js-plotly-plot .main-svg"
+CHART_IMAGE = '[data-testid="stImage"] img[src^="data:image/svg+xml"]'
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 

@@ -15,8 +15,8 @@ import shutil
 
 import pytest
 
-from cdp import audit, store
-from servers import chromium, dashboard, free_port, need_chromium, wait_until_idle
+from cdp import audit
+from servers import CHART_IMAGE, PLOTLY, chromium, dashboard, free_port, need_chromium, wait_until_idle
 from test_browser import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -134,9 +134,12 @@ class Session:
         wait_until_idle(self.page)
 
     def charts(self) -> str:
-        """Every drawn chart's data and layout as JSON (typed arrays as numbers)."""
-        return self.page.evaluate("""() => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
-            .map(el => ({data: el.data, layout: el.layout})))""")
+        """Every drawn chart: each Plotly chart's data and layout as JSON (typed arrays as
+        numbers), and each chart image's SVG (sent base64-encoded, so not readable in `received`)."""
+        return self.page.evaluate("""() => JSON.stringify([
+            ...[...document.querySelectorAll('.js-plotly-plot')].map(el => ({data: el.data, layout: el.layout})),
+            ...[...document.querySelectorAll('img[src^="data:image/svg+xml;base64,"]')]
+                .map(el => new TextDecoder().decode(Uint8Array.from(atob(el.src.split(',')[1]), c => c.charCodeAt(0))))])""")
 
     def everything(self) -> str:
         return "\n".join([*self.received, self.body(), self.charts()])
@@ -295,9 +298,10 @@ def test_a_board_member(site, browser, facts):
             for tab in TREND_TABS:
                 who.page.get_by_role("tab", name=tab).click()
                 wait_until_idle(who.page)
-        who.page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        who.page.wait_for_selector(PLOTLY if path == "trends" else CHART_IMAGE, timeout=60_000)
     who.open_sidebar_lists()
     everything = who.everything()
+    assert "</svg>" in everything                      # the briefing's chart images, read too
     assert not person_keys(everything, facts)
     assert not [n for n in names(facts) if n in everything]
     assert "Residential address" in everything         # residential premises listed without names

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from servers import chromium, dashboard, need_chromium, open_page, wait_until_idle
+from servers import CHART_IMAGE, PLOTLY, chromium, dashboard, need_chromium, open_page, wait_until_idle
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-PLOTLY = ".js-plotly-plot .main-svg"
 # (url path, a heading the page must show, what its drawn charts are: Plotly's, images or none)
 # The first page opened is a deep link on a fresh server: the case app.context's guard handles.
 PAGES = [
@@ -26,7 +25,7 @@ PAGES = [
     ("reoffending", "Reoffending", PLOTLY),
     ("substance", "Substance misuse", PLOTLY),
     ("profile", "Problem profile", None),
-    ("briefing", "Board briefing", '[data-testid="stImage"] img[src^="data:image/svg+xml"]'),
+    ("briefing", "Board briefing", CHART_IMAGE),
     ("data", "Data", None),
 ]
 
