@@ -615,6 +615,15 @@ def chart_caption(panel: Panel) -> str:
             if limits else "Monthly counts, last 24 months.")
 
 
+def _ticks(top: float) -> np.ndarray:
+    """Round values for a count axis from 0 to `top`: a step of 1, 2 or 5 times a power of ten
+    (at least 1), giving two to five ticks."""
+    rough = max(top / 4, 1.0)
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    return np.arange(0, top + 1e-9, step)
+
+
 def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool = False) -> str:
     """The panel's control chart (monthly counts, mean, limits, signals) as a small self-contained
     SVG, '' when withheld: the one drawing of it on the page, in presentation mode and in both
@@ -641,7 +650,7 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
     parts = [f'<svg {xmlns}viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="{html.escape(panel.title)}: monthly counts">',
              f'<line x1="{pad_left}" y1="{y(0):.1f}" x2="{width - 10}" y2="{y(0):.1f}" stroke="#444" stroke-width="1"/>']
-    for value in (0, top / 1.08 / 2, top / 1.08):
+    for value in _ticks(top):
         parts.append(f'<text x="{pad_left - 8}" y="{y(value) + font / 3:.1f}" font-size="{font}" text-anchor="end" '
                      f'fill="#444" font-family="DejaVu Sans, Arial, sans-serif">{value:,.0f}</text>')
     for column, colour, dash in (("centre", PALETTE["muted"], "8 6"), ("ucl", PALETTE["muted"], "3 5"),

@@ -281,8 +281,9 @@ def test_a_chart_plots_published_months_with_gaps_for_small_ones():
     assert "nan" not in svg and "stroke-dasharray" not in svg
     plotted = chart_points(svg)       # each point's month and count is its tooltip, the gap's none
     assert len(plotted) == 23 and pd.Timestamp("2024-12-01") not in plotted and set(plotted.values()) == {40.0}
-    # The axis names the latest month and every sixth before it.
+    # The axis names the latest month and every sixth before it, and counts in round steps.
     assert re.findall(r">(\w{3} \d{4})</text>", svg) == ["Mar 2025", "Sep 2024", "Mar 2024", "Sep 2023"]
+    assert re.findall(r">([\d,]+)</text>", svg) == ["0", "20", "40"]
     # ...and its caption names no mean or limits, which a chart of busy months has.
     withheld = briefing.Panel("x", "x", "crimes", "full", "", "<5", "", "", (), status, sentences, chart)
     assert briefing.chart_caption(withheld) == "Monthly counts, last 24 months."
