@@ -36,8 +36,13 @@ WORD_JOINER = "\u2060"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 
+def _missing(value) -> bool:
+    """None, NaN, NaT or pd.NA (a scalar; text is never missing)."""
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
 def _text(value) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _missing(value):
         return ""
     return str(value)
 
@@ -65,7 +70,7 @@ def md_table(frame: pd.DataFrame, headings: dict[str, str] | None = None, months
 def _cell(value, month: bool, decimals: int | None = None) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _missing(value):
         return ""
     if isinstance(value, date):  # a datetime (and a pandas Timestamp) too
         return f"{value:%b %Y}" if month else f"{value:%d %b %Y %H:%M}" if isinstance(value, datetime) else f"{value:%d %b %Y}"
@@ -85,7 +90,7 @@ def chart(value) -> str:
 
 def chart_series(values: pd.Series) -> pd.Series:
     """`chart` for each value of a Series (missing stay missing)."""
-    return values.map(lambda v: v if v is None or (not isinstance(v, str) and pd.isna(v)) else chart(v))
+    return values.map(lambda v: v if _missing(v) else chart(v))
 
 
 def html(value) -> str:
