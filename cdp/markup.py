@@ -11,8 +11,8 @@ through one of these:
   link, autolink, image, emphasis, code, heading, list, quote, table, HTML, LaTeX, colour
   directive, emoji or icon can be formed; line breaks become spaces. Other text (apostrophes, commas) is left
   as it is, so the markdown source still reads as the text.
-- `md_table`: a table whose every cell and heading is Streamlit markdown (st.table), its text
-  through `md` and its numbers, dates and flags written out as they read.
+- `md_table`: a markdown table (one st.markdown), every cell and heading through `md` and its
+  numbers, dates and flags written out as they read.
 - `chart`: plotly text (axis labels, hover text, trace names, titles, annotations), which reads a
   subset of HTML (<a href>, <b>, <br>, entities): &, < and > become entities, which plotly shows
   as the characters themselves.
@@ -55,16 +55,32 @@ def md(value) -> str:
 
 
 def md_table(frame: pd.DataFrame, headings: dict[str, str] | None = None, months: tuple[str, ...] = (),
-             decimals: int | None = None) -> pd.DataFrame:
-    """`frame` (its columns `headings` names, under those headings; all of them without) as text
-    for st.table, which renders markdown in every cell and heading: text escaped with `md`,
-    whole numbers with thousands separators, other numbers to 2 decimals (every float column to
-    `decimals`, when given), the `months` columns as "Mar 2025", other times to the minute, flags
-    as yes/no, missing values empty."""
-    shown = frame[list(headings)] if headings else frame
-    return pd.DataFrame({md((headings or {}).get(column, column)): [_cell(v, column in months, decimals)
-                                                                     for v in shown[column]]
-                         for column in shown.columns})
+             decimals: int | None = None) -> str:
+    """`frame` (its columns `headings` names, under those headings; all of them without) as the
+    markdown source of a table: text escaped with `md`, whole numbers with thousands separators,
+    other numbers to 2 decimals (every float column to `decimals`, when given), the `months`
+    columns as "Mar 2025", other times to the minute, flags as yes/no, missing values empty.
+    Columns of figures (numbers, or text such as "1,234", "<5", "+6%", "n/a" and "*") are aligned
+    right."""
+    columns = list(headings) if headings else list(frame.columns)
+    lines = ["| " + " | ".join(md((headings or {}).get(c, c)) for c in columns) + " |",
+             "|" + "|".join("---:" if _figures(frame[c]) else "---" for c in columns) + "|"]
+    cells = [[_cell(v, c in months, decimals) for v in frame[c]] for c in columns]
+    lines += ["| " + " | ".join(row) + " |" for row in zip(*cells)]
+    return "\n".join(lines)
+
+
+_FIGURE = re.compile(r"[<>]?[+\-−]?\d[\d,]*(\.\d+)?%?|n/a|\*")   # "*": a figure withheld
+
+
+def _figures(column: pd.Series) -> bool:
+    """Whether a column holds figures: numbers (not flags), or text that reads as one."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    known = [v for v in column if not _missing(v) and v != ""]
+    return bool(known) and all(isinstance(v, str) and _FIGURE.fullmatch(v) for v in known)
 
 
 def _cell(value, month: bool, decimals: int | None = None) -> str:

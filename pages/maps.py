@@ -389,6 +389,8 @@ def by_area() -> None:
 
 
 nat_areas, _ = context.areas()
-SECTIONS = {"Hot spots (Gi*)": hot_spots, "CCTV coverage": cctv_coverage, "Deprivation": deprivation,
-            **({"By NAT area": by_area} if nat_areas.areas else {})}
+# The areas' table opens first: small, and a NAT's own figures; the grid map, a page's height below
+# the ward map, is drawn when its tab is chosen (the hot spot count above the maps is always shown).
+SECTIONS = {**({"By NAT area": by_area} if nat_areas.areas else {}), "Hot spots (Gi*)": hot_spots,
+            "CCTV coverage": cctv_coverage, "Deprivation": deprivation}
 widgets.sections(SECTIONS, key="maps_section")

@@ -93,13 +93,22 @@ def police_uk_files(tmp_path, county) -> list[Path]:
             for i, m in enumerate(["2024-01", "2024-02", "2024-03"])]
 
 
+def table_cells(source: str) -> tuple[pd.DataFrame, list[str]]:
+    """A markdown table's cells as written (escapes kept) and each column's alignment ("left",
+    "right"). Cells are split at " | ": a pipe in the text is escaped ("\\|")."""
+    lines = source.split("\n")
+    rows = [line[2:-2].split(" | ") for line in lines[:1] + lines[2:]]
+    align = ["right" if rule.endswith(":") else "left" for rule in lines[1].strip("|").split("|")]
+    return pd.DataFrame(rows[1:], columns=rows[0]), align
+
+
 def shown_tables(at) -> list[pd.DataFrame]:
-    """An AppTest page's static tables (st.table, every heading and cell markdown) as they read:
+    """An AppTest page's static tables (widgets.static_table: a markdown table each) as they read:
     markdown escapes and invisible word joiners taken out."""
     def plain(value) -> str:
         return re.sub(r"\\(.)", r"\1", str(value)).replace(WORD_JOINER, "")
-    return [pd.DataFrame({plain(c): [plain(v) for v in t.value[c]] for c in t.value.columns})
-            for t in at.table]
+    tables = [table_cells(m.value)[0] for m in at.markdown if m.value.startswith("| ")]
+    return [pd.DataFrame({plain(c): [plain(v) for v in t[c]] for c in t.columns}) for t in tables]
 
 
 def shown_table(at, column: str) -> pd.DataFrame | None:

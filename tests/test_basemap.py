@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -132,7 +133,7 @@ def test_the_maps_page_fetches_tiles_from_the_configured_server(demo_db, tmp_pat
         env = {"CDP_DB": str(store_copy), "CDP_ROLE": "analyst", "CDP_TILES": stub.template,
                "CDP_TILES_ATTRIBUTION": "© Stub tiles"}
         with dashboard(env, tmp_path / "server.log") as url, chromium() as browser:
-            page, errors = open_page(browser, f"{url}/maps")
+            page, errors = open_page(browser, f"{url}/maps?maps_section={quote('Hot spots (Gi*)')}")
             page.locator(".st-key-maps_gi .js-plotly-plot").wait_for(timeout=60_000)
             wait_until_idle(page)
             page.get_by_text("© Stub tiles").first.wait_for(timeout=30_000)

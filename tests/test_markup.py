@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from cdp import access, exports, profiles
 from cdp.filters import Filters
 from cdp.markup import WORD_JOINER, chart, md, md_table
-from conftest import ROOT
+from conftest import ROOT, shown_tables, table_cells
 from hostile import (BOLD, CASTLE, FORMULA, HTML, LINK, LOCATION, PREMISES, WARD, figure_markup, hostile_store,
                      markup_from_data, rendered_markdown, strings_in)
 
@@ -200,9 +200,9 @@ def test_other_pages_on_hostile_data(hostile_page, page):
 
 
 def test_the_data_pages_static_tables_show_a_hostile_source_as_text(hostile_page):
-    """st.table renders markdown in its cells and headings: a source's name is one of them."""
+    """A static table is markdown, every cell and heading: a source's name is one of them."""
     at = hostile_page("pages/data.py")
-    assert at.table and not at.dataframe
+    assert shown_tables(at) and not at.dataframe
     assert_text_only(at, must_show=f"council {BOLD}")
 
 
@@ -233,15 +233,22 @@ def test_the_briefing_deck_escapes_ward_names(hostile):
 
 
 def test_a_static_tables_cells_and_headings_are_text():
-    """markup.md_table: what st.table renders as markdown, written out as it reads."""
-    frame = pd.DataFrame({"source": [f"council {BOLD}", None], "rows": [12345, 7],
+    """markup.md_table: a markdown table, written out as it reads, its figures aligned right."""
+    frame = pd.DataFrame({"source": [f"council {BOLD} a | b", None], "rows": [12345, 7],
                           "share": [0.125, float("nan")], "complete": [True, False],
                           "first_month": pd.to_datetime(["2025-03-01", "2024-04-01"]),
-                          "finished_at": pd.to_datetime(["2026-12-07 14:28:20", None])})
-    shown = md_table(frame, {"source": f"Source {LINK}", "rows": "Rows", "share": "Share", "complete": "Complete",
-                             "first_month": "First month", "finished_at": "Finished"}, months=("first_month",))
-    assert list(shown.columns) == [md(f"Source {LINK}"), "Rows", "Share", "Complete", "First month", "Finished"]
-    assert shown.iloc[0].tolist() == [md(f"council {BOLD}"), "12,345", "0.12", "yes", "Mar 2025", "07 Dec 2026 14:28"]
-    assert shown.iloc[1].tolist() == ["", "7", "", "no", "Apr 2024", ""]
-    for cell in [*shown.columns, *shown.to_numpy().ravel()]:
-        assert not markup_from_data(rendered_markdown(cell)), cell
+                          "finished_at": pd.to_datetime(["2026-12-07 14:28:20", None]),
+                          "count": ["<5", "1,234"], "change": ["+6%", "*"]})
+    source = md_table(frame, {"source": f"Source {LINK}", "rows": "Rows", "share": "Share", "complete": "Complete",
+                              "first_month": "First month", "finished_at": "Finished", "count": "Count",
+                              "change": "Change"}, months=("first_month",))
+    shown, align = table_cells(source)
+    assert list(shown.columns) == [md(f"Source {LINK}"), "Rows", "Share", "Complete", "First month", "Finished",
+                                   "Count", "Change"]
+    assert shown.iloc[0].tolist() == [md(f"council {BOLD} a | b"), "12,345", "0.12", "yes", "Mar 2025",
+                                      "07 Dec 2026 14:28", md("<5"), md("+6%")]
+    assert shown.iloc[1].tolist() == ["", "7", "", "no", "Apr 2024", "", "1,234", md("*")]
+    assert align == ["left", "right", "right", "left", "left", "left", "right", "right"]
+    rendered = rendered_markdown(source)
+    assert rendered.count("<tr>") == 3 and rendered.count("<td") == 16   # the pipe stays in its cell
+    assert not markup_from_data(rendered)

@@ -62,12 +62,11 @@ def test_page_renders_a_choropleth_with_every_ward(app_test):
     total = int(metric(at, "ASB incidents in the mapped wards").replace(",", ""))
     assert table["Count"].str.replace(",", "").astype(int).sum() == total > 0
     assert table["Count"].str.replace(",", "").astype(int).is_monotonic_decreasing   # highest first
-    assert shown_table(at, "NAT area") is None                             # a tab away: not sent
-    at.session_state["maps_section"] = "By NAT area"
-    at.run()
+    assert at.session_state["maps_section"] == "By NAT area"               # the first tab under the maps
     by_area = shown_table(at, "NAT area")
     assert by_area["NAT area"].tolist()[:5] == ["North", "West", "Central", "East", "South"]
     assert by_area["Count"].str.replace(",", "").astype(int).sum() == total
+    assert len(at.get("plotly_chart")) == 1                                # the Gi* map is a tab away
     assert "Share at the top 5% of places" in [m.label for m in at.metric]
     assert "of ASB incidents in the mapped wards happened at the top 5% of places" in markdown(at)
 
@@ -123,7 +122,8 @@ def test_choosing_a_ward_drills_down(app_test):
 
 def test_hot_spots_section_states_the_method(app_test):
     at = app_test("pages/maps.py")
-    assert at.session_state["maps_section"] == "Hot spots (Gi*)"   # the first tab under the maps
+    at.session_state["maps_section"] = "Hot spots (Gi*)"
+    at.run()
     assert "hot spot cells" in markdown(at)
     assert any("Getis-Ord Gi* on 250 m grid cells" in c.value and "< 0.05" in c.value for c in at.caption)
     gi_map = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
@@ -210,6 +210,7 @@ def test_board_role_sees_no_small_counts(app_test, monkeypatch):
 def test_hot_spots_are_not_tested_under_a_radius_or_street_filter(app_test):
     at = app_test("pages/maps.py")
     at.session_state["f_places_open"] = True  # the sidebar's Places section
+    at.session_state["maps_section"] = "Hot spots (Gi*)"
     at.run().text_input(key="f_location").set_value("Road").run()
     assert not at.exception
     assert any("not tested with a radius, premises or street filter" in i.value for i in at.info)

@@ -35,7 +35,8 @@ def metrics(at) -> dict[str, str]:
 
 def test_cameras_and_their_coverage_of_the_hot_spots(app_test, demo):
     at = app_test(PAGE)
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    at.session_state["maps_section"] = "Hot spots (Gi*)"
+    specs = [json.loads(c.proto.spec) for c in at.run().get("plotly_chart")]
     gi = next(s for s in specs if any(t.get("type") == "heatmap" for t in s["data"]))
     assert [t.get("name") for t in gi["data"]][-2:] == ["Camera view", "CCTV camera"]
     cameras = cctv.placed(demo, cctv.load_cameras(reference.configured(demo, cctv.ENV, "cctv").path))
