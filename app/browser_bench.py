@@ -1,6 +1,6 @@
 """`python -m cdp bench --browser`: every page timed as a user feels it, in headless Chromium.
 
-Starts the dashboard (`streamlit run dashboard.py`, headless, a free local port) on the benchmark
+Starts the dashboard (`streamlit run serve.py`, headless, a free local port) on the benchmark
 store, drives Debian's Chromium through Playwright (never a downloaded browser) and times, per
 page, opening the page and changing a shared filter (the period), from the action to the last
 change on screen: a MutationObserver notes every change to the page, and an action has ended once the
@@ -242,7 +242,7 @@ def measure(store_env: dict, repeats: int, pages: list[str], log_dir: Path, time
                     tab.navigate(f"{url}/{FLOOR_AWAY}")
                     note("floor", "navigation", tab.navigate(f"{url}/"))
                 context.close()
-            with server(ROOT / "dashboard.py", env, log_dir / "dashboard.log") as url:
+            with server(ROOT / "serve.py", env, log_dir / "dashboard.log") as url:
                 context = browser.new_context(viewport={"width": 1600, "height": 1000})
                 for page in pages:  # another view first: imports and filter choices are warm
                     tab = Tab(context, timeout_ms)

@@ -39,20 +39,23 @@ def free_port() -> int:
 @contextmanager
 def dashboard(env: dict, log: Path, args: tuple[str, ...] | list[str] = (), port: int | None = None,
               host: str = "127.0.0.1") -> Iterator[str]:
-    """`streamlit run dashboard.py` with `env` added to this environment and `args` added to its
-    command line, on `port` (else a free one); yields its URL as reached at `host`."""
+    """`streamlit run serve.py` (the dashboard as the README starts it) with `env` added to this
+    environment and `args` added to its command line, on `port` (else a free one); yields its URL
+    as reached at `host`."""
     port = port or free_port()
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless",
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.headless",
              "true", "--server.port", str(port), "--browser.gatherUsageStats", "false", *args],
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://{host}:{port}"
+    args = list(args)
+    base = args[args.index("--server.baseUrlPath") + 1].strip("/") + "/" if "--server.baseUrlPath" in args else ""
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/{base}_stcore/health", timeout=2).read() == b"ok":
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:

@@ -1,4 +1,4 @@
-"""Every page in a real browser: the server started from dashboard.py, pages opened in Debian's
+"""Every page in a real browser: the server started as the README starts it, pages opened in Debian's
 headless Chromium through Playwright, checked for exceptions and drawn charts, and screenshotted
 to tests/artifacts/."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -75,6 +76,45 @@ def test_page_renders_without_errors(server, browser, path, heading, charts):
         assert page.locator(charts).first.evaluate("e => e.naturalWidth ?? e.getBBox().width") > 0
     assert not errors, errors
     page.close()
+
+
+def asked_for(browser, url: str) -> tuple[object, list[str]]:
+    """`url` opened (its first tab drawn), and the path of every request the page made."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    paths: list[str] = []
+    page.on("request", lambda request: paths.append(urlsplit(request.url).path))
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    wait_until_idle(page)
+    return page, paths
+
+
+def test_a_page_address_reaches_the_server_at_once(server, browser):
+    """The page names the server (app/base_path.py): Streamlit's frontend asks nothing under the
+    page's own path, where it would otherwise try /maps/_stcore/health first, be refused and wait."""
+    page, paths = asked_for(browser, f"{server}/maps")
+    assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{server}/"
+    assert "/_stcore/health" in paths and not [p for p in paths if p.startswith("/maps/")], paths
+    assert "Hotspot maps" in page.inner_text("body")
+    page.close()
+
+
+def test_under_a_base_path_as_behind_a_proxy(demo_db, tmp_path, browser):
+    """Served under a path (server.baseUrlPath, as behind a reverse proxy at /cdp/), a page's
+    address still opens the page, at once."""
+    store_copy = tmp_path / "cdp.duckdb"
+    shutil.copy(demo_db, store_copy)
+    env = {"CDP_DB": str(store_copy), "CDP_AUDIT_LOG": str(tmp_path / "audit.log"), "CDP_ROLE": "analyst"}
+    with dashboard(env, tmp_path / "server.log", args=("--server.baseUrlPath", "cdp")) as url:
+        page, paths = asked_for(browser, f"{url}/cdp/trends")
+        page.get_by_role("heading", name="Trends and exceptions").wait_for(timeout=60_000)
+        assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{url}/cdp/"
+        assert "/cdp/_stcore/health" in paths and not [p for p in paths if p.startswith("/cdp/trends/")], paths
+        page.close()
+        page, paths = asked_for(browser, f"{url}/cdp/")   # the default page: nothing to name
+        page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+        assert page.evaluate("window.__streamlit?.BACKEND_BASE_URL ?? null") is None
+        page.close()
 
 
 def test_filters_are_kept_in_the_url_and_restored(server, browser):
