@@ -23,9 +23,10 @@ for i, panel in enumerate(panels):
                   figures.total_text(panel.count, months))
         for comparison in panel.comparisons:  # the same months a year earlier first
             widgets.change_line(comparison, figures, months, panel.months(*comparison.period))
-        st.plotly_chart(charts.sparkline(panel.trend, figures, highlight_from=f.start),
-                        config={"displayModeBar": False}, key=f"trend-{panel.key}")
-        st.caption("Last 24 months; the shaded months are the selected period.")
+        st.image(charts.sparkline_svg(panel.trend, figures, highlight_from=f.start,
+                                      label=f"{panel.label}: monthly counts"), width="stretch")
+        st.caption("Last 24 months; the shaded months are the selected period. Each month's "
+                   "count: the Trends page.")
 
 if figures.restricted:
     st.caption(figures.statement)

@@ -1,6 +1,7 @@
 """Shared fixtures: the real ward boundaries from ../shared/geo and real-shaped police.uk files."""
 from __future__ import annotations
 
+import base64
 import os
 import re
 from pathlib import Path
@@ -114,6 +115,31 @@ def shown_tables(at) -> list[pd.DataFrame]:
 def shown_table(at, column: str) -> pd.DataFrame | None:
     """The first of `shown_tables` with a `column`, else None."""
     return next((t for t in shown_tables(at) if column in t.columns), None)
+
+
+def chart_points(svg: str) -> dict[pd.Timestamp, float]:
+    """The months and counts a control chart's SVG plots, read from its points' tooltips; a month
+    published as "<5" is a gap and has no point."""
+    return {pd.Timestamp(month): float(value.replace(",", ""))
+            for month, value in re.findall(r"<title>(\w{3} \d{4}): ([\d,]+)", svg)}
+
+
+def page_charts(at) -> list[str]:
+    """The SVG of every chart an AppTest page shows as an image, in page order."""
+    return [image_svg(image) for image in at.get("image")]
+
+
+def image_svg(image) -> str:
+    """The SVG an AppTest image element shows (sent as a base64 data URL)."""
+    return base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode("utf-8")
+
+
+def point_texts(svg: str) -> dict[pd.Timestamp, str]:
+    """The month and published text ("1,235", "<5") of every point's tooltip in a chart's SVG,
+    gaps included."""
+    import html
+    return {pd.Timestamp(month): html.unescape(text)
+            for month, text in re.findall(r"<title>(\w{3} \d{4}): ([^<]*)</title>", svg)}
 
 
 def store_digest(con) -> str:

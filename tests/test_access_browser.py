@@ -201,7 +201,7 @@ def test_without_signing_in_there_is_only_the_sign_in_page(site, browser, facts)
         body = who.open(path, expect=SIGN_IN)
         assert "Page not found" not in body
         assert who.page.get_by_role("button", name="Sign in").count() == 1
-        assert who.page.locator(".js-plotly-plot").count() == 0
+        assert who.page.locator(f"{PLOTLY}, {CHART_IMAGE}").count() == 0
         assert who.page.locator('[data-testid="stSidebarNav"]').count() == 0   # no page links
     who.shot("sign-in")
     received = who.everything()
@@ -251,7 +251,7 @@ def test_a_neighbourhood_officer_for_two_wards(site, browser, facts):
     assert "Repeat victimisation" not in nav and "Problem profile" in nav and "Hotspot maps" in nav
     body = who.open("repeats", expect="is not available")  # a deep link to a page the role cannot open
     assert "Repeat victimisation is not available to your role (neighbourhood officer)" in body
-    assert "Page not found" not in body and who.page.locator(".js-plotly-plot").count() == 0
+    assert "Page not found" not in body and who.page.locator(f"{PLOTLY}, {CHART_IMAGE}").count() == 0
     who.shot("officer-repeats-deep-link")
     who.open("maps", expect="Ward drill-down")
     who.drill_into("Bulwell")                          # outside the officer's wards
@@ -317,7 +317,7 @@ def test_a_user_with_no_recognised_role_sees_no_data(site, browser, facts):
     who.shot("no-role")
     for path in ("maps", "repeats"):
         body = who.open(path, expect="No dashboard role")
-        assert "No dashboard role" in body and who.page.locator(".js-plotly-plot").count() == 0
+        assert "No dashboard role" in body and who.page.locator(f"{PLOTLY}, {CHART_IMAGE}").count() == 0
     everything = who.everything()
     assert not person_keys(everything, facts) and not [n for n in names(facts) if n in everything]
     assert "Hotspot maps" not in who.body()
@@ -337,6 +337,6 @@ def test_without_login_the_dashboard_serves_no_data_beyond_this_computer(demo_db
         body = who.open(expect="Login is not configured")
         who.shot("local-mode-refused")
         assert "Login is not configured" in body and "listening on 0.0.0.0" in body
-        assert who.page.locator(".js-plotly-plot").count() == 0
+        assert who.page.locator(f"{PLOTLY}, {CHART_IMAGE}").count() == 0
         who.close()
 

@@ -2,7 +2,6 @@
 small-number suppression (including figures that could work a hidden count back) and the decks."""
 from __future__ import annotations
 
-import base64
 import io
 import re
 import shutil
@@ -19,6 +18,7 @@ from cdp.briefing import (BriefingConfigError, BriefingData, Target, TreatmentIn
                           target_progress)
 from cdp.disclosure import Published, TrueValues
 from cdp.priorities import PRIORITY_KEYS
+from conftest import chart_points
 
 ASB_TARGET = Target("Reduce anti-social behaviour by 25%", "count", "reduce", 25, "asb", "asb")
 CRIME_TARGET = Target("Reduce crime", "all_crime", "reduce", 0, "crime")
@@ -29,19 +29,6 @@ CONFIG = briefing.TargetsConfig(date(2020, 4, 1), date(2021, 3, 1),
                                 (ASB_TARGET, HATE_REPEATS, CRIME_TARGET, MAINTAIN), "Plan")
 NO_TREATMENT = TreatmentIndicator(None)
 SMALL = re.compile(r"(?<![\d.,£])[1-4](?![\d.,%])(?! months?\b)")
-
-
-def chart_points(svg: str) -> dict[pd.Timestamp, float]:
-    """The months and counts a control chart's SVG plots, read from its points' tooltips; a month
-    published as "<5" is a gap and has no point."""
-    return {pd.Timestamp(month): float(value.replace(",", ""))
-            for month, value in re.findall(r"<title>(\w{3} \d{4}): ([\d,]+)", svg)}
-
-
-def page_charts(at) -> list[str]:
-    """The SVG of every chart an AppTest page shows as an image, in page order."""
-    return [base64.b64decode(image.proto.imgs[0].url.split(",", 1)[1]).decode("utf-8")
-            for image in at.get("image")]
 
 
 def small_numbers(text: str) -> list[str]:

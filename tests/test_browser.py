@@ -20,7 +20,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 # The first page opened is a deep link on a fresh server: the case app.context's guard handles.
 PAGES = [
     ("maps", "Hotspot maps", PLOTLY),
-    ("overview", "Overview", PLOTLY),
+    ("overview", "Overview", CHART_IMAGE),
     ("trends", "Trends and exceptions", PLOTLY),
     ("repeats", "Repeat victimisation", PLOTLY),
     ("reoffending", "Reoffending", PLOTLY),

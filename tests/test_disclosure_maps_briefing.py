@@ -25,12 +25,11 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from attacker import Observations, shown_value
-from conftest import shown_table
+from conftest import chart_points, page_charts, shown_table
 from cdp import briefing, places, queries, store, targets as plan
 from cdp.counting import counted_condition
 from cdp.disclosure import Published
 from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY, count_condition, counted_unit
-from test_briefing import chart_points, page_charts
 from test_page_maps import plotly_array
 
 ROOT = Path(__file__).resolve().parent.parent

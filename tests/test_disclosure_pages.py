@@ -29,7 +29,7 @@ from cdp.filters import counted_condition
 from cdp.priorities import PRIORITIES, PRIORITY_KEYS, count_condition, counted_unit
 from cdp.queries import ward_names
 from cdp.trends import WEEKDAYS
-from conftest import ROOT
+from conftest import ROOT, image_svg, page_charts, point_texts
 
 CASTLE, BULWELL = "E05012277", "E05012275"
 LATEST = pd.Timestamp("2025-03-01")                      # the demo's last month
@@ -149,11 +149,9 @@ def observe_overview(at, view: View, names: dict, seen: Observations) -> None:
                                 getattr(e, "value", "") if type(e).__name__ == "Markdown" else "")
                 if said:
                     seen.add(cells(wards, months_in(said.group(1)), key), said.group(2), "total")
-    for widget, spec in charts(at):
-        key = widget.rsplit("-trend-", 1)[-1]
-        trace = spec["data"][0]
-        for x, shown in zip(values(trace["x"]), trace["customdata"]):
-            seen.add(cells(wards, [pd.Timestamp(x)], key), shown)
+            for image in (e for e in elements if e.type == "image"):   # the sparkline: each month
+                for month, shown in point_texts(image_svg(image)).items():
+                    seen.add(cells(wards, [month], key), shown)
 
 
 def observe_series(spec: dict, key: str, view: View, names: dict, seen: Observations) -> None:
@@ -420,6 +418,10 @@ def assert_only_published(at) -> None:
                 if re.fullmatch(r"[\d,]+", v):
                     n = int(v.replace(",", ""))
                     assert n == 0 or n % 5 == 0, (heading, v)
+    for svg in page_charts(at):       # charts drawn as images: each point's count, its tooltip
+        for text in point_texts(svg).values():
+            number = re.match(r"[\d,]+", text)
+            assert number is None or int(number.group().replace(",", "")) % 5 == 0, text
     said = page_text(at)
     assert not re.search(r"\bp = 0?\.\d|p < 0\.001", said), "an exact p-value beside a rounded count"
     unit = r"(crimes?|incidents?|offences?|offenders?|members?|people|completions)"

@@ -13,7 +13,7 @@ from cdp import briefing, store
 from cdp.counting import counted_condition
 from cdp.disclosure import Published
 from cdp.priorities import PRIORITIES, PRIORITY_BY_KEY
-from test_briefing import chart_points, page_charts
+from conftest import chart_points, page_charts
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/briefing.py"
