@@ -89,11 +89,12 @@ def plan_targets() -> targets.TargetsConfig:
 
 
 ROW_PX = 35   # st.dataframe's row (and header) height
-MD_ROW_PX = 31   # a static table's row (and header) height, in TABLE_CSS's type
+MD_ROW_PX = 28   # a static table's row (and header) height, in TABLE_CSS's type
 # Static tables set as compactly as st.dataframe: figures in the app's small type, one line a row
-# where the column is wide enough.
+# where the column is wide enough; a table wider than its column scrolls sideways within it.
 TABLE_CSS = """<style>
-[data-testid="stMarkdownContainer"] table {font-size: 0.875rem; line-height: 1.35;}
+[data-testid="stMarkdownContainer"] table {font-size: 0.875rem; line-height: 1.35; display: block;
+  max-width: 100%; overflow-x: auto;}
 [data-testid="stMarkdownContainer"] :is(th, td) {padding: 0.25rem 0.5rem;}
 </style>"""
 
