@@ -35,7 +35,7 @@ from scipy.stats import fisher_exact
 from . import counting, disclosure, queries, trends, victimisation
 from . import filters as flt
 from . import treatment as treatment_file
-from .charts import PALETTE
+from .charts import PALETTE, svg_line
 from .reference import ReferenceFileError
 from .priorities import PRIORITIES, PRIORITY_BY_KEY, PRIORITY_KEYS, count_condition, counted_unit
 from .disclosure import TrueValues
@@ -660,13 +660,7 @@ def panel_svg(panel: Panel, width: int = 960, height: int = 280, namespace: bool
             continue
         parts.append(f'<line x1="{x(0):.1f}" y1="{y(ys[0]):.1f}" x2="{x(n - 1):.1f}" y2="{y(ys[-1]):.1f}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>')
-    # A month published as "<5" (NaN) is a gap in the line.
-    runs = [[]]
-    for i, v in enumerate(counts):
-        runs[-1].append(f"{x(i):.1f},{y(v):.1f}") if not math.isnan(v) else runs.append([])
-    for run in filter(None, runs):
-        parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{PALETTE["primary"]}" '
-                     f'stroke-width="4"/>')
+    parts += svg_line(counts, x, y, PALETTE["primary"], 4)   # a month published as "<5" is a gap
     periods = pd.to_datetime(chart["period"])
     for i, (value, signal) in enumerate(zip(counts, chart["signal"])):
         if math.isnan(value):

@@ -13,6 +13,16 @@ from .disclosure import TrueValues
 PALETTE = {"primary": "#1f4e79", "accent": "#c0504d", "muted": "#9aa5b1", "good": "#2e7d32"}
 
 
+def svg_line(values, x, y, colour: str, width: float) -> list[str]:
+    """The SVG polylines through the points (x(i), y(value)), a gap at each NaN: a month published
+    as "<5" is no point of the line."""
+    runs = [[]]
+    for i, v in enumerate(values):
+        runs[-1].append(f"{x(i):.1f},{y(v):.1f}") if not np.isnan(v) else runs.append([])
+    return [f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="{width}" '
+            'stroke-linejoin="round"/>' for run in runs if run]
+
+
 def sparkline_svg(series: pd.Series, figures: TrueValues | None = None, highlight_from=None,
                   label: str = "", width: int = 300, height: int = 90) -> str:
     """A small monthly trend line of counts as `figures` publishes them (default: true values),
@@ -39,12 +49,7 @@ def sparkline_svg(series: pd.Series, figures: TrueValues | None = None, highligh
         left = x(first - 0.5) if first > 0 else 0
         parts.append(f'<rect x="{left:.1f}" y="0" width="{width - left:.1f}" height="{height}" '
                      f'fill="{PALETTE["muted"]}" fill-opacity="0.15"/>')
-    runs = [[]]
-    for i, v in enumerate(shown):
-        runs[-1].append(f"{x(i):.1f},{y(v):.1f}") if not np.isnan(v) else runs.append([])
-    for run in filter(None, runs):
-        parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{PALETTE["primary"]}" '
-                     f'stroke-width="2" stroke-linejoin="round"/>')
+    parts += svg_line(shown, x, y, PALETTE["primary"], 2)
     for i, (v, text) in enumerate(zip(shown, figures.texts(series))):
         cy = y(0 if np.isnan(v) else v)
         parts.append(f'<circle cx="{x(i):.1f}" cy="{cy:.1f}" r="{0 if np.isnan(v) else 1.5}" '
