@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import access, context, files, freshness, sidebar, widgets
+from app import access, context, files, freshness, sidebar
 from cdp import config, geography, store
 from cdp.markup import md
 
@@ -78,7 +78,6 @@ try:
         st.warning(f"**{md(demo_note)}.** Every figure on this page comes from synthetic demo data.",
                    icon=":material/science:")
     freshness.show_data_age()
-    st.html(widgets.TABLE_CSS)   # static tables' type (style only: takes no space)
     navigation.run()
 except (store.Busy, store.StoreError) as problem:
     context.store_problem(notice, problem)

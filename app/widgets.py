@@ -92,7 +92,6 @@ ROW_PX = 35   # st.dataframe's row (and header) height
 MD_ROW_PX = 28   # a static table's row (and header) height, in TABLE_CSS's type
 # Static tables set as compactly as st.dataframe: figures in the app's small type, one line a row
 # where the column is wide enough; a table wider than its column scrolls sideways within it.
-# dashboard.py sends it once a run, for every page.
 TABLE_CSS = """<style>
 [data-testid="stMarkdownContainer"] table {font-size: 0.875rem; line-height: 1.35; display: block;
   max-width: 100%; overflow-x: auto;}
@@ -113,6 +112,7 @@ def static_table(frame, headings: dict[str, str] | None = None, months: tuple[st
     0.35 s of the first one's drawing), and the table is one element where st.table renders
     each cell as markdown of its own (0.4 s for a 20-row table). With `most_rows`, a longer
     table scrolls."""
+    st.html(TABLE_CSS)
     scrolls = most_rows is not None and len(frame) > most_rows
     box = st.container(height=MD_ROW_PX * (most_rows + 1), border=False) if scrolls else st
     box.markdown(md_table(frame, headings, months, decimals))
