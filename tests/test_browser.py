@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.page_head import module
 from conftest import ROOT
 from servers import CHART_IMAGE, PLOTLY, chromium, dashboard, need_chromium, open_page, wait_until_idle
 
@@ -90,12 +91,17 @@ def asked_for(browser, url: str) -> tuple[object, list[str]]:
 
 
 def test_a_page_address_reaches_the_server_at_once(server, browser):
-    """The page names the server (app/base_path.py): Streamlit's frontend asks nothing under the
-    page's own path, where it would otherwise try /maps/_stcore/health first, be refused and wait."""
+    """The page names the server (app/page_head.py): Streamlit's frontend asks nothing under the
+    page's own path, where it would otherwise try /maps/_stcore/health first, be refused and wait.
+    The map's chart module is asked for once, before the page's run has started: preloaded, and
+    the preloaded module is the one the chart uses."""
     page, paths = asked_for(browser, f"{server}/maps")
     assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{server}/"
     assert "/_stcore/health" in paths and not [p for p in paths if p.startswith("/maps/")], paths
     assert "Hotspot maps" in page.inner_text("body")
+    page.wait_for_selector(PLOTLY, timeout=30_000)
+    chart = "/" + module("PlotlyChart")
+    assert paths.count(chart) == 1 and paths.index(chart) < paths.index("/_stcore/health"), paths
     page.close()
 
 
@@ -110,6 +116,7 @@ def test_under_a_base_path_as_behind_a_proxy(demo_db, tmp_path, browser):
         page.get_by_role("heading", name="Trends and exceptions").wait_for(timeout=60_000)
         assert page.evaluate("window.__streamlit.BACKEND_BASE_URL") == f"{url}/cdp/"
         assert "/cdp/_stcore/health" in paths and not [p for p in paths if p.startswith("/cdp/trends/")], paths
+        assert "/cdp/" + module("DataFrame") in paths   # preloaded under the base path
         page.close()
         page, paths = asked_for(browser, f"{url}/cdp/")   # the default page: nothing to name
         page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)

@@ -1,17 +1,23 @@
-"""app/base_path.py: a page's HTML names the server for Streamlit's frontend; nothing else changes."""
+"""app/page_head.py: a page's HTML names the server for Streamlit's frontend and, on the pages
+that draw them as they open, preloads the frontend's chart and data grid modules; nothing else
+changes. serve.PRELOAD is checked against what the pages draw."""
 from __future__ import annotations
 
+import ast
 import asyncio
 
 import pytest
+from conftest import ROOT
 
-from app.base_path import SCRIPT, BasePathScript
+from app.page_head import PageHead, module, script
+
+SCRIPT = script()
 
 PAGE = b"<!doctype html><html><head><meta charset='UTF-8'><title>x</title></head><body></body></html>"
 
 
 def served(path: str, base: str = "", accept: bytes = b"text/html,*/*", content_type: bytes = b"text/html",
-           method: str = "GET", chunks: int = 1) -> tuple[dict, dict, bytes]:
+           method: str = "GET", chunks: int = 1, preload=None) -> tuple[dict, dict, bytes]:
     """What the inner app was asked (its scope) and what the browser got (start message, body)."""
     asked, sent = {}, []
 
@@ -29,7 +35,7 @@ def served(path: str, base: str = "", accept: bytes = b"text/html,*/*", content_
 
     scope = {"type": "http", "method": method, "path": path,
              "headers": [(b"accept", accept), (b"accept-encoding", b"gzip, deflate")]}
-    asyncio.run(BasePathScript(inner, base)(scope, None, send))
+    asyncio.run(PageHead(inner, base, preload)(scope, None, send))
     return asked, sent[0], b"".join(m.get("body", b"") for m in sent[1:])
 
 
@@ -59,3 +65,39 @@ def test_everything_else_passes_through(path, base, accept, content_type, method
 def test_a_page_address_answered_with_something_else_is_left_as_it_is():
     _, start, body = served("/maps", content_type=b"application/octet-stream")
     assert body == PAGE and dict(start["headers"])[b"content-length"] == str(len(PAGE)).encode()
+
+
+def test_a_chart_page_preloads_the_modules_it_needs_and_names_the_server():
+    chart = module("PlotlyChart")   # the installed Streamlit's: found, or no page would be preloaded
+    assert chart and chart.startswith("static/js/PlotlyChart.") and chart.endswith(".js")
+    _, _, body = served("/cdp/maps", "cdp", preload={"maps": ["PlotlyChart", "NoSuchModule"]})
+    head = body.split(b"<head>", 1)[1]
+    assert head.startswith(script([chart]))
+    assert b"modulepreload" in head and chart.encode() in head and b"BACKEND_BASE_URL" in head
+    _, _, other = served("/cdp/data", "cdp", preload={"maps": ["PlotlyChart"]})
+    assert other == PAGE.replace(b"<head>", b"<head>" + SCRIPT) and b"modulepreload" not in other
+
+
+def dashboard_pages() -> list[tuple[str, str]]:
+    """(URL path, file) of each page in dashboard.PAGES, read without running the dashboard."""
+    tree = ast.parse((ROOT / "dashboard.py").read_text())
+    pages = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", None) == "PAGES")
+    return [(key, file) for key, file, *_ in ast.literal_eval(pages)]
+
+
+def test_preloaded_modules_are_those_the_pages_draw_as_they_open(demo_db, monkeypatch):
+    """serve.PRELOAD against each page opened in AppTest, as the tests' default viewer (an
+    analyst) on the demo store: a page preloads the Plotly module if and only if it draws a
+    Plotly chart as it opens, and the data grid module if and only if it shows a data grid."""
+    from serve import PRELOAD
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("CDP_STORE", str(demo_db))
+    for key, file in dashboard_pages():
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
+        if key != "overview":
+            at.switch_page(file).run()
+        assert not at.exception, (key, [e.value for e in at.exception])
+        drawn = {name for name, shown in (("PlotlyChart", at.get("plotly_chart")), ("DataFrame", at.dataframe))
+                 if len(shown)}
+        assert set(PRELOAD.get(key, [])) == drawn, key
