@@ -1,5 +1,5 @@
 """What a page's HTML carries before Streamlit's scripts load: where the server is, and on the
-pages that draw charts, the chart library fetched at once.
+pages that draw charts or data grids as they open, their code fetched at once.
 
 - Streamlit's frontend does not know the server's base path. At a page's address (`/maps`) it
   first asks for the server's health under the page's own path (`/maps/_stcore/health`), is
@@ -7,11 +7,12 @@ pages that draw charts, the chart library fetched at once.
   page's. It skips the guess when `window.__streamlit.BACKEND_BASE_URL` names the server: the
   address the browser shows, less its last part (the page). Nothing else is worked out, so it is
   right behind a reverse proxy that keeps or strips a path prefix alike.
-- Streamlit loads its Plotly chart code (a 4.7 MB module) only when the first chart arrives, after
-  the server's run: fetched and compiled then, it held up the chart pages' first drawing by 0.2-0.5
-  s. On `chart_pages` a `<link rel="modulepreload">` has the browser fetch and compile it while the
-  server runs the page; it runs when the first chart needs it, as before. Other pages are left
-  alone (preloaded there, it cost the data page about 0.1 s and saved nothing).
+- Streamlit's frontend loads the code of a chart or a data grid (its Plotly module is 4.7 MB) only
+  when the first one arrives, after the server's run: fetched and compiled then, it held up those
+  pages' first drawing by 0.3-0.45 s (medians, alternating with and without). A `<link
+  rel="modulepreload">` per module the page will need has the browser fetch and compile it while
+  the server runs the page; it runs when the page first needs it, as before. Pages that do not
+  need it are left alone (preloaded there, the Plotly module cost the data page 0.1-0.2 s).
 """
 from __future__ import annotations
 
@@ -43,9 +44,10 @@ def script(modules: list[str] = ()) -> bytes:
 
 class PageHead:
     """Middleware: a page's HTML (a GET at `<base>/<page>` that asks for HTML) gets `script()` at
-    the start of its <head>, preloading the chart module on `chart_pages` (their URL paths). Such
-    requests are served uncompressed (the page is 8 KB) so the HTML can be read; everything else
-    passes through untouched."""
+    the start of its <head>, preloading the modules `preload` names for the page (URL path: frontend
+    module names, as "PlotlyChart"; a name the installed Streamlit lacks is skipped). Such requests
+    are served uncompressed (the page is 8 KB) so the HTML can be read; everything else passes
+    through untouched."""
 
     def __init__(self, app, base_url_path: str | None = None,
                  preload: Mapping[str, Iterable[str]] | None = None) -> None:
