@@ -172,7 +172,7 @@ def area_table(table: pd.DataFrame, areas: Areas, months: int, compare: bool = T
 
 def display_area_table(table: pd.DataFrame) -> pd.DataFrame:
     """`display_table` of a published `area_table`, headed "NAT area", the areas in their file's order."""
-    return display_table(table, ranked=False).rename(columns={"Ward": "NAT area"})
+    return display_table(table, ranked_by=None).rename(columns={"Ward": "NAT area"})
 
 
 # --- disclosure control: the tables as a viewer is shown them ----------------------------------
@@ -531,13 +531,14 @@ def published_export(table: pd.DataFrame, months: int, column: str, scheme: str,
     return export_table(shown, classes, class_title, figures)
 
 
-def display_table(table: pd.DataFrame, ranked: bool = True) -> pd.DataFrame:
+def display_table(table: pd.DataFrame, ranked_by: str | None = "count") -> pd.DataFrame:
     """The ward table beside the map, from a published table (`publish`): selected wards (with
-    `ranked`, highest count first: the published counts, "<5" last, a tie by name), counts, change
-    and verdict, rate, IMD (columns without any value are left out)."""
+    `ranked_by`, in the order of the column the map is coloured by, highest first: the published
+    count, change, rate or IMD score, a ward without one ("<5", not compared) last, a tie by name),
+    counts, change and verdict, rate, IMD (columns without any value are left out)."""
     rows = table[table["selected"]]
-    if ranked:
-        rows = rows.sort_values(["count", "ward_name"], ascending=[False, True], na_position="last",
+    if ranked_by:
+        rows = rows.sort_values([ranked_by, "ward_name"], ascending=[False, True], na_position="last",
                                 kind="stable")
     out = pd.DataFrame({"Ward": rows["ward_name"].to_numpy()})
     out["Count"] = rows["count_text"].to_numpy()

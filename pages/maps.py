@@ -245,7 +245,7 @@ with right:
     top_streets, top_premises = ward_places(ward) if ward else (None, None)
     if wards_tab.open:
         with wards_tab:
-            widgets.static_table(maps.display_table(table), most_rows=15, decimals=1)
+            widgets.static_table(maps.display_table(table, ranked_by=column), most_rows=15, decimals=1)
     if ward_tab.open:
         with ward_tab:
             if ward:

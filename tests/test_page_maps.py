@@ -142,10 +142,21 @@ def test_change_measure_and_deprivation(app_test):
     assert not at.exception
     assert any("▲/▼ mark a significant rise/fall" in c.value for c in at.caption)
     assert "Verdict" in ward_table(at).columns
+    # The wards' table follows what the map shows: the largest rise first, wards not compared last.
+    change = ward_table(at)["Change"]
+    rises = [float(t.rstrip("%")) for t in change if t not in ("n/a", "*", "")]
+    assert rises == sorted(rises, reverse=True) and len(set(rises)) > 3
+    assert list(change[:len(rises)]) == [t for t in change if t not in ("n/a", "*", "")]
     at.radio(key="maps_layer").set_value("imd").run()
     assert not at.exception
     ward_map = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert ward_map["layout"]["legend"]["title"]["text"] == "IMD 2019 average score"
+    scores = [float(v) for v in ward_table(at)["IMD 2019"]]
+    assert scores == sorted(scores, reverse=True)   # the most deprived ward first
+    at.radio(key="maps_layer").set_value("priority").run()
+    at.radio(key="maps_measure").set_value("count").run()
+    counts = [float(v.replace(",", "")) for v in ward_table(at)["Count"]]
+    assert counts == sorted(counts, reverse=True)
 
 
 def test_rates_need_a_population_file(app_test, wards, monkeypatch, tmp_path):
