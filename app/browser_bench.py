@@ -8,8 +8,8 @@ never painted), and an action has ended once the server has said its run finishe
 websocket), Streamlit's running indicator is gone and nothing has changed for `QUIET_MS`. Each
 is measured first-time (a new server, so nothing of that view is cached: the server is warmed
 with another view first, so Python's imports and the filter choices are not counted) and cached
-(the same action again), beside the floor: a minimal Streamlit app measured the same way in the same run.
-An open loads the page's address, as a bookmark or a shared link does: the browser starts
+(the same action again), beside the floor: a minimal Streamlit app measured the same way in the
+same run. An open loads the page's address, as a bookmark or a shared link does: the browser starts
 Streamlit's frontend anew each time. Moving between pages with the navigation, as users mostly
 do, keeps it running; that is timed too ("from the navigation": clicking the page's link on another
 page, the view seen before). The payload is what the page's websocket received for the action.
