@@ -36,7 +36,7 @@ def module(name: str) -> str | None:
     return f"static/js/{found[0].name}" if len(found) == 1 else None
 
 
-def script(modules: list[str] = ()) -> bytes:
+def script(modules: Iterable[str] = ()) -> bytes:
     """The <script> put at the start of a page's <head>: it names the server and preloads `modules`."""
     body = BASE + (PRELOAD % json.dumps(list(modules)) if modules else "")
     return f"<script>(() => {{{body}}})()</script>".encode()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 from pathlib import Path
@@ -137,7 +138,6 @@ def image_svg(image) -> str:
 def point_texts(svg: str) -> dict[pd.Timestamp, str]:
     """The month and published text ("1,235", "<5") of every point's tooltip in a chart's SVG,
     gaps included."""
-    import html
     return {pd.Timestamp(month): html.unescape(text)
             for month, text in re.findall(r"<title>(\w{3} \d{4}): ([^<]*)</title>", svg)}
 
